@@ -1,0 +1,23 @@
+"""Learners (PPO, DrQ-v2) and the pieces they share, behind one factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.base import Agent, Transition
+
+__all__ = ["Agent", "Transition", "make_agent"]
+
+
+def make_agent(cfg, observation_space, action_space, env: Any = None, device: str = "cpu") -> Agent:
+    """Build the agent ``cfg.agent`` names for the given spaces.
+
+    ``env`` is the training env, for agents that need body facts beyond the spaces (NCAP reads
+    ``env.body.n_joints`` and ``env.episode_steps``).
+    """
+    name = cfg.agent.name
+    if name == "ppo":
+        from agents.ppo import PPOAgent
+
+        return PPOAgent(cfg.agent, observation_space, action_space, env=env, device=device)
+    raise ValueError(f"unknown agent '{name}'")

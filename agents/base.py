@@ -1,0 +1,61 @@
+"""The agent interface the trainer loop talks to, and nothing else.
+
+The loop (``trainer/loop.py``) knows no algorithm, circuit or observation type. Anything with
+these methods trains through it:
+
+=====================================  ===========================================================
+``act(obs, explore) -> action``        one action for one env (numpy in, numpy out); ``explore``
+                                       False means the deterministic evaluation action
+``observe(transition)``                store one ``Transition`` (rollout segment or replay)
+``updates_due(step) -> int``           how many ``update()`` calls to run now, given the number
+                                       of agent steps taken so far (on-policy: 1 when the
+                                       segment is full; off-policy: the replay-ratio schedule)
+``update() -> dict[str, float]``       one update; returns metrics to log. Keys beginning with
+                                       ``loss`` are checked for NaN/Inf by the loop
+``on_episode_end(info)``               hook for per-episode schedules (e.g. Adaptive RR)
+``state_dict(include_replay)``         everything needed for exact resume (weights, optimisers,
+``load_state_dict(state)``             normalisers, schedules, replay, counters); must be
+                                       picklable by ``torch.save``
+``policy_for_body(obs_space, ...)``    optional: a callable policy for another body (transfer)
+=====================================  ===========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass
+class Transition:
+    """One environment step as the loop hands it to ``Agent.observe``.
+
+    ``terminated`` marks a true terminal state (no bootstrap); ``truncated`` a time limit
+    (bootstrap from ``next_obs``). ``next_obs`` is the observation *before* any reset.
+    """
+
+    obs: np.ndarray
+    action: np.ndarray
+    reward: float
+    next_obs: np.ndarray
+    terminated: bool
+    truncated: bool
+
+
+@runtime_checkable
+class Agent(Protocol):
+    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray: ...
+
+    def observe(self, transition: Transition) -> None: ...
+
+    def updates_due(self, step: int) -> int: ...
+
+    def update(self) -> dict[str, float]: ...
+
+    def on_episode_end(self, info: dict[str, Any]) -> None: ...
+
+    def state_dict(self, include_replay: bool = True) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...

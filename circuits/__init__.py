@@ -1,0 +1,5 @@
+"""Biologically wired policies as torch modules."""
+
+from circuits.ncap import NCAPSwimmerCircuit
+
+__all__ = ["NCAPSwimmerCircuit"]

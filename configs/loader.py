@@ -1,0 +1,137 @@
+"""Load a YAML preset, apply ``key=value`` overrides, validate; one-line errors on bad input."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from configs.schema import RunConfig
+
+CONFIG_DIR = Path(__file__).resolve().parent
+DEFAULT_PRESET = CONFIG_DIR / "ncap_swim_ppo.yaml"
+
+# Short names accepted on the command line for common nested keys.
+ALIASES = {"n_joints": "env.n_joints", "env_id": "env.id"}
+
+
+class ConfigError(ValueError):
+    """A config problem, with a one-line message that names the key."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML loader that also reads ``1e-3`` / ``3e5`` as floats (YAML 1.1 wants ``1.0e-3``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_value(text: str) -> Any:
+    """Parse a command-line value as YAML (``3``, ``1e-3``, ``true``, ``[64, 64]``, ``null``)."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return text
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        data = yaml.load(p.read_text(), Loader=_Loader)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides to a nested dict (a copy)."""
+    out = yaml.safe_load(yaml.safe_dump(data))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"bad override '{item}': expected key=value (e.g. steps=20000)")
+        key = ALIASES.get(key, key)
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"bad override '{item}': '{part}' is not a section")
+            node = child
+        node[parts[-1]] = parse_value(raw)
+    return out
+
+
+def _error_line(err: ValidationError, data: dict[str, Any]) -> str:
+    """The first validation error as ``config error: <key>: <message> (got <value>)``."""
+    e = err.errors()[0]
+    keys, node = [], data
+    for part in e["loc"]:
+        # Skip discriminator tags pydantic inserts into the location (e.g. 'ppo', 'ncap').
+        if isinstance(node, dict) and part in node:
+            keys.append(str(part))
+            node = node[part]
+        elif e["type"] == "extra_forbidden" and part == e["loc"][-1]:
+            keys.append(str(part))
+    key = ".".join(keys) or "<root>"
+    if e["type"] == "extra_forbidden":
+        return f"config error: unknown key '{key}'"
+    msg = e["msg"]
+    if "input" in e and not isinstance(e["input"], dict):
+        msg += f" (got {e['input']!r})"
+    return f"config error: {key}: {msg}"
+
+
+def validate(data: dict[str, Any]) -> RunConfig:
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_error_line(err, data)) from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Preset (default ``configs/ncap_swim_ppo.yaml``) + overrides -> validated ``RunConfig``."""
+    data = read_yaml(path or DEFAULT_PRESET)
+    return validate(apply_overrides(data, overrides or []))
+
+
+def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
+    return cfg.model_dump(mode="json")
+
+
+def dump_config(cfg: RunConfig) -> str:
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+
+
+def describe_keys() -> list[tuple[str, str, str]]:
+    """``(key, default, description)`` for every config key, for ``train.py --help``."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(model_cls, prefix: str) -> None:
+        for name, field in model_cls.model_fields.items():
+            ann = field.annotation
+            sub = getattr(ann, "model_fields", None)
+            if sub is not None:
+                walk(ann, f"{prefix}{name}.")
+                continue
+            default = field.get_default(call_default_factory=True)
+            if hasattr(default, "model_fields"):
+                walk(type(default), f"{prefix}{name}.")
+                continue
+            rows.append((f"{prefix}{name}", repr(default), field.description or ""))
+
+    walk(RunConfig, "")
+    return rows

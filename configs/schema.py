@@ -1,0 +1,116 @@
+"""Typed, validated run configuration: every default lives here.
+
+A run config is a YAML preset (``configs/*.yaml``) plus ``key=value`` overrides, validated by these
+pydantic models (unknown keys, wrong types and out-of-range values are errors). Units: ``steps``
+and every ``*_every`` interval count *agent steps* (calls to ``env.step``); with action repeat
+``k`` one agent step is ``k`` simulator frames.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class StrictModel(BaseModel):
+    """Base for config sections: unknown keys are errors, assignments are re-validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EnvConfig(StrictModel):
+    """Which environment and body to train on (see ``envs/factory.py``)."""
+
+    id: str = Field("swim", description="'swim' or 'dmc:<domain>-<task>' (e.g. dmc:walker-run)")
+    n_joints: int = Field(5, ge=2, description="swim only: number of joints N (links = N + 1)")
+    length_scale: float = Field(1.0, gt=0, description="swim only: link length multiplier")
+    density: float | None = Field(None, ge=0, description="swim only: fluid density (None: 3000)")
+    viscosity: float | None = Field(None, ge=0, description="swim only: fluid viscosity (None: 0)")
+    time_feature: bool = Field(True, description="append the time feature -1 + 2k/T to observations")
+
+
+class NCAPActorConfig(StrictModel):
+    """The NCAP swimmer circuit as actor (``circuits/ncap.py``)."""
+
+    type: Literal["ncap"] = "ncap"
+    shared: bool = Field(True, description="share weights over segments (4 params) or not (6N)")
+    signed: bool = Field(True, description="excitatory/inhibitory sign constraints")
+    constant_init: bool = Field(True, description="constant-magnitude init (+1/-1) or random")
+    oscillator_period: int = Field(60, ge=2, description="head oscillator period in control steps")
+    proprioception: bool = Field(True, description="include the proprioceptive pathway")
+    head_oscillator: bool = Field(True, description="include the head oscillator")
+    sigma: float = Field(0.1, gt=0, description="fixed std of the Gaussian exploration noise")
+
+
+class MLPActorConfig(StrictModel):
+    """An MLP Gaussian actor with a learned state-independent std."""
+
+    type: Literal["mlp"] = "mlp"
+    hidden: list[Annotated[int, Field(gt=0)]] = Field([256, 256], description="hidden layer sizes")
+    activation: Literal["tanh", "relu"] = "tanh"
+    log_std_init: float = Field(0.0, description="initial log std of the action noise")
+
+
+class PPOConfig(StrictModel):
+    """Clipped-ratio PPO with GAE and a KL early stop (defaults: tonic / NCAP paper setup)."""
+
+    name: Literal["ppo"] = "ppo"
+    actor: Annotated[Union[NCAPActorConfig, MLPActorConfig], Field(discriminator="type")] = Field(
+        default_factory=NCAPActorConfig)
+    critic_hidden: list[Annotated[int, Field(gt=0)]] = Field([256, 256], description="critic MLP")
+    critic_activation: Literal["tanh", "relu"] = "tanh"
+    segment: int = Field(4096, ge=2, description="on-policy steps collected per update")
+    iterations: int = Field(80, ge=1, description="optimisation passes (epochs) per segment")
+    minibatch: int | None = Field(None, ge=1, description="minibatch size; None = full segment")
+    clip: float = Field(0.2, gt=0, description="PPO ratio clip epsilon")
+    kl_target: float | None = Field(0.015, gt=0, description="stop actor updates above this KL")
+    actor_lr: float = Field(3e-4, gt=0)
+    critic_lr: float = Field(1e-3, gt=0)
+    gamma: float = Field(0.99, gt=0, le=1)
+    lam: float = Field(0.97, ge=0, le=1, description="GAE lambda")
+    normalize_advantages: bool = True
+    entropy_coef: float = Field(0.0, ge=0)
+    max_grad_norm: float | None = Field(None, gt=0, description="global grad-norm clip; None = off")
+    normalize_observations: bool = Field(True, description="running mean/std obs normaliser")
+
+    @model_validator(mode="after")
+    def _minibatch_fits(self) -> "PPOConfig":
+        if self.minibatch is not None and self.minibatch > self.segment:
+            raise ValueError(f"minibatch ({self.minibatch}) must be <= segment ({self.segment})")
+        return self
+
+
+AgentConfig = Annotated[Union[PPOConfig], Field(discriminator="name")]
+
+
+class TrainerConfig(StrictModel):
+    """The agent-agnostic loop: evaluation, logging, checkpoints."""
+
+    eval_every: int = Field(10_000, ge=1, description="agent steps between evaluations")
+    eval_episodes: int = Field(5, ge=1, description="episodes per evaluation")
+    eval_seed_offset: int = Field(10_000, ge=0, description="eval env seeds: seed + offset + i")
+    eval_at_start: bool = Field(True, description="evaluate the initial policy at step 0")
+    log_every: int = Field(1_000, ge=1, description="agent steps between metrics.csv rows")
+    checkpoint_every: int = Field(10_000, ge=1, description="agent steps between checkpoints")
+    keep_checkpoints: int = Field(3, ge=1, description="periodic checkpoints kept (plus best)")
+    save_replay: bool = Field(True, description="include replay buffers in checkpoints")
+    progress: bool = Field(True, description="show a progress bar")
+    tensorboard: bool = Field(True, description="write TensorBoard event files under tb/")
+
+
+class RunConfig(StrictModel):
+    """One training run."""
+
+    name: str = Field("run", min_length=1, description="experiment name (default run folder)")
+    steps: int = Field(100_000, ge=1, description="total agent steps to train")
+    seed: int = Field(0, ge=0)
+    run_dir: str | None = Field(None, description="run folder; None = runs/<name>/seed<seed>")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    torch_threads: int | None = Field(1, ge=1, description="torch intra-op threads (None: torch)")
+    env: EnvConfig = Field(default_factory=EnvConfig)
+    agent: AgentConfig = Field(default_factory=PPOConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+
+    def resolved_run_dir(self) -> str:
+        return self.run_dir or f"runs/{self.name}/seed{self.seed}"

@@ -1,0 +1,89 @@
+"""One factory for every environment the toolkit trains on.
+
+Environment ids:
+
+* ``swim`` - the NCAP swim task on an N-joint swimmer (``n_joints`` >= 2, default 5);
+* ``dmc:<domain>-<task>`` - any dm_control suite task, e.g. ``dmc:walker-run``,
+  ``dmc:cartpole-swingup``, ``dmc:swimmer-swimmer6``.
+
+Gymnasium ids are registered too: ``BioEmbodied/Swim-v0`` (kwarg ``n_joints``) and
+``BioEmbodied/DMC-v0`` (kwarg ``task="walker-run"``), so ``gymnasium.make("BioEmbodied/Swim-v0",
+n_joints=7)`` works anywhere.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+from dm_control import suite
+
+from envs.dmc import DMCEnv
+from envs.swim import BodySpec, make_swim_dm_env
+
+SWIM_ID = "swim"
+DMC_PREFIX = "dmc:"
+
+
+class UnknownEnvError(ValueError):
+    """Raised for an environment id the factory cannot build."""
+
+
+def dmc_task_names() -> list[str]:
+    return [f"{d}-{t}" for d, t in suite.ALL_TASKS]
+
+
+def parse_dmc_id(env_id: str) -> tuple[str, str]:
+    """``"dmc:walker-run"`` -> ``("walker", "run")``; raises ``UnknownEnvError`` otherwise."""
+    name = env_id[len(DMC_PREFIX):]
+    domain, _, task = name.partition("-")
+    if (domain, task) not in suite.ALL_TASKS:
+        raise UnknownEnvError(
+            f"unknown environment id '{env_id}': expected 'swim' or 'dmc:<domain>-<task>', "
+            f"e.g. dmc:walker-run (known dm_control tasks: {', '.join(dmc_task_names())})"
+        )
+    return domain, task
+
+
+def make_state_env(env_id: str = SWIM_ID, seed: int | None = None, n_joints: int = 5,
+                   time_feature: bool = True, length_scale: float = 1.0,
+                   density: float | None = None, viscosity: float | None = None,
+                   render_mode: str | None = "rgb_array") -> DMCEnv:
+    """Build a state-observation env by id (see module docstring).
+
+    ``render_mode`` exists for gymnasium's API; only ``"rgb_array"`` (or None) is supported.
+    """
+    if render_mode not in (None, "rgb_array"):
+        raise ValueError(f"render_mode must be 'rgb_array' or None (got {render_mode!r})")
+    if env_id == SWIM_ID:
+        body = BodySpec(n_joints=n_joints, length_scale=length_scale, density=density,
+                        viscosity=viscosity)
+        env = DMCEnv(make_swim_dm_env(body, seed=seed), time_feature=time_feature,
+                     camera_id="tracking1")
+        env.body = body
+        return env
+    if env_id.startswith(DMC_PREFIX):
+        domain, task = parse_dmc_id(env_id)
+        dm_env = suite.load(domain, task, task_kwargs={"random": seed})
+        return DMCEnv(dm_env, time_feature=time_feature)
+    raise UnknownEnvError(
+        f"unknown environment id '{env_id}': expected 'swim' or 'dmc:<domain>-<task>', "
+        "e.g. dmc:walker-run"
+    )
+
+
+def _make_dmc_gym(task: str = "cartpole-swingup", **kwargs) -> DMCEnv:
+    return make_state_env(DMC_PREFIX + task, **kwargs)
+
+
+def register_gymnasium_ids() -> None:
+    if "BioEmbodied/Swim-v0" not in gym.registry:
+        gym.register("BioEmbodied/Swim-v0", entry_point="envs.factory:make_state_env",
+                     kwargs={"env_id": SWIM_ID}, max_episode_steps=None)
+    if "BioEmbodied/DMC-v0" not in gym.registry:
+        gym.register("BioEmbodied/DMC-v0", entry_point="envs.factory:_make_dmc_gym")
+
+
+def make_env(env_cfg, seed: int | None = None):
+    """Build the env a run config describes (``configs.schema.EnvConfig``)."""
+    return make_state_env(env_cfg.id, seed=seed, n_joints=env_cfg.n_joints,
+                          time_feature=env_cfg.time_feature, length_scale=env_cfg.length_scale,
+                          density=env_cfg.density, viscosity=env_cfg.viscosity)
