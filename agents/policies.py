@@ -1,0 +1,103 @@
+"""Actor modules PPO can train: the NCAP circuit on swim observations, or an MLP.
+
+An actor maps an observation batch to the mean action. ``uses_normalized_obs`` tells the agent
+whether to feed it the running-normalised observation (MLP) or the raw one (NCAP reads raw joint
+angles and the time feature; the normaliser serves only the critic, as in the paper's code).
+Exploration noise is added by ``GaussianHead``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from agents.networks import mlp
+from circuits.ncap import NCAPSwimmerCircuit
+
+
+class NCAPActor(nn.Module):
+    """Swim observation -> torques through ``NCAPSwimmerCircuit``.
+
+    The swim observation is ``[joints (N), body velocities (3 (N + 1)), time feature]``. The circuit
+    reads the joint angles and the control step ``t = round((x + 1) / 2 * T)`` recovered from the
+    time feature ``x = -1 + 2 t / T`` (``T`` = control steps per episode, from the env, not
+    hard-coded). Body velocities are ignored.
+    """
+
+    uses_normalized_obs = False
+
+    def __init__(self, circuit: NCAPSwimmerCircuit, n_joints: int, episode_steps: int):
+        super().__init__()
+        self.circuit = circuit
+        self.n_joints = n_joints
+        self.episode_steps = episode_steps
+
+    @property
+    def body_independent(self) -> bool:
+        """True when the same weights run on any number of joints (weight sharing)."""
+        return self.circuit.shared
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        joints = obs[..., : self.n_joints]
+        t = torch.round((obs[..., -1] + 1.0) * (0.5 * self.episode_steps))
+        return self.circuit(joints, t)
+
+
+class MLPActor(nn.Module):
+    """Normalised observation -> mean action through an MLP (linear output, as in SB3)."""
+
+    uses_normalized_obs = True
+    body_independent = False
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: list[int], activation: str):
+        super().__init__()
+        self.net = mlp(obs_dim, hidden, act_dim, activation)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs)
+
+
+class GaussianHead(nn.Module):
+    """Diagonal Gaussian ``N(mean, sigma^2)`` with a fixed or a learned state-independent sigma.
+
+    A learned sigma has one entry per action dimension; a fixed sigma is one scalar, so a
+    body-independent actor (NCAP) keeps a body-independent state dict.
+    """
+
+    def __init__(self, act_dim: int, log_std_init: float, learned: bool):
+        super().__init__()
+        self.act_dim = act_dim
+        if learned:
+            self.log_std = nn.Parameter(torch.full((act_dim,), float(log_std_init)))
+        else:
+            self.register_buffer("log_std", torch.tensor(float(log_std_init)))
+
+    def std(self) -> torch.Tensor:
+        return self.log_std.exp()
+
+    def log_prob(self, mean: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """``sum_k [-(a_k - mu_k)^2 / (2 s_k^2) - log s_k - log(2 pi) / 2]``."""
+        z = (action - mean) / self.std()
+        return (-0.5 * z.pow(2) - self.log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        """``sum_k [log s_k + (1 + log 2 pi) / 2]`` (state independent)."""
+        return (self.log_std + 0.5 * (1.0 + math.log(2 * math.pi))).expand(self.act_dim).sum()
+
+
+def build_actor(actor_cfg, obs_dim: int, act_dim: int, env=None) -> tuple[nn.Module, GaussianHead]:
+    """The actor module and its Gaussian head for ``actor_cfg`` (``configs.schema``)."""
+    if actor_cfg.type == "ncap":
+        body = getattr(env, "body", None)
+        if body is None or not getattr(env, "time_feature", False):
+            raise ValueError("the NCAP actor needs the swim task with env.time_feature: true")
+        circuit = NCAPSwimmerCircuit(
+            n_joints=body.n_joints, shared=actor_cfg.shared, signed=actor_cfg.signed,
+            constant_init=actor_cfg.constant_init, oscillator_period=actor_cfg.oscillator_period,
+            proprioception=actor_cfg.proprioception, head_oscillator=actor_cfg.head_oscillator)
+        actor = NCAPActor(circuit, body.n_joints, env.episode_steps)
+        return actor, GaussianHead(act_dim, math.log(actor_cfg.sigma), learned=False)
+    actor = MLPActor(obs_dim, act_dim, actor_cfg.hidden, actor_cfg.activation)
+    return actor, GaussianHead(act_dim, actor_cfg.log_std_init, learned=True)

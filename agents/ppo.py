@@ -1,0 +1,232 @@
+"""PPO (Schulman et al. 2017) with GAE and a KL early stop, tonic/NCAP-paper defaults.
+
+Per segment of ``S`` on-policy steps (policy frozen while collecting):
+
+* values ``V(s_t)``, ``V(s'_t)`` and old log-probabilities are computed in one batched pass at
+  update time (cheaper than per step; the policy did not change in between);
+* GAE (Schulman et al. 2016):
+  ``delta_t = r_t + gamma (1 - term_t) V(s'_t) - V(s_t)``,
+  ``A_t = delta_t + gamma lambda (1 - done_t) A_{t+1}`` with ``done = terminated or truncated``:
+  a time limit bootstraps from ``V(s'_t)`` but does not chain advantages across episodes;
+  returns ``R_t = A_t + V(s_t)``; advantages normalised to zero mean, unit std;
+* ``iterations`` passes over the segment (full batch by default, or shuffled minibatches):
+  actor loss ``-mean(min(rho A, clip(rho, 1 - eps, 1 + eps) A)) - c_H H`` with
+  ``rho = exp(log pi(a|s) - log pi_old(a|s))``; the actor stops for the rest of the segment once
+  ``KL ~ mean(log pi_old - log pi) > kl_target`` (checked before each step, as tonic does);
+  critic loss ``mean((V(s) - R)^2)`` keeps training for all iterations;
+* the observation normaliser (critic input, and MLP actor input) is updated with the segment's
+  observations at the end of the update, so the data-generating policy is the one evaluated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.base import Transition
+from agents.networks import mlp
+from agents.normalizer import RunningNormalizer
+from agents.policies import build_actor
+
+
+class RolloutBuffer:
+    """One on-policy segment of transitions in preallocated numpy arrays."""
+
+    def __init__(self, size: int, obs_dim: int, act_dim: int):
+        self.size = size
+        self.obs = np.zeros((size, obs_dim), np.float32)
+        self.next_obs = np.zeros((size, obs_dim), np.float32)
+        self.actions = np.zeros((size, act_dim), np.float32)
+        self.rewards = np.zeros(size, np.float64)
+        self.terminated = np.zeros(size, bool)
+        self.truncated = np.zeros(size, bool)
+        self.n = 0
+
+    @property
+    def full(self) -> bool:
+        return self.n == self.size
+
+    def add(self, tr: Transition) -> None:
+        i = self.n
+        self.obs[i] = tr.obs
+        self.next_obs[i] = tr.next_obs
+        self.actions[i] = tr.action
+        self.rewards[i] = tr.reward
+        self.terminated[i] = tr.terminated
+        self.truncated[i] = tr.truncated
+        self.n += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        n = self.n
+        return {"n": n, "obs": self.obs[:n].copy(), "next_obs": self.next_obs[:n].copy(),
+                "actions": self.actions[:n].copy(), "rewards": self.rewards[:n].copy(),
+                "terminated": self.terminated[:n].copy(), "truncated": self.truncated[:n].copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        n = self.n = state["n"]
+        for key in ("obs", "next_obs", "actions", "rewards", "terminated", "truncated"):
+            getattr(self, key)[:n] = state[key]
+
+
+def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray,
+        terminated: np.ndarray, truncated: np.ndarray, gamma: float, lam: float) -> np.ndarray:
+    """Generalised advantage estimates (see module docstring), computed backwards in time."""
+    deltas = rewards + gamma * (1.0 - terminated) * next_values - values
+    carry = gamma * lam * (1.0 - (terminated | truncated))
+    adv = np.zeros_like(deltas)
+    last = 0.0
+    for t in range(len(deltas) - 1, -1, -1):
+        last = deltas[t] + carry[t] * last
+        adv[t] = last
+    return adv
+
+
+class PPOAgent:
+    """Clipped-ratio PPO over any actor module (NCAP circuit or MLP); MLP critic."""
+
+    def __init__(self, cfg, observation_space, action_space, env=None, device: str = "cpu"):
+        self.cfg = cfg
+        self.device = torch.device(device)
+        obs_dim = int(np.prod(observation_space.shape))
+        self.act_dim = int(np.prod(action_space.shape))
+        self.normalizer = RunningNormalizer(obs_dim).to(self.device)
+        self.actor, self.head = build_actor(cfg.actor, obs_dim, self.act_dim, env)
+        self.actor.to(self.device)
+        self.head.to(self.device)
+        self.critic = mlp(obs_dim, cfg.critic_hidden, 1, cfg.critic_activation).to(self.device)
+        self.actor_opt = torch.optim.Adam(
+            list(self.actor.parameters()) + list(self.head.parameters()), lr=cfg.actor_lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
+        self.buffer = RolloutBuffer(cfg.segment, obs_dim, self.act_dim)
+        self.updates = 0
+
+    # --- acting ---------------------------------------------------------------------------
+    def _actor_input(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.normalizer(obs) if self.actor.uses_normalized_obs else obs
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+        x = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        mean = self.actor(self._actor_input(x))
+        if explore:
+            mean = mean + torch.randn(mean.shape, device=self.device) * self.head.std()
+        return mean.cpu().numpy()
+
+    def observe(self, transition: Transition) -> None:
+        self.buffer.add(transition)
+
+    def updates_due(self, step: int) -> int:
+        return int(self.buffer.full)
+
+    def on_episode_end(self, info: dict[str, Any]) -> None:
+        pass
+
+    # --- learning -------------------------------------------------------------------------
+    def _value(self, obs: torch.Tensor) -> torch.Tensor:
+        x = self.normalizer(obs) if self.cfg.normalize_observations else obs
+        return self.critic(x).squeeze(-1)
+
+    def _log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return self.head.log_prob(self.actor(self._actor_input(obs)), actions)
+
+    def update(self) -> dict[str, float]:
+        cfg, buf = self.cfg, self.buffer
+        t = lambda a: torch.as_tensor(a, device=self.device)  # noqa: E731
+        obs, next_obs, actions = t(buf.obs), t(buf.next_obs), t(buf.actions)
+        with torch.no_grad():
+            values = self._value(obs)
+            next_values = self._value(next_obs)
+            old_logp = self._log_prob(obs, actions)
+        adv_np = gae(buf.rewards, values.double().cpu().numpy(), next_values.double().cpu().numpy(),
+                     buf.terminated, buf.truncated, cfg.gamma, cfg.lam)
+        advantages = t(adv_np).float()
+        returns = advantages + values
+        if cfg.normalize_advantages:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+        n = buf.size
+        mb = cfg.minibatch or n
+        actor_active, actor_steps = True, 0
+        stats: dict[str, list[float]] = {"loss/actor": [], "loss/critic": [], "kl": [],
+                                         "clip_fraction": []}
+        for _ in range(cfg.iterations):
+            order = torch.randperm(n, device=self.device) if mb < n else None
+            for start in range(0, n, mb):
+                idx = order[start:start + mb] if order is not None else slice(None)
+                if actor_active:
+                    logp = self._log_prob(obs[idx], actions[idx])
+                    log_ratio = logp - old_logp[idx]
+                    kl = -log_ratio.mean()
+                    if cfg.kl_target is not None and kl.item() > cfg.kl_target:
+                        actor_active = False
+                    else:
+                        ratio = log_ratio.exp()
+                        adv = advantages[idx]
+                        surrogate = torch.min(ratio * adv,
+                                              ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * adv)
+                        actor_loss = -surrogate.mean() - cfg.entropy_coef * self.head.entropy()
+                        self._step(self.actor_opt, actor_loss, self.actor_opt.param_groups[0]["params"])
+                        actor_steps += 1
+                        stats["loss/actor"].append(actor_loss.item())
+                        stats["kl"].append(kl.item())
+                        stats["clip_fraction"].append(
+                            ((ratio - 1).abs() > cfg.clip).float().mean().item())
+                critic_loss = (self._value(obs[idx]) - returns[idx]).pow(2).mean()
+                self._step(self.critic_opt, critic_loss, self.critic.parameters())
+                stats["loss/critic"].append(critic_loss.item())
+
+        if cfg.normalize_observations:
+            self.normalizer.update(obs)
+        buf.n = 0
+        self.updates += 1
+        out = {k: float(np.mean(v)) for k, v in stats.items() if v}
+        out.update({"actor_steps": float(actor_steps), "std": float(self.head.std().mean()),
+                    "value_mean": float(values.mean()), "advantage_std": float(adv_np.std()),
+                    "updates": float(self.updates)})
+        return out
+
+    def _step(self, opt: torch.optim.Optimizer, loss: torch.Tensor, params) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(list(params), self.cfg.max_grad_norm)
+        opt.step()
+
+    # --- persistence ----------------------------------------------------------------------
+    def state_dict(self, include_replay: bool = True) -> dict[str, Any]:
+        return {"actor": self.actor.state_dict(), "head": self.head.state_dict(),
+                "critic": self.critic.state_dict(), "normalizer": self.normalizer.state_dict(),
+                "actor_opt": self.actor_opt.state_dict(),
+                "critic_opt": self.critic_opt.state_dict(),
+                "buffer": self.buffer.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.head.load_state_dict(state["head"])
+        self.critic.load_state_dict(state["critic"])
+        self.normalizer.load_state_dict(state["normalizer"])
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+        self.buffer.load_state_dict(state["buffer"])
+        self.updates = state["updates"]
+
+    def load_policy(self, state: dict[str, Any]) -> None:
+        """Load only what acting needs (actor, noise, normaliser if the actor reads it) from a
+        full ``state_dict``, possibly trained on another body (see ``body_independent``)."""
+        self.actor.load_state_dict(state["actor"])
+        self.head.load_state_dict(state["head"])
+        if self.actor.uses_normalized_obs:
+            self.normalizer.load_state_dict(state["normalizer"])
+
+    @property
+    def body_independent(self) -> bool:
+        """True when the policy's weights run unchanged on a body with another joint count."""
+        return bool(self.actor.body_independent)
+
+    def trainable_parameters(self) -> dict[str, int]:
+        """Parameter counts: the policy (actor + learned std) and the critic."""
+        policy = sum(p.numel() for p in list(self.actor.parameters()) + list(self.head.parameters()))
+        return {"policy": policy, "critic": sum(p.numel() for p in self.critic.parameters())}

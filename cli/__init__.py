@@ -1,0 +1,1 @@
+"""Subcommands of ``train.py``; each module exposes ``main(argv) -> exit code``."""

@@ -1,0 +1,50 @@
+"""``python train.py [CONFIG.yaml] [key=value ...]``: train or resume a run."""
+
+from __future__ import annotations
+
+import sys
+
+from cli.errors import one_line_errors
+from configs.loader import ConfigError, load_config
+
+
+def split_args(argv: list[str]) -> tuple[str | None, list[str]]:
+    """``[CONFIG.yaml] [key=value ...]`` -> ``(config path or None, overrides)``."""
+    config, overrides = None, []
+    for arg in argv:
+        if "=" in arg:
+            overrides.append(arg)
+        elif arg.startswith("-"):
+            raise ConfigError(f"unknown option '{arg}' (see python train.py --help)")
+        elif config is None:
+            config = arg
+        else:
+            raise ConfigError(f"unexpected argument '{arg}': give one config file and key=value overrides")
+    return config, overrides
+
+
+def format_summary(s: dict) -> str:
+    def num(v, fmt="{:.1f}"):
+        return "n/a" if v is None else fmt.format(v)
+
+    files = "\n".join(f"  {k:<16} {v}" for k, v in s["files"].items())
+    params = ", ".join(f"{k} {v:,}" for k, v in s.get("parameters", {}).items())
+    return (f"\nrun {s['status']}: {s['run_dir']}\n"
+            f"  env steps          {s['env_steps']:,} (frames {s['frames']:,}, episodes {s['episodes']})\n"
+            f"  eval return        initial {num(s['initial_eval_return'])} -> final "
+            f"{num(s['final_eval_return'])} (best {num(s['best_eval_return'])})\n"
+            f"  training speed     {num(s['steps_per_second'], '{:.0f}')} env steps/s "
+            f"(excluding evaluation)\n"
+            + (f"  parameters         {params}\n" if params else "")
+            + f"outputs:\n{files}\n  summary          {s['run_dir']}/summary.json\n")
+
+
+@one_line_errors
+def main(argv: list[str]) -> int:
+    from trainer.api import train
+
+    config, overrides = split_args(argv)
+    cfg = load_config(config, overrides)
+    summary = train(cfg)
+    print(format_summary(summary))
+    return 130 if summary["status"] == "interrupted" else 0

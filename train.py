@@ -1,0 +1,66 @@
+#!/usr/bin/env python
+"""Single command-line entry point of the toolkit.
+
+    python train.py [CONFIG.yaml] [key=value ...]             train (default preset: NCAP + PPO, swim N=5)
+    python train.py evaluate <CONFIG.yaml | RUN_DIR | CKPT.pt> [--episodes N] [key=value ...]
+
+Run ``python train.py --help`` for every subcommand and config key.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must precede dm_control imports
+
+# subcommand -> module with ``main(argv) -> int``
+SUBCOMMANDS = {
+    "train": ("cli.train_cmd", "train an agent (the default when no subcommand is given)"),
+    "evaluate": ("cli.evaluate_cmd", "evaluate a run folder, checkpoint or config's initial policy"),
+}
+
+USAGE = """usage: python train.py [SUBCOMMAND] [CONFIG.yaml] [key=value ...]
+
+Bio-inspired embodied RL toolkit. With no subcommand, trains CONFIG.yaml (default:
+configs/ncap_swim_ppo.yaml) with key=value overrides, e.g.
+
+  python train.py configs/mlp_swim_ppo.yaml steps=20000 seed=3 run_dir=/tmp/r1
+
+Running the same command again on an interrupted run folder resumes it exactly.
+
+subcommands (python train.py SUBCOMMAND --help for details):
+{subcommands}
+
+config keys (key=value on the command line; dotted keys address sections; aliases: {aliases}):
+{keys}
+"""
+
+
+def print_help() -> None:
+    from configs.loader import ALIASES, describe_keys
+
+    subs = "\n".join(f"  {name:<10} {desc}" for name, (_, desc) in SUBCOMMANDS.items())
+    rows = describe_keys()
+    width = max(len(k) for k, _, _ in rows)
+    keys = "\n".join(f"  {k:<{width}}  {d:<12} {desc}" for k, d, desc in rows)
+    aliases = ", ".join(f"{a} -> {t}" for a, t in ALIASES.items())
+    print(USAGE.format(subcommands=subs, keys=keys, aliases=aliases))
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help"):
+        print_help()
+        return 0
+    name = argv[0] if argv and argv[0] in SUBCOMMANDS else "train"
+    rest = argv[1:] if argv and argv[0] in SUBCOMMANDS else argv
+    if name == "train" and any(a in ("-h", "--help") for a in rest):
+        print_help()
+        return 0
+    module = importlib.import_module(SUBCOMMANDS[name][0])
+    return module.main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

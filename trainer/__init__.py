@@ -1,0 +1,1 @@
+"""The agent-agnostic training loop, run folders, logging, checkpoints and evaluation."""

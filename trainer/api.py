@@ -1,0 +1,130 @@
+"""``train(cfg) -> summary``: the pure entry point every front end (CLI, sweeps) calls.
+
+Running ``train`` on a run folder that holds ``checkpoints/last.pt`` resumes it exactly; a run
+folder with another config is refused. Nothing is written before the config, the env and the
+agent have been built successfully.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from agents import make_agent
+from configs.loader import ConfigError, load_config, read_yaml, validate
+from configs.schema import RunConfig
+from envs import make_env
+from trainer.checkpoint import load_checkpoint, seed_everything
+from trainer.logger import Logger
+from trainer.loop import Trainer
+from trainer.rundir import RunDir, write_atomic
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("config error: device: 'cuda' requested but no CUDA device is available")
+    return device
+
+
+def build(cfg: RunConfig, env_seed: int | None = None):
+    """``(env, agent, device)`` for a config, seeded from ``cfg.seed``."""
+    if cfg.torch_threads is not None:
+        torch.set_num_threads(cfg.torch_threads)
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    env = make_env(cfg.env, seed=cfg.seed if env_seed is None else env_seed)
+    agent = make_agent(cfg, env.observation_space, env.action_space, env=env, device=device)
+    return env, agent, device
+
+
+def train(cfg: RunConfig) -> dict[str, Any]:
+    """Train (or resume) the run ``cfg`` describes; writes and returns ``summary.json``."""
+    run = RunDir(cfg.resolved_run_dir())
+    ckpt = None
+    if run.is_resumable():
+        run.check_same_config(cfg)
+        ckpt = load_checkpoint(run.last_checkpoint)
+    env, agent, _ = build(cfg)
+    eval_env = make_env(cfg.env, seed=cfg.seed + cfg.trainer.eval_seed_offset)
+    run.prepare(cfg)
+    start = ckpt["step"] if ckpt else 0
+    logger = Logger(run, cfg.steps, start, cfg.trainer.tensorboard, cfg.trainer.progress)
+    trainer = Trainer(cfg, run, env, eval_env, agent, logger, seed=cfg.seed)
+    if ckpt:
+        trainer.restore(ckpt)
+    t0 = time.perf_counter()
+    try:
+        status = trainer.run()
+    finally:
+        logger.close()
+    summary = {
+        "run_dir": str(run.path),
+        "status": "interrupted" if status["interrupted"] else "complete",
+        "resumed_from_step": start,
+        "env_steps": trainer.step,
+        "frames": trainer.step * trainer.frames_per_step,
+        "episodes": trainer.episodes,
+        "initial_eval_return": trainer.initial_eval,
+        "final_eval_return": trainer.last_eval,
+        "best_eval_return": trainer.best_eval if trainer.last_eval is not None else None,
+        "steps_per_second": trainer.step / trainer.train_seconds if trainer.train_seconds else None,
+        "train_seconds": trainer.train_seconds,
+        "session_wall_seconds": time.perf_counter() - t0,
+        "parameters": getattr(agent, "trainable_parameters", lambda: {})(),
+        "files": {"config": str(run.config_file), "metrics": str(run.metrics_csv),
+                  "eval": str(run.eval_csv), "tensorboard": str(run.tb),
+                  "last_checkpoint": str(run.last_checkpoint),
+                  "best_checkpoint": str(run.checkpoints / "best.pt")},
+    }
+    write_atomic(run.summary_file, json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def load_run_config(target: str | Path, overrides: list[str] | None = None) -> tuple[RunConfig, Path | None]:
+    """Config of a run folder, a checkpoint file or a YAML preset, with overrides applied.
+
+    Returns ``(cfg, checkpoint_path)``; the checkpoint is None for a preset (untrained policy).
+    """
+    from configs.loader import apply_overrides
+
+    p = Path(target)
+    if p.is_dir():
+        if not (p / "config.yaml").exists():
+            raise ConfigError(f"{p} is not a run folder (no config.yaml)")
+        ckpt = p / "checkpoints" / "best.pt"
+        if not ckpt.exists():
+            ckpt = p / "checkpoints" / "last.pt"
+        if not ckpt.exists():
+            raise ConfigError(f"run folder {p} has no checkpoint yet (checkpoints/last.pt)")
+        return validate(apply_overrides(read_yaml(p / "config.yaml"), overrides or [])), ckpt
+    if p.suffix == ".pt":
+        state = load_checkpoint(p)
+        return validate(apply_overrides(state["config"], overrides or [])), p
+    return load_config(p, overrides), None
+
+
+def load_policy(target: str | Path, overrides: list[str] | None = None):
+    """``(cfg, agent, env)`` ready to act on the (possibly overridden) body of ``target``.
+
+    The agent is built for the overridden env; a trained policy is loaded from the checkpoint.
+    A policy whose shapes depend on the body (MLP, unshared circuit) is refused with one line
+    when the body's joint count differs from training.
+    """
+    cfg, ckpt_path = load_run_config(target, overrides)
+    env, agent, _ = build(cfg)
+    if ckpt_path is not None:
+        state = load_checkpoint(ckpt_path)
+        trained_joints = state["config"]["env"].get("n_joints")
+        if trained_joints != cfg.env.n_joints and not getattr(agent, "body_independent", False):
+            raise ConfigError(
+                f"this policy was trained on n_joints={trained_joints} and its parameter shapes "
+                f"depend on the body (e.g. an MLP or an unshared circuit); it cannot run on "
+                f"n_joints={cfg.env.n_joints}")
+        agent.load_policy(state["agent"])
+    return cfg, agent, env

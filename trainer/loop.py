@@ -1,0 +1,188 @@
+"""The one trainer loop. It names no algorithm, circuit, body or observation type.
+
+Each agent step::
+
+    action = agent.act(obs, explore=True)
+    next_obs, reward, terminated, truncated = env.step(action)
+    agent.observe(Transition(...));  episode end -> agent.on_episode_end(info), env.reset()
+    for _ in range(agent.updates_due(step)): metrics = agent.update()   # NaN/Inf-checked
+    every eval_every:        deterministic evaluation on the eval env -> eval.csv, best.pt
+    every log_every:         metrics.csv / TensorBoard row, progress bar
+    every checkpoint_every:  atomic checkpoint (agent, env state, counters, RNGs)
+
+``steps`` count agent steps; ``frames = steps * env.frames_per_step`` (action repeat).
+SIGINT/SIGTERM finish the current step, write a checkpoint and return, so the same command
+resumes later.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from typing import Any
+
+import numpy as np
+
+from agents.base import Transition
+from trainer.checkpoint import CheckpointManager, rng_state, set_rng_state
+from trainer.evaluation import evaluate
+
+
+class DivergenceError(RuntimeError):
+    """A loss became NaN or Inf; the run stopped before writing anything from that state."""
+
+
+class Trainer:
+    def __init__(self, cfg, run_dir, env, eval_env, agent, logger, seed: int):
+        self.cfg = cfg
+        self.tcfg = cfg.trainer
+        self.run_dir = run_dir
+        self.env = env
+        self.eval_env = eval_env
+        self.agent = agent
+        self.log = logger
+        self.ckpt = CheckpointManager(run_dir.checkpoints, cfg.trainer.keep_checkpoints)
+        self.frames_per_step = int(getattr(env, "frames_per_step", 1))
+        self.seed = seed
+        # counters (all restored on resume)
+        self.step = 0
+        self.episodes = 0
+        self.obs: np.ndarray | None = None
+        self.episode_return = 0.0
+        self.episode_length = 0
+        self.best_eval = -math.inf
+        self.initial_eval: float | None = None
+        self.last_eval: float | None = None
+        self.last_eval_step: int | None = None
+        self.train_seconds = 0.0
+        # metrics accumulated since the last metrics.csv row
+        self.window: dict[str, list[float]] = {}
+        self.window_steps = 0
+        self.window_seconds = 0.0
+        self._stop_requested = False
+
+    # --- persistence ----------------------------------------------------------------------
+    def _counters(self) -> dict[str, Any]:
+        return {"step": self.step, "episodes": self.episodes, "obs": self.obs,
+                "episode_return": self.episode_return, "episode_length": self.episode_length,
+                "best_eval": self.best_eval, "initial_eval": self.initial_eval,
+                "last_eval": self.last_eval, "last_eval_step": self.last_eval_step,
+                "train_seconds": self.train_seconds, "window": self.window,
+                "window_steps": self.window_steps, "window_seconds": self.window_seconds}
+
+    def _snapshot(self, include_replay: bool) -> dict[str, Any]:
+        return {"step": self.step, "trainer": self._counters(),
+                "agent": self.agent.state_dict(include_replay=include_replay),
+                "env": self.env.get_state(), "rng": rng_state(),
+                "config": self.cfg.model_dump(mode="json")}
+
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        for k, v in ckpt["trainer"].items():
+            setattr(self, k, v)
+        self.agent.load_state_dict(ckpt["agent"])
+        self.env.set_state(ckpt["env"])
+        set_rng_state(ckpt["rng"])
+
+    def save_checkpoint(self) -> None:
+        self.ckpt.save(self._snapshot(self.tcfg.save_replay), self.step)
+
+    # --- evaluation -----------------------------------------------------------------------
+    def evaluate(self) -> float:
+        t0 = time.perf_counter()
+        returns = evaluate(self.agent, self.eval_env, self.tcfg.eval_episodes,
+                           self.seed + self.tcfg.eval_seed_offset)
+        mean = float(returns.mean())
+        self.log.log_eval({"step": self.step, "frames": self.step * self.frames_per_step,
+                           "mean_return": mean, "std_return": float(returns.std()),
+                           "min_return": float(returns.min()), "max_return": float(returns.max()),
+                           "episodes": len(returns), "seconds": time.perf_counter() - t0})
+        if self.initial_eval is None:
+            self.initial_eval = mean
+        self.last_eval = mean
+        self.last_eval_step = self.step
+        if mean > self.best_eval:
+            self.best_eval = mean
+            self.ckpt.save_best(self._snapshot(include_replay=False))
+        return mean
+
+    # --- the loop -------------------------------------------------------------------------
+    def _request_stop(self, signum, frame) -> None:
+        self._stop_requested = True
+
+    def run(self) -> dict[str, Any]:
+        """Train until ``cfg.steps`` (or a stop signal); returns ``{"interrupted": bool}``."""
+        total = self.cfg.steps
+        handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            if self.obs is None:
+                self.obs, _ = self.env.reset(seed=self.seed)
+                if self.tcfg.eval_at_start:
+                    self.evaluate()
+            self._loop(total)
+        finally:
+            for s, h in handlers.items():
+                signal.signal(s, h)
+        interrupted = self.step < total
+        if interrupted:
+            self.save_checkpoint()
+        elif self.last_eval_step != self.step:
+            self.evaluate()
+        return {"interrupted": interrupted}
+
+    def _loop(self, total: int) -> None:
+        tcfg, env, agent, window = self.tcfg, self.env, self.agent, self.window
+        clock = time.perf_counter()
+        while self.step < total and not self._stop_requested:
+            obs = self.obs
+            action = agent.act(obs, explore=True)
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            agent.observe(Transition(obs, action, reward, next_obs, terminated, truncated))
+            self.step += 1
+            self.window_steps += 1
+            self.episode_return += reward
+            self.episode_length += 1
+            if terminated or truncated:
+                self.episodes += 1
+                agent.on_episode_end({"episode": self.episodes, "return": self.episode_return,
+                                      "length": self.episode_length, "step": self.step})
+                window.setdefault("episode_return", []).append(self.episode_return)
+                window.setdefault("episode_length", []).append(self.episode_length)
+                self.episode_return, self.episode_length = 0.0, 0
+                self.obs, _ = env.reset()
+            else:
+                self.obs = next_obs
+            for _ in range(agent.updates_due(self.step)):
+                metrics = agent.update()
+                self._check_finite(metrics)
+                for k, v in metrics.items():
+                    window.setdefault(k, []).append(v)
+            self.log.advance()
+
+            now = time.perf_counter()
+            self.window_seconds += now - clock
+            if self.step % tcfg.log_every == 0 or self.step == total:
+                self._log_window()
+            if self.step % tcfg.eval_every == 0:
+                self.evaluate()
+            if self.step % tcfg.checkpoint_every == 0 or self.step == total:
+                self.save_checkpoint()
+            clock = time.perf_counter()  # evaluation and checkpoints are not training time
+
+    def _log_window(self) -> None:
+        self.train_seconds += self.window_seconds
+        row = {"step": self.step, "frames": self.step * self.frames_per_step,
+               "episodes": self.episodes,
+               "steps_per_second": self.window_steps / max(self.window_seconds, 1e-9),
+               "train_seconds": self.train_seconds}
+        row.update({k: float(np.mean(v)) for k, v in self.window.items()})
+        self.log.log_train(row)
+        self.window.clear()
+        self.window_steps, self.window_seconds = 0, 0.0
+
+    def _check_finite(self, metrics: dict[str, float]) -> None:
+        for k, v in metrics.items():
+            if k.startswith("loss") and not math.isfinite(v):
+                raise DivergenceError(
+                    f"{k} became {v} at step {self.step}; stopped without saving this state "
+                    f"(last good checkpoint: {self.run_dir.last_checkpoint if self.run_dir.is_resumable() else 'none'})")

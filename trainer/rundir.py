@@ -1,0 +1,110 @@
+"""Run folders: what produced a run (resolved config, versions, git commit) and where outputs go.
+
+Layout::
+
+    <run_dir>/config.yaml  versions.json  git.txt  git.diff
+              metrics.csv  eval.csv  tb/  checkpoints/{step_*.pt,last.pt,best.pt}  summary.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from configs.loader import ConfigError, config_to_dict, dump_config, read_yaml
+from configs.schema import RunConfig
+
+PACKAGES = ("torch", "numpy", "mujoco", "dm-control", "gymnasium", "stable-baselines3",
+            "pydantic", "pyyaml", "tensorboard", "ray")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Keys that may differ between an interrupted run and the command that resumes it.
+RESUMABLE_CHANGES = {"steps", "trainer.progress"}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0], "platform": platform.platform(),
+           "machine": platform.machine(), "cpu_count": str(os.cpu_count()),
+           "MUJOCO_GL": os.environ.get("MUJOCO_GL", "")}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def git_state() -> tuple[str, str]:
+    """``(summary, diff)``: commit hash and dirty flag, and the uncommitted diff."""
+    def run(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                                  timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    commit = run("rev-parse", "HEAD").strip() or "unknown (not a git checkout)"
+    diff = run("diff", "HEAD")
+    return f"commit: {commit}\ndirty: {bool(diff.strip())}\n", diff
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+class RunDir:
+    """A run folder; ``prepare`` writes the provenance files (or checks them on resume)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.checkpoints = self.path / "checkpoints"
+        self.config_file = self.path / "config.yaml"
+        self.metrics_csv = self.path / "metrics.csv"
+        self.eval_csv = self.path / "eval.csv"
+        self.summary_file = self.path / "summary.json"
+        self.tb = self.path / "tb"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / "last.pt"
+
+    def is_resumable(self) -> bool:
+        return self.last_checkpoint.exists()
+
+    def check_same_config(self, cfg: RunConfig) -> None:
+        """Refuse to resume a run folder with a different config (except ``steps`` etc.)."""
+        if not self.config_file.exists():
+            return
+        old = _flatten(read_yaml(self.config_file))
+        new = _flatten(config_to_dict(cfg))
+        diffs = sorted(k for k in old.keys() | new.keys()
+                       if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
+        if diffs:
+            k = diffs[0]
+            raise ConfigError(
+                f"run folder {self.path} holds a run with a different config ({k}: "
+                f"{old.get(k)!r} there, {new.get(k)!r} now); use another run_dir or the same config")
+
+    def prepare(self, cfg: RunConfig) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.checkpoints.mkdir(exist_ok=True)
+        write_atomic(self.config_file, dump_config(cfg))
+        write_atomic(self.path / "versions.json", json.dumps(versions(), indent=2) + "\n")
+        summary, diff = git_state()
+        write_atomic(self.path / "git.txt", summary)
+        write_atomic(self.path / "git.diff", diff)
