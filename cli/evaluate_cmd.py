@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
                         help="first episode seed (default: run seed + trainer.eval_seed_offset)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. n_joints=7")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
     cfg, agent, env = load_policy(args.target, args.overrides)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from configs.schema import RunConfig
 
@@ -44,7 +44,8 @@ def parse_value(text: str) -> Any:
 def read_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
+        hint = "" if p.suffix in (".yaml", ".yml") else " (give a YAML preset and key=value overrides)"
+        raise ConfigError(f"config file not found: {p}{hint}")
     try:
         data = yaml.load(p.read_text(), Loader=_Loader)
     except yaml.YAMLError as e:
@@ -128,7 +129,7 @@ def describe_keys() -> list[tuple[str, str, str]]:
                 walk(ann, f"{prefix}{name}.")
                 continue
             default = field.get_default(call_default_factory=True)
-            if hasattr(default, "model_fields"):
+            if isinstance(default, BaseModel):
                 walk(type(default), f"{prefix}{name}.")
                 continue
             rows.append((f"{prefix}{name}", repr(default), field.description or ""))

@@ -1,0 +1,128 @@
+"""The trainer loop: run folder outputs, exact resume, divergence handling, checkpoint rotation."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from agents.ppo import PPOAgent
+from configs.loader import load_config
+from trainer.api import train
+from trainer.checkpoint import load_checkpoint
+from trainer.loop import DivergenceError
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMING_COLUMNS = {"steps_per_second", "train_seconds", "seconds"}
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in csv.DictReader(f)]
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    sa = load_checkpoint(a / "checkpoints" / "last.pt")
+    sb = load_checkpoint(b / "checkpoints" / "last.pt")
+    assert sa["step"] == sb["step"]
+    for part in ("actor", "critic", "head", "normalizer"):
+        for key, value in sa["agent"][part].items():
+            assert torch.equal(value, sb["agent"][part][key]), f"{part}.{key} differs after resume"
+    assert sa["agent"]["actor_opt"]["state"].keys() == sb["agent"]["actor_opt"]["state"].keys()
+    assert read_csv(a / "metrics.csv") == read_csv(b / "metrics.csv"), "metrics.csv differs"
+    assert read_csv(a / "eval.csv") == read_csv(b / "eval.csv"), "eval.csv differs"
+
+
+def test_run_folder_holds_config_logs_checkpoints_and_summary(tmp_path, tiny_ppo):
+    cfg = load_config(None, [*tiny_ppo, "steps=1000", f"run_dir={tmp_path}"])
+    summary = train(cfg)
+    for name in ("config.yaml", "versions.json", "git.txt", "metrics.csv", "eval.csv",
+                 "checkpoints/last.pt", "checkpoints/best.pt", "summary.json"):
+        assert (tmp_path / name).exists(), name
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk == summary
+    for key in ("initial_eval_return", "final_eval_return", "env_steps", "steps_per_second"):
+        assert on_disk[key] is not None, key
+    assert on_disk["env_steps"] == 1000 and on_disk["status"] == "complete"
+    assert 700 < on_disk["initial_eval_return"] < 900  # untrained NCAP on N=5 swims
+    evals = read_csv(tmp_path / "eval.csv")
+    assert [int(r["step"]) for r in evals] == [0, 500, 1000]
+    versions = json.loads((tmp_path / "versions.json").read_text())
+    assert versions["mujoco"].startswith("3.") and "torch" in versions
+    assert load_config(tmp_path / "config.yaml") == cfg
+
+
+def test_resume_is_identical_to_an_uninterrupted_run(tmp_path, tiny_ppo):
+    """One run of 2k steps vs 1k + stop + resume to 2k: identical parameters and metrics."""
+    mlp = ["configs/mlp_swim_ppo.yaml"]  # learned std and obs normaliser in the actor path
+    straight = load_config(ROOT / mlp[0], [*tiny_ppo, "steps=2000", f"run_dir={tmp_path / 'a'}"])
+    train(straight)
+    first = load_config(ROOT / mlp[0], [*tiny_ppo, "steps=1000", f"run_dir={tmp_path / 'b'}"])
+    train(first)
+    resumed = load_config(ROOT / mlp[0], [*tiny_ppo, "steps=2000", f"run_dir={tmp_path / 'b'}"])
+    summary = train(resumed)
+    assert summary["resumed_from_step"] == 1000
+    assert_same_run(tmp_path / "a", tmp_path / "b")
+
+
+def test_interrupted_process_resumes_exactly_with_the_same_command(tmp_path, tiny_ppo):
+    """SIGINT at an arbitrary step (mid-episode, mid-segment), then the same command again."""
+    args = [*tiny_ppo, "steps=3000", "trainer.checkpoint_every=100000"]
+    train(load_config(None, [*args, f"run_dir={tmp_path / 'a'}"]))
+    cmd = [sys.executable, str(ROOT / "train.py"), *args, f"run_dir={tmp_path / 'b'}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not (tmp_path / "b" / "metrics.csv").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()[-500:]
+    stopped_at = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["step"]
+    assert 0 < stopped_at < 3000
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    assert_same_run(tmp_path / "a", tmp_path / "b")
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, tiny_ppo, monkeypatch):
+    cfg = load_config(None, [*tiny_ppo, "steps=2000", f"run_dir={tmp_path}"])
+    real_update = PPOAgent.update
+
+    def update(self):
+        metrics = real_update(self)
+        if self.updates == 2:  # the second segment ends at step 1024, after the step-1000 checkpoint
+            metrics["loss/critic"] = float("nan")
+        return metrics
+
+    monkeypatch.setattr(PPOAgent, "update", update)
+    with pytest.raises(DivergenceError, match=r"loss/critic became nan at step 1024"):
+        train(cfg)
+    last = tmp_path / "checkpoints" / "last.pt"
+    assert load_checkpoint(last)["step"] == 1000
+    assert not list((tmp_path / "checkpoints").glob("*.tmp"))
+
+
+def test_only_the_newest_checkpoints_are_kept(tmp_path, tiny_ppo):
+    cfg = load_config(None, [*tiny_ppo, "steps=2000", "trainer.keep_checkpoints=2",
+                             f"run_dir={tmp_path}"])
+    train(cfg)
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["best.pt", "last.pt", "step_0000001500.pt", "step_0000002000.pt"]
+    assert os.path.samefile(tmp_path / "checkpoints/last.pt", tmp_path / "checkpoints/step_0000002000.pt")
+
+
+def test_finished_run_rerun_does_not_train_again(tmp_path, tiny_ppo):
+    cfg = load_config(None, [*tiny_ppo, "steps=500", f"run_dir={tmp_path}"])
+    train(cfg)
+    before = (tmp_path / "checkpoints" / "last.pt").read_bytes()
+    summary = train(cfg)
+    assert summary["status"] == "complete" and summary["env_steps"] == 500
+    assert (tmp_path / "checkpoints" / "last.pt").read_bytes() == before
