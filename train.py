@@ -19,6 +19,12 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must precede dm
 SUBCOMMANDS = {
     "train": ("cli.train_cmd", "train an agent (the default when no subcommand is given)"),
     "evaluate": ("cli.evaluate_cmd", "evaluate a run folder, checkpoint or config's initial policy"),
+    "transfer": ("cli.transfer_cmd", "evaluate a policy zero-shot on a grid of swimmer bodies"),
+    "render": ("cli.render_cmd", "write an MP4/GIF of a rollout (text, live circuit activity)"),
+    "activity": ("cli.activity_cmd", "PNG of a rollout's circuit activity and the wired circuit"),
+    "plot": ("cli.plot_cmd", "learning curves of run folders (mean, 95% CI over seeds)"),
+    "sweep": ("cli.sweep_cmd", "run seeds x a grid of overrides through Ray Tune, then report"),
+    "report": ("cli.report_cmd", "aggregate a sweep's run folders: IQM, bootstrap CIs, curves"),
 }
 
 USAGE = """usage: python train.py [SUBCOMMAND] [CONFIG.yaml] [key=value ...]

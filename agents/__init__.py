@@ -20,4 +20,9 @@ def make_agent(cfg, observation_space, action_space, env: Any = None, device: st
         from agents.ppo import PPOAgent
 
         return PPOAgent(cfg.agent, observation_space, action_space, env=env, device=device)
+    if name == "drqv2":
+        from agents.drqv2 import DrQV2Agent
+
+        return DrQV2Agent(cfg.agent, observation_space, action_space, env=env, device=device,
+                          seed=cfg.seed)
     raise ValueError(f"unknown agent '{name}'")

@@ -6,13 +6,23 @@ import functools
 import sys
 from typing import Callable
 
-from configs.loader import ConfigError
-from envs.factory import UnknownEnvError
-from trainer.checkpoint import CheckpointError
-from trainer.loop import DivergenceError
 
-USER_ERRORS = (ConfigError, UnknownEnvError, CheckpointError, DivergenceError, FileNotFoundError)
+class MissingDependencyError(RuntimeError):
+    """An optional extra a command needs is not installed; the message says how to install it."""
+
+
+# Expected errors by module, looked up only in modules already imported (an exception cannot
+# come from a module that was never imported), so light commands (report, the sweep driver)
+# do not import torch and MuJoCo just to name these classes.
+USER_ERRORS = {"configs.loader": "ConfigError", "envs.factory": "UnknownEnvError",
+               "trainer.checkpoint": "CheckpointError", "trainer.loop": "DivergenceError"}
 EXIT_USER_ERROR = 2
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    loaded = tuple(getattr(sys.modules[m], name) for m, name in USER_ERRORS.items()
+                   if m in sys.modules)
+    return (*loaded, FileNotFoundError, MissingDependencyError)
 
 
 def one_line_errors(main: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
@@ -22,7 +32,9 @@ def one_line_errors(main: Callable[[list[str]], int]) -> Callable[[list[str]], i
     def wrapper(argv: list[str]) -> int:
         try:
             return main(argv)
-        except USER_ERRORS as e:
+        except Exception as e:
+            if not isinstance(e, user_errors()):
+                raise
             msg = str(e)
             print(f"error: {msg[len('error: '):] if msg.startswith('error: ') else msg}",
                   file=sys.stderr)

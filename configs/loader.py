@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -117,22 +118,33 @@ def dump_config(cfg: RunConfig) -> str:
     return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
 
 
+def _model_members(annotation) -> list[type[BaseModel]]:
+    """The config models an annotation allows (one, or each member of a tagged union)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+
+
 def describe_keys() -> list[tuple[str, str, str]]:
-    """``(key, default, description)`` for every config key, for ``train.py --help``."""
+    """``(key, default, description)`` for every config key, for ``train.py --help``.
+
+    Members of a tagged union (agent types, actor types) are listed one after the other, each
+    key annotated with the tag that selects it.
+    """
     rows: list[tuple[str, str, str]] = []
 
-    def walk(model_cls, prefix: str) -> None:
+    def walk(model_cls: type[BaseModel], prefix: str, note: str) -> None:
         for name, field in model_cls.model_fields.items():
-            ann = field.annotation
-            sub = getattr(ann, "model_fields", None)
-            if sub is not None:
-                walk(ann, f"{prefix}{name}.")
+            members = _model_members(field.annotation)
+            if members:
+                for m in members:
+                    tag = next((f for f in ("name", "type") if f in m.model_fields
+                                and len(m.model_fields) > 1 and len(members) > 1), None)
+                    sub_note = f"[{prefix}{name}.{tag}={m.model_fields[tag].default}] " if tag else note
+                    walk(m, f"{prefix}{name}.", sub_note)
                 continue
             default = field.get_default(call_default_factory=True)
-            if isinstance(default, BaseModel):
-                walk(type(default), f"{prefix}{name}.")
-                continue
-            rows.append((f"{prefix}{name}", repr(default), field.description or ""))
+            rows.append((f"{prefix}{name}", repr(default), note + (field.description or "")))
 
-    walk(RunConfig, "")
+    walk(RunConfig, "", "")
     return rows

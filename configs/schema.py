@@ -10,13 +10,29 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class StrictModel(BaseModel):
     """Base for config sections: unknown keys are errors, assignments are re-validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class PixelConfig(StrictModel):
+    """Pixel observations (``envs/pixels.py``): DrQ-v2's render, action repeat and frame stack.
+
+    One agent step is ``action_repeat`` simulator frames; the run logs both counts.
+    """
+
+    size: int = Field(84, ge=1, description="image height = width in pixels")
+    frame_stack: int = Field(3, ge=1, description="stacked RGB images per observation")
+    action_repeat: int = Field(2, ge=1, description="frames per agent step (rewards summed)")
+    profile: Literal["standard", "fast"] = Field(
+        "standard", description="render profile: standard = dm_control's default pixels (use for "
+        "results); fast = no shadows/reflections/multisampling (smoke tests, CPU)")
+    camera: int | str | None = Field(
+        None, description="camera index or name; None = 0 (quadruped: 2, swim: tracking1)")
 
 
 class EnvConfig(StrictModel):
@@ -28,6 +44,7 @@ class EnvConfig(StrictModel):
     density: float | None = Field(None, ge=0, description="swim only: fluid density (None: 3000)")
     viscosity: float | None = Field(None, ge=0, description="swim only: fluid viscosity (None: 0)")
     time_feature: bool = Field(True, description="append the time feature -1 + 2k/T to observations")
+    pixels: PixelConfig | None = Field(None, description="pixel observations; None = state")
 
 
 class NCAPActorConfig(StrictModel):
@@ -81,7 +98,50 @@ class PPOConfig(StrictModel):
         return self
 
 
-AgentConfig = Annotated[Union[PPOConfig], Field(discriminator="name")]
+class FixedRRConfig(StrictModel):
+    """A constant replay ratio: gradient updates per agent step (``agents/schedules.py``)."""
+
+    type: Literal["fixed"] = "fixed"
+    rr: float = Field(0.5, gt=0, description="updates per agent step (DrQ-v2: 0.5 = 1 per 2 steps)")
+
+
+class DrQV2Config(StrictModel):
+    """DrQ-v2 from pixels (``agents/drqv2.py``); defaults are the paper's (Yarats et al. 2021).
+
+    Step counts are agent steps except ``seed_frames`` (frames, as in DrQ-v2's config).
+    """
+
+    name: Literal["drqv2"] = "drqv2"
+    batch_size: int = Field(256, ge=1, description="replay batch per update (walker: 512)")
+    n_step: int = Field(3, ge=1, description="n-step return length (walker: 1)")
+    gamma: float = Field(0.99, gt=0, le=1, description="discount per agent step")
+    lr: float = Field(1e-4, gt=0, description="Adam lr of encoder, actor and critic")
+    feature_dim: int = Field(50, ge=1, description="trunk output size (LayerNorm + tanh)")
+    hidden_dim: int = Field(1024, ge=1, description="actor and Q-head hidden width")
+    conv_channels: int = Field(32, ge=1, description="channels of the 4 encoder conv layers")
+    replay_capacity: int = Field(1_000_000, ge=8, description="replay slots (~transitions)")
+    critic_tau: float = Field(0.01, gt=0, le=1, description="target critic Polyak rate")
+    std_schedule: str = Field("linear(1.0,0.1,500000)",
+                              description="exploration std: a number or linear(init,final,steps) "
+                              "in agent steps (easy 100000, medium 500000)")
+    std_clip: float = Field(0.3, gt=0, description="noise clip in the updates (none when acting)")
+    explore_steps: int = Field(2000, ge=0, description="uniform-random actions for this many "
+                               "agent steps")
+    seed_frames: int = Field(4000, ge=0, description="no updates before this many frames")
+    augment_pad: int = Field(4, ge=0, description="random-shift padding in pixels (0 = off)")
+    rr_schedule: Annotated[Union[FixedRRConfig], Field(discriminator="type")] = Field(
+        default_factory=FixedRRConfig)
+
+    @field_validator("std_schedule")
+    @classmethod
+    def _std_schedule_parses(cls, v: str) -> str:
+        from agents.schedules import parse_std_schedule
+
+        parse_std_schedule(v)
+        return v
+
+
+AgentConfig = Annotated[Union[PPOConfig, DrQV2Config], Field(discriminator="name")]
 
 
 class TrainerConfig(StrictModel):

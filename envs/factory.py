@@ -17,6 +17,7 @@ import gymnasium as gym
 from dm_control import suite
 
 from envs.dmc import DMCEnv
+from envs.pixels import PixelEnv, default_camera
 from envs.swim import BodySpec, make_swim_dm_env
 
 SWIM_ID = "swim"
@@ -83,7 +84,18 @@ def register_gymnasium_ids() -> None:
 
 
 def make_env(env_cfg, seed: int | None = None):
-    """Build the env a run config describes (``configs.schema.EnvConfig``)."""
-    return make_state_env(env_cfg.id, seed=seed, n_joints=env_cfg.n_joints,
-                          time_feature=env_cfg.time_feature, length_scale=env_cfg.length_scale,
-                          density=env_cfg.density, viscosity=env_cfg.viscosity)
+    """Build the env a run config describes (``configs.schema.EnvConfig``).
+
+    With ``env_cfg.pixels`` set, the state env is wrapped by ``envs.pixels.PixelEnv`` (its state
+    observations, time feature included, are not used).
+    """
+    pixels = env_cfg.pixels
+    state_env = make_state_env(env_cfg.id, seed=seed, n_joints=env_cfg.n_joints,
+                               time_feature=env_cfg.time_feature and pixels is None,
+                               length_scale=env_cfg.length_scale, density=env_cfg.density,
+                               viscosity=env_cfg.viscosity)
+    if pixels is None:
+        return state_env
+    camera = default_camera(env_cfg.id) if pixels.camera is None else pixels.camera
+    return PixelEnv(state_env, size=pixels.size, frame_stack=pixels.frame_stack,
+                    action_repeat=pixels.action_repeat, profile=pixels.profile, camera=camera)

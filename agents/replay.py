@@ -1,0 +1,200 @@
+"""Frame replay for pixel agents: every image stored once, stacks and n-step windows by index.
+
+Storage is one ring of ``capacity`` slots. A slot holds one uint8 image ``(c, h, w)`` and the
+step that produced it: slot ``s`` with in-episode index ``k_s >= 1`` stores image ``f_k`` and
+the transition ``(f_{k-1} -> a_{k-1}, r_{k-1}) -> f_k``; an episode's reset image takes one slot
+of its own (``k = 0``, no transition). With ``T``-step episodes ``capacity`` slots therefore hold
+``capacity * T / (T + 1)`` transitions (0.2% fewer at DMC's 500 agent steps).
+
+Rebuilt on sampling (``m`` = frame stack, ``n`` = n-step, ``gamma`` per agent step):
+
+* observation ending at image ``k``: images ``max(k - m + 1, 0) ... k`` oldest first, the reset
+  image repeated at the start of an episode (exactly what ``envs.pixels.PixelEnv`` returns);
+* n-step target of the transition leaving image ``t``: the window stops early at an episode end
+  (terminated or truncated) and at the newest stored step, giving ``1 <= j <= n`` steps,
+  ``R = sum_{i<j} gamma^i r_{t+i}``, ``discount = gamma^j (1 - terminal_{t+j})``,
+  ``next_obs`` = observation ending at image ``t + j``. A time limit bootstraps; a terminal
+  state does not. A window cut at the newest step is a valid ``j``-step target, so transitions
+  are sampleable as soon as they are stored, including from the unfinished episode.
+
+Memory: one slot is ``c h w`` bytes of image plus ``4 |A| + 14`` bytes of step data (21,206 B at
+84x84 with 6 actions, 1.002x one frame); DrQ-v2's stacked-observation storage takes ``m`` times
+the image bytes per step.
+
+Sampling is uniform over stored transitions whose frame stack is still in the ring (vectorised
+rejection of reset slots and of the oldest transitions whose history was overwritten), with the
+buffer's own ``np.random.Generator``, which ``state_dict`` saves for exact resume.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.base import Transition
+
+_ARRAYS = ("frames", "actions", "rewards", "index", "terminal", "episode_end")
+
+
+class FrameReplay:
+    """Ring buffer of single frames (module docstring).
+
+    Args:
+        capacity: number of slots (stored steps) kept; the oldest is overwritten first.
+        frame_shape: one image ``(c, h, w)``; observations are ``(c * frame_stack, h, w)``.
+        frame_stack: images per observation ``m``.
+        action_dim: action size.
+        n_step: maximum n-step window ``n``.
+        gamma: discount per agent step.
+        seed: seed of the sampling generator.
+    """
+
+    def __init__(self, capacity: int, frame_shape: tuple[int, int, int], frame_stack: int,
+                 action_dim: int, n_step: int, gamma: float, seed: int):
+        if capacity < frame_stack + n_step:
+            raise ValueError(f"replay capacity must be >= frame_stack + n_step "
+                             f"({frame_stack + n_step}), got {capacity}")
+        self.capacity = capacity
+        self.frame_shape = tuple(frame_shape)
+        self.frame_stack = frame_stack
+        self.n_step = n_step
+        self.gamma = gamma
+        self.frames = np.empty((capacity, *frame_shape), np.uint8)
+        self.actions = np.zeros((capacity, action_dim), np.float32)
+        self.rewards = np.zeros(capacity, np.float32)
+        self.index = np.zeros(capacity, np.int64)      # k: image index within its episode
+        self.terminal = np.zeros(capacity, bool)       # image k is a terminal state
+        self.episode_end = np.zeros(capacity, bool)    # episode ended at image k (term or trunc)
+        self.pos = 0          # next slot to write
+        self.size = 0         # slots holding data
+        self.open_episode = False
+        self.transitions = 0  # slots with k >= 1
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self._gamma_pow = gamma ** np.arange(n_step + 1)
+
+    # --- sizes ----------------------------------------------------------------------------
+    @property
+    def bytes_per_slot(self) -> int:
+        """Bytes of one slot: the image plus the action, reward and bookkeeping."""
+        return int(sum(a.itemsize * int(np.prod(a.shape[1:]))
+                       for a in (getattr(self, name) for name in _ARRAYS)))
+
+    @property
+    def bytes_per_transition(self) -> float:
+        """Bytes per stored transition, ignoring the one reset slot per episode."""
+        return float(self.bytes_per_slot)
+
+    @property
+    def projected_bytes(self) -> int:
+        """RAM of the full buffer (numpy allocates lazily; this is what it grows to)."""
+        return self.capacity * self.bytes_per_slot
+
+    def __len__(self) -> int:
+        """Stored transitions (slots that are not reset images)."""
+        return self.transitions
+
+    # --- writing --------------------------------------------------------------------------
+    def _write(self, frame: np.ndarray, k: int, action, reward: float, terminal: bool,
+               end: bool) -> None:
+        s = self.pos
+        self.transitions += int(k > 0) - int(s < self.size and self.index[s] > 0)
+        self.frames[s] = frame
+        self.index[s] = k
+        self.actions[s] = action
+        self.rewards[s] = reward
+        self.terminal[s] = terminal
+        self.episode_end[s] = end
+        self.pos = (s + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def add(self, tr: Transition) -> None:
+        """Store one step. The first step of an episode also stores its reset image.
+
+        If ``tr.obs`` does not continue the stored episode (its newest image differs from the
+        last stored one: the env was reset without an episode end), the stored episode is
+        closed as truncated and a new one begins.
+        """
+        c = self.frame_shape[0]
+        first, last = tr.obs[-c:], tr.next_obs[-c:]
+        prev = (self.pos - 1) % self.capacity
+        if self.open_episode and not np.array_equal(self.frames[prev], first):
+            self.episode_end[prev] = True
+            self.open_episode = False
+        if not self.open_episode:
+            self._write(first, 0, 0.0, 0.0, False, False)
+            self.open_episode = True
+            prev = (self.pos - 1) % self.capacity
+        end = bool(tr.terminated or tr.truncated)
+        self._write(last, int(self.index[prev]) + 1, tr.action, tr.reward, bool(tr.terminated),
+                    end)
+        self.open_episode = not end
+
+    # --- sampling -------------------------------------------------------------------------
+    def _age(self, slots: np.ndarray) -> np.ndarray:
+        """Steps between each slot and the newest one (0 = newest)."""
+        return (self.pos - 1 - slots) % self.capacity
+
+    def _sampleable(self, slots: np.ndarray) -> np.ndarray:
+        """Transition slots whose whole observation stack is still stored."""
+        k = self.index[slots]
+        history = np.minimum(k, self.frame_stack)
+        return (k >= 1) & (self._age(slots) + history < self.size)
+
+    def _stack(self, slots: np.ndarray) -> np.ndarray:
+        """Observations ending at ``slots``: ``(B, c * m, h, w)`` uint8."""
+        k = self.index[slots][:, None]
+        back = np.minimum(np.arange(self.frame_stack - 1, -1, -1)[None, :], k)
+        frames = self.frames[(slots[:, None] - back) % self.capacity]
+        return frames.reshape(len(slots), -1, *self.frame_shape[1:])
+
+    def sample(self, batch_size: int) -> dict[str, np.ndarray]:
+        """A uniform batch: ``obs, action, reward (R), discount, next_obs`` (module docstring)."""
+        if self.transitions == 0:
+            raise ValueError("replay holds no transitions yet: store at least one step first")
+        slots = self.rng.integers(0, self.size, batch_size)
+        slots = (self.pos - self.size + slots) % self.capacity
+        bad = ~self._sampleable(slots)
+        while bad.any():
+            redraw = self.rng.integers(0, self.size, int(bad.sum()))
+            slots[bad] = (self.pos - self.size + redraw) % self.capacity
+            bad[bad] = ~self._sampleable(slots[bad])
+        n = self.n_step
+        window = (slots[:, None] + np.arange(n)[None, :]) % self.capacity
+        # step i of the window is used if it is stored and no episode ended before it
+        stored = np.arange(n)[None, :] <= self._age(slots)[:, None]
+        ended_before = np.cumsum(self.episode_end[window], axis=1) - self.episode_end[window]
+        used = stored & (ended_before == 0)
+        j = used.sum(axis=1)
+        reward = (self.rewards[window] * self._gamma_pow[:n] * used).sum(axis=1)
+        last = window[np.arange(batch_size), j - 1]
+        discount = self._gamma_pow[j] * ~self.terminal[last]
+        return {"obs": self._stack((slots - 1) % self.capacity),
+                "action": self.actions[slots],
+                "reward": reward.astype(np.float32)[:, None],
+                "discount": discount.astype(np.float32)[:, None],
+                "next_obs": self._stack(last)}
+
+    # --- persistence ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything for exact resume. The arrays are zero-copy ``torch`` views of the filled
+        slots (``torch.save`` writes them without a second in-memory copy of a multi-GB buffer),
+        so save the state before storing more steps."""
+        n = self.size
+        arrays = {name: torch.from_numpy(getattr(self, name)[:n]) for name in _ARRAYS}
+        return {**arrays, "pos": self.pos, "size": n, "open_episode": self.open_episode,
+                "capacity": self.capacity, "frame_shape": self.frame_shape,
+                "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["capacity"] != self.capacity or tuple(state["frame_shape"]) != self.frame_shape:
+            raise ValueError(f"saved replay has capacity {state['capacity']} and frames "
+                             f"{tuple(state['frame_shape'])}; this run expects {self.capacity} "
+                             f"and {self.frame_shape}")
+        n = state["size"]
+        for name in _ARRAYS:
+            getattr(self, name)[:n] = np.asarray(state[name])
+        self.pos, self.size, self.open_episode = state["pos"], n, state["open_episode"]
+        self.transitions = int(np.count_nonzero(self.index[:n]))
+        self.rng.bit_generator.state = state["rng"]

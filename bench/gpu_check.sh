@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# GPU check for pixel envs + DrQ-v2, sized to finish in under 8 minutes on one GPU node:
+#   1. GL backend / renderer and pixel env frames/s (standard, fast, dm_control's wrapper), 84x84;
+#   2. DrQ-v2 update time on the GPU at batch 256 and 512 (ours vs the reference update);
+#   3. training frames/s at DrQ-v2 size and a short cartpole_swingup learning check
+#      (standard profile, paper hyperparameters, stopped by SIGINT after 270 s).
+# Results go to $OUT/gpu_check if OUT is set, else bench/results/gpu_check; a summary is printed
+# and written to gpu_check.json there.
+#   bash bench/gpu_check.sh            (PYTHON=/path/to/python to choose the interpreter)
+set -uo pipefail                      # no -e: a failed stage is reported, the next still runs
+cd "$(dirname "$0")/.."
+
+export MUJOCO_GL=egl                  # GPU EGL; must be set before Python imports mujoco
+DEST="${OUT:-bench/results}/gpu_check"
+mkdir -p "$DEST"
+if [[ -z "${PYTHON:-}" ]]; then
+  if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python; fi
+fi
+TRAIN_SECONDS=${TRAIN_SECONDS:-270}   # worst case 90 + 90 + 270 + 20 s < 8 min
+RUN="$DEST/cartpole_swingup"
+
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true; } \
+  > "$DEST/gpu.txt" 2>&1
+echo "== 1/3 render throughput (84x84, action repeat 2)"
+timeout 90 "$PYTHON" bench/pixel_fps.py --task cheetah-run --steps 300 --rounds 3 --out "$DEST" \
+  2>&1 | tee "$DEST/pixel_fps.log"
+echo "== 2/3 DrQ-v2 update time on cuda"
+timeout 90 "$PYTHON" bench/drqv2_update.py --device cuda --batches 256 512 --reps 10 \
+  --out "$DEST" 2>&1 | tee "$DEST/drqv2_update.log"
+echo "== 3/3 cartpole_swingup learning check (${TRAIN_SECONDS}s of training, then SIGINT)"
+rm -rf "$RUN"
+timeout -s INT -k 20 "$TRAIN_SECONDS" "$PYTHON" train.py configs/drqv2_cartpole_swingup.yaml \
+  steps=20000 device=cuda run_dir="$RUN" trainer.eval_every=2500 trainer.eval_episodes=5 \
+  trainer.log_every=500 trainer.checkpoint_every=1000000 trainer.save_replay=false \
+  trainer.progress=false trainer.tensorboard=false 2>&1 | tail -n 25 | tee "$DEST/train.log"
+
+"$PYTHON" - "$DEST" "$RUN" <<'EOF'
+"""Summarise the three checks into gpu_check.json; learning passes if the best evaluation beats
+max(150, 3 x the untrained policy's return) (DrQ-v2 reaches ~750 by 100k frames)."""
+import csv, json, sys
+from pathlib import Path
+
+dest, run = Path(sys.argv[1]), Path(sys.argv[2])
+out = {"gpu": (dest / "gpu.txt").read_text().strip()}
+for name in ("pixel_fps", "drqv2_update"):
+    f = dest / f"{name}.json"
+    out[name] = json.loads(f.read_text()) if f.exists() else "missing (see log)"
+summary = run / "summary.json"
+evals = list(csv.DictReader((run / "eval.csv").open())) if (run / "eval.csv").exists() else []
+if summary.exists() and evals:
+    s = json.loads(summary.read_text())
+    returns = [(int(r["frames"]), float(r["mean_return"])) for r in evals]
+    initial, best = returns[0][1], max(r for _, r in returns)
+    frames_per_step = s["frames"] / max(s["env_steps"], 1)
+    out["training"] = {"frames": s["frames"],
+                       "train_frames_per_s": frames_per_step * (s["steps_per_second"] or 0.0),
+                       "eval_returns_by_frame": returns, "learning_check_passed":
+                       best >= max(150.0, 3.0 * initial)}
+else:
+    out["training"] = "missing (see train.log)"
+(dest / "gpu_check.json").write_text(json.dumps(out, indent=2) + "\n")
+t = out["training"]
+print("\n== summary:", dest / "gpu_check.json")
+if isinstance(out["pixel_fps"], dict):
+    for row in out["pixel_fps"]["rows"]:
+        print(f"  render  {row['path']:<28} {row['frames_per_s']:8.0f} frames/s")
+if isinstance(out["drqv2_update"], dict):
+    for row in out["drqv2_update"]["rows"]:
+        print(f"  update  batch {row['batch']:<4} ours {row['ours_wall_ms']:6.1f} ms, "
+              f"reference {row['reference_wall_ms']:6.1f} ms")
+if isinstance(t, dict):
+    print(f"  train   {t['train_frames_per_s']:.0f} frames/s over {t['frames']} frames; "
+          f"eval returns {t['eval_returns_by_frame']}")
+    print(f"  learning check: {'PASS' if t['learning_check_passed'] else 'FAIL'}")
+EOF

@@ -1,0 +1,60 @@
+"""Pictures: learning curves with confidence bands, circuit activity and the circuit diagram."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import train as cli
+from circuits.ncap import NCAPSwimmerCircuit
+from circuits.plots import weight_caption
+from cli.plot_cmd import curve_mean_ci, mean_ci, t975
+from configs.loader import load_config
+from trainer.api import train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_confidence_interval_is_student_t_over_runs():
+    assert t975(1) == pytest.approx(12.706) and t975(4) == pytest.approx(2.776)
+    assert t975(1000) == pytest.approx(1.96)
+    mean, half = mean_ci([1.0, 2.0, 3.0])
+    assert mean == 2.0 and half == pytest.approx(4.303 * 1.0 / np.sqrt(3))
+    assert mean_ci([5.0]) == (5.0, 0.0)
+    xs, means, halves = curve_mean_ci([{0: 1.0, 10: 3.0}, {0: 3.0, 10: 5.0, 20: 7.0}])
+    assert xs.tolist() == [0, 10, 20] and means.tolist() == [2.0, 4.0, 7.0]
+    assert halves[-1] == 0.0, "a step only one run reached has no band"
+
+
+def test_plot_command_groups_seeds_by_config_name(tmp_path, tiny_ppo, capsys):
+    for seed in (0, 1):
+        train(load_config(None, [*tiny_ppo, "steps=500", f"seed={seed}",
+                                 f"run_dir={tmp_path / 'runs/ncap' / f'seed{seed}'}"]))
+    out = tmp_path / "curves.png"
+    code = cli.main(["plot", str(tmp_path / "runs/ncap"), "--out", str(out)])
+    stdout = capsys.readouterr().out
+    assert code == 0
+    assert "| ncap_swim_ppo | 2 |" in stdout
+    assert out.stat().st_size > 10_000
+    code = cli.main(["plot", str(tmp_path / "runs/ncap"), "--out", str(out),
+                     "--group-by", "agent.nope"])
+    assert code == 2 and "no key 'agent.nope'" in capsys.readouterr().err
+
+
+def test_activity_command_writes_heatmaps_and_diagram_without_opengl(tmp_path, capsys):
+    out = tmp_path / "activity.png"
+    code = cli.main(["activity", str(ROOT / "configs/ncap_swim_ppo.yaml"), "--out", str(out),
+                     "--steps", "90", "--joints", "6", "--seed", "0"])
+    stdout = capsys.readouterr().out
+    assert code == 0
+    assert "o=+1.00  p=+1.00  i=+1.00  c=-1.00" in stdout
+    assert out.stat().st_size > 30_000
+
+
+def test_weight_caption_shows_effective_signed_weights_and_unshared_means():
+    circuit = NCAPSwimmerCircuit(n_joints=3, shared=True)
+    circuit.weights["c"].data.fill_(0.5)  # past the inhibitory bound: used as 0
+    assert "c=+0.00" in weight_caption(circuit)
+    assert weight_caption(NCAPSwimmerCircuit(n_joints=3, shared=False)).startswith("mean o=+1.00")
