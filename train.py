@@ -64,7 +64,13 @@ def main(argv: list[str]) -> int:
     if name == "train" and any(a in ("-h", "--help") for a in rest):
         print_help()
         return 0
-    module = importlib.import_module(SUBCOMMANDS[name][0])
+    from configs.loader import ConfigError
+
+    try:
+        module = importlib.import_module(SUBCOMMANDS[name][0])
+    except ConfigError as e:  # e.g. no working GL backend, detected when envs is imported
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return module.main(rest)
 
 

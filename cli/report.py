@@ -1,0 +1,255 @@
+"""Aggregate report of a folder of runs: ``report.md``, ``report.json`` and PNG plots.
+
+Per config (group of seeds, see ``cli.run_results``): the final and the best evaluation return
+over its complete runs as mean, median and IQM with a 95% percentile-bootstrap interval
+(``cli.stats``), the count of failed runs (exception, NaN loss, non-finite return) with their
+errors, learning curves (mean evaluation return over seeds against agent steps, with a 95%
+bootstrap band) and, where run folders hold ``transfer.csv``, the zero-shot transfer returns
+averaged over seeds for every body and policy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cli import stats
+from cli.run_results import FAILED, RunResult, collect
+from cli.sweep_spec import SPEC_FILE, grid_points
+from configs.loader import ConfigError, read_yaml
+from trainer.rundir import write_atomic
+
+BODY_KEYS = ("n_joints", "length_scale", "density", "viscosity")
+CURVES_PNG = "learning_curves.png"
+TRANSFER_PNG = "transfer.png"
+
+
+# --- numbers ---------------------------------------------------------------------------------
+def learning_curve(runs: list[RunResult]) -> dict[str, list]:
+    """Mean evaluation return over seeds at every evaluated step, with its bootstrap band."""
+    steps = sorted({int(s) for r in runs for s in r.curve_steps})
+    values = np.full((len(runs), len(steps)), np.nan)
+    column = {s: j for j, s in enumerate(steps)}
+    for i, r in enumerate(runs):
+        for s, v in zip(r.curve_steps, r.curve_returns):
+            values[i, column[int(s)]] = v
+    band = stats.curve_band(values) if steps else {"mean": [], "low": [], "high": [], "n": []}
+    return {"step": steps, **{k: np.asarray(v).tolist() for k, v in band.items()}}
+
+
+def transfer_table(runs: list[RunResult]) -> list[dict[str, Any]]:
+    """Transfer rows averaged over seeds: one per ``(policy, body)``, mean and std over seeds."""
+    returns: dict[tuple, list[float]] = defaultdict(list)
+    for r in runs:
+        for row in r.transfer:
+            body = tuple((k, float(row[k])) for k in BODY_KEYS if row.get(k) not in (None, ""))
+            returns[(row["policy"], body)].append(float(row["mean_return"]))
+    table = []
+    for (policy, body), values in returns.items():
+        a = np.array(values)
+        table.append({"policy": policy, **{k: v for k, v in body},
+                      "mean_return": float(a.mean()), "std_over_seeds": float(a.std()),
+                      "seeds": int(a.size)})
+    return sorted(table, key=lambda row: (row["policy"], [row.get(k, 0) for k in BODY_KEYS]))
+
+
+def summarize_group(runs: list[RunResult]) -> dict[str, Any]:
+    complete = [r for r in runs if r.status == "complete"]
+    return {
+        "runs": [{"path": str(r.path), "seed": r.seed, "status": r.status, "error": r.error,
+                  "env_steps": r.env_steps, "final_eval_return": r.final_return,
+                  "best_eval_return": r.best_return} for r in runs],
+        "complete": len(complete),
+        "failed": sum(r.status in FAILED for r in runs),
+        "unfinished": sum(r.status in ("interrupted", "unfinished") for r in runs),
+        "final_eval_return": stats.summarize([r.final_return for r in complete]),
+        "best_eval_return": stats.summarize([r.best_return for r in complete]),
+        "learning_curve": learning_curve(runs),
+        "transfer": transfer_table(complete),
+    }
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities become null (strict JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
+
+
+# --- markdown --------------------------------------------------------------------------------
+def fmt(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.1f}"
+
+
+def stats_table(groups: dict[str, dict], metric: str) -> list[str]:
+    lines = ["| config | complete / runs | failed | mean | median | IQM [95% CI] |",
+             "|---|---|---|---|---|---|"]
+    for name, g in groups.items():
+        s = g[metric]
+        ci = f"{fmt(s['iqm'])} [{fmt(s['iqm_ci'][0])}, {fmt(s['iqm_ci'][1])}]"
+        lines.append(f"| `{name}` | {g['complete']} / {len(g['runs'])} | {g['failed']} | "
+                     f"{fmt(s['mean'])} | {fmt(s['median'])} | {ci} |")
+    return lines
+
+
+def problems_table(groups: dict[str, dict]) -> list[str]:
+    rows = [(name, r) for name, g in groups.items() for r in g["runs"]
+            if r["status"] != "complete"]
+    if not rows:
+        return []
+    lines = ["", "## Failed and unfinished runs", "", "| run | status | steps | error |",
+             "|---|---|---|---|"]
+    for name, r in rows:
+        error = (r["error"] or "").replace("|", "\\|")
+        lines.append(f"| `{name}/{Path(r['path']).name}` | {r['status']} | "
+                     f"{r['env_steps'] if r['env_steps'] is not None else 'n/a'} | {error} |")
+    lines += ["", "Failed: an exception (e.g. `DivergenceError` on a NaN loss) or a crashed "
+              "worker; diverged: a non-finite final return. Interrupted or unfinished runs "
+              "resume when the sweep command runs again."]
+    return lines
+
+
+def transfer_section(groups: dict[str, dict]) -> list[str]:
+    lines: list[str] = []
+    for name, g in groups.items():
+        rows = g["transfer"]
+        if not rows:
+            continue
+        policies = list(dict.fromkeys(r["policy"] for r in rows))
+        keys = [k for k in BODY_KEYS if any(k in r for r in rows)]
+        bodies = list(dict.fromkeys(tuple(r.get(k) for k in keys) for r in rows))
+        cell = {(r["policy"], tuple(r.get(k) for k in keys)): r for r in rows}
+        lines += ["", f"### `{name}`", "", "| " + " | ".join(keys + policies) + " |",
+                  "|" + "---|" * (len(keys) + len(policies))]
+        for body in bodies:
+            cells = [f"{cell[p, body]['mean_return']:.1f} ± {cell[p, body]['std_over_seeds']:.1f}"
+                     f" (n={cell[p, body]['seeds']})" if (p, body) in cell else "n/a"
+                     for p in policies]
+            lines.append("| " + " | ".join([f"{v:g}" for v in body] + cells) + " |")
+    if lines:
+        lines = ["", "## Zero-shot transfer", "",
+                 "Mean over the seeds' `transfer.csv` of each row's mean return ± the std over "
+                 "seeds (n seeds); complete runs only.", f"![transfer]({TRANSFER_PNG})", *lines]
+    return lines
+
+
+def markdown(root: Path, groups: dict[str, dict], spec: dict | None, plots: list[str]) -> str:
+    runs = sum(len(g["runs"]) for g in groups.values())
+    complete = sum(g["complete"] for g in groups.values())
+    failed = sum(g["failed"] for g in groups.values())
+    lines = [f"# Report: {root}", "",
+             f"{runs} runs in {len(groups)} configs: {complete} complete, {failed} failed, "
+             f"{runs - complete - failed} unfinished."]
+    if spec:
+        grid = ", ".join(f"`{k}` ∈ {v}" for k, v in (spec.get("grid") or {}).items())
+        lines.append(f"Sweep: seeds {spec.get('seeds')}" + (f"; grid {grid}." if grid else "."))
+    lines += ["", "Over the complete runs' seeds: mean, median and IQM (interquartile mean, the "
+              "25% trimmed mean) with its 95% percentile-bootstrap confidence interval "
+              f"({stats.DEFAULT_BOOTSTRAP} resamples of the seeds). Returns are deterministic "
+              "evaluation returns (`eval.csv`).", "", "## Final evaluation return", "",
+              *stats_table(groups, "final_eval_return"), "", "## Best evaluation return", "",
+              *stats_table(groups, "best_eval_return")]
+    if CURVES_PNG in plots:
+        lines += ["", "## Learning curves", "", f"![learning curves]({CURVES_PNG})", "",
+                  "Mean evaluation return over seeds against agent steps; band: 95% bootstrap "
+                  "interval of the mean (each step over the seeds that reached it)."]
+    lines += problems_table(groups) + transfer_section(groups)
+    return "\n".join(lines) + "\n"
+
+
+# --- plots -----------------------------------------------------------------------------------
+def plot_curves(groups: dict[str, dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for name, g in groups.items():
+        c = g["learning_curve"]
+        if not c["step"]:
+            continue
+        mean = np.array(c["mean"], dtype=float)
+        (line,) = ax.plot(c["step"], mean, label=f"{name} (n={max(c['n'])})")
+        ax.fill_between(c["step"], np.array(c["low"], dtype=float),
+                        np.array(c["high"], dtype=float), color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("agent steps")
+    ax.set_ylabel("evaluation return")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_transfer(groups: dict[str, dict], path: Path) -> None:
+    """Return against ``n_joints`` per config and policy, one panel per physical setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    others = [k for k in BODY_KEYS if k != "n_joints"]
+    settings = list(dict.fromkeys(tuple(r.get(k) for k in others)
+                                  for g in groups.values() for r in g["transfer"]))
+    fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 3.8), squeeze=False)
+    for ax, setting in zip(axes[0], settings):
+        for name, g in groups.items():
+            lines: dict[str, list[dict]] = defaultdict(list)
+            for r in g["transfer"]:
+                if tuple(r.get(k) for k in others) == setting:
+                    lines[r["policy"]].append(r)
+            for policy, rows in lines.items():
+                rows.sort(key=lambda r: r["n_joints"])
+                n = [r["n_joints"] for r in rows]
+                mean = np.array([r["mean_return"] for r in rows])
+                std = np.array([r["std_over_seeds"] for r in rows])
+                (line,) = ax.plot(n, mean, "o-", ms=3, label=f"{name}: {policy}")
+                ax.fill_between(n, mean - std, mean + std, color=line.get_color(), alpha=0.15)
+        ax.set_title(", ".join(f"{k} {v:g}" for k, v in zip(others, setting) if v is not None),
+                     fontsize=8)
+        ax.set_xlabel("joints N")
+        ax.set_ylabel("return (mean ± std over seeds)")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --- entry point -----------------------------------------------------------------------------
+def write_report(root: str | Path) -> dict[str, Any]:
+    """Write ``report.md``, ``report.json`` and the plots into ``root``; returns the JSON data."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ConfigError(f"no such folder: {root}")
+    results = collect(root)
+    if not results:
+        raise ConfigError(f"{root} holds no run folders (folders with config.yaml)")
+    spec = read_yaml(root / SPEC_FILE) if (root / SPEC_FILE).exists() else None
+    order = [label for label, _ in grid_points(spec.get("grid") or {})] if spec else []
+    names = sorted(results, key=lambda n: (order.index(n) if n in order else len(order), n))
+    groups = {name: summarize_group(results[name]) for name in names}
+    plots = []
+    if any(g["learning_curve"]["step"] for g in groups.values()):
+        plot_curves(groups, root / CURVES_PNG)
+        plots.append(CURVES_PNG)
+    if any(g["transfer"] for g in groups.values()):
+        plot_transfer(groups, root / TRANSFER_PNG)
+        plots.append(TRANSFER_PNG)
+    data = json_safe({"root": str(root.resolve()), "configs": groups, "plots": plots,
+                      "statistics": {"bootstrap_resamples": stats.DEFAULT_BOOTSTRAP,
+                                     "confidence": stats.DEFAULT_LEVEL,
+                                     "iqm": "25% trimmed mean"}})
+    write_atomic(root / "report.json", json.dumps(data, indent=2) + "\n")
+    write_atomic(root / "report.md", markdown(root, groups, spec, plots))
+    return data

@@ -1,0 +1,27 @@
+"""``python train.py report <FOLDER>``: aggregate the run folders under FOLDER into a report.
+
+Writes FOLDER/report.md, report.json, learning_curves.png (and transfer.png when run folders
+hold transfer.csv): per config (a sweep's <label>/seed<k> folders, or the seeds directly under
+FOLDER), the final and best evaluation return as mean, median and IQM with a 95% bootstrap
+confidence interval, failed runs with their errors, and learning curves with confidence bands.
+E.g. ``python train.py report runs/sweeps/lr``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from cli.errors import one_line_errors
+from cli.report import write_report
+
+
+@one_line_errors
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python train.py report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", help="a sweep folder or a folder of run folders")
+    args = parser.parse_args(argv)
+    data = write_report(args.folder)
+    runs = sum(len(g["runs"]) for g in data["configs"].values())
+    print(f"report: {args.folder}/report.md ({runs} runs in {len(data['configs'])} configs)")
+    return 0

@@ -1,0 +1,94 @@
+"""Aggregate statistics over seeds (numpy only): mean, median, IQM and bootstrap intervals.
+
+Follows Agarwal et al. (2021), "Deep RL at the edge of the statistical precipice" (rliable):
+
+* **IQM** (interquartile mean) is the 25% trimmed mean: sort the ``n`` scores, drop
+  ``floor(0.25 n)`` from each end, average the rest (``scipy.stats.trim_mean(x, 0.25)``). It is
+  robust to an outlier seed yet, unlike the median, uses half of the runs. With fewer than 4
+  scores nothing is dropped and the IQM equals the mean.
+* **Confidence intervals** are percentile bootstrap intervals: resample the seeds with
+  replacement ``n_boot`` times, compute the statistic on each resample, take the
+  ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles. With one task per config the
+  stratified bootstrap of rliable (resampling runs within each task) reduces to this.
+
+Every function ignores non-finite scores (failed or diverged runs are counted elsewhere).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+Statistic = Callable[[np.ndarray], np.ndarray]  # (..., n) -> (...), reduces the last axis
+
+DEFAULT_BOOTSTRAP = 2000
+DEFAULT_LEVEL = 0.95
+
+
+def finite(x) -> np.ndarray:
+    """The finite entries of ``x`` as a float array."""
+    a = np.asarray(x, dtype=float).ravel()
+    return a[np.isfinite(a)]
+
+
+def iqm(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Interquartile mean along ``axis``: mean after dropping ``floor(n / 4)`` from each end."""
+    a = np.sort(np.asarray(x, dtype=float), axis=axis)
+    n = a.shape[axis]
+    cut = n // 4
+    return np.take(a, np.arange(cut, n - cut), axis=axis).mean(axis=axis)
+
+
+def mean(x: np.ndarray) -> np.ndarray:
+    return np.mean(x, axis=-1)
+
+
+def median(x: np.ndarray) -> np.ndarray:
+    return np.median(x, axis=-1)
+
+
+def bootstrap_ci(x, statistic: Statistic, n_boot: int = DEFAULT_BOOTSTRAP,
+                 level: float = DEFAULT_LEVEL, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap ``(low, high)`` interval of ``statistic`` over the finite ``x``.
+
+    ``statistic`` reduces the last axis (it receives an ``(n_boot, n)`` array of resamples).
+    Returns ``(nan, nan)`` without scores; a single score gives the degenerate ``(x, x)``.
+    """
+    a = finite(x)
+    if a.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    resamples = a[rng.integers(0, a.size, size=(n_boot, a.size))]
+    values = statistic(resamples)
+    low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def summarize(x, n_boot: int = DEFAULT_BOOTSTRAP, level: float = DEFAULT_LEVEL,
+              seed: int = 0) -> dict[str, float | int | list[float]]:
+    """``n``, ``mean``, ``median``, ``iqm`` and the bootstrap ``iqm_ci`` of the finite ``x``."""
+    a = finite(x)
+    if a.size == 0:
+        nan = float("nan")
+        return {"n": 0, "mean": nan, "median": nan, "iqm": nan, "iqm_ci": [nan, nan]}
+    return {"n": int(a.size), "mean": float(a.mean()), "median": float(np.median(a)),
+            "iqm": float(iqm(a)), "iqm_ci": list(bootstrap_ci(a, iqm, n_boot, level, seed))}
+
+
+def curve_band(values: np.ndarray, n_boot: int = DEFAULT_BOOTSTRAP,
+               level: float = DEFAULT_LEVEL, seed: int = 0) -> dict[str, np.ndarray]:
+    """Mean over seeds at each step with a percentile-bootstrap band of the mean.
+
+    ``values`` is ``(seeds, steps)``; NaN marks a step a seed did not reach (a failed run's
+    curve stops early). Each step uses the seeds that reached it; ``n`` counts them.
+    """
+    v = np.asarray(values, dtype=float)
+    n = np.isfinite(v).sum(axis=0)
+    centre = np.full(v.shape[1], np.nan)
+    low, high = centre.copy(), centre.copy()
+    for j in np.flatnonzero(n):
+        column = finite(v[:, j])
+        centre[j] = column.mean()
+        low[j], high[j] = bootstrap_ci(column, mean, n_boot, level, seed)
+    return {"mean": centre, "low": low, "high": high, "n": n}
