@@ -10,6 +10,7 @@ Run ``python train.py --help`` for every subcommand and config key.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 
@@ -56,6 +57,11 @@ def print_help() -> None:
 
 
 def main(argv: list[str]) -> int:
+    # the toolkit's modules log start-up facts (GL backend, render speed, replay RAM) at INFO;
+    # third-party libraries only warnings
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    for package in ("agents", "envs", "circuits", "trainer", "cli"):
+        logging.getLogger(package).setLevel(logging.INFO)
     if argv and argv[0] in ("-h", "--help"):
         print_help()
         return 0

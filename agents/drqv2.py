@@ -32,8 +32,8 @@ actions), pooled over batch x units x layers (Ma et al. 2024, sec. 8.2 of our no
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,8 @@ from agents.base import Transition
 from agents.replay import FrameReplay
 from agents.schedules import make_rr_schedule, parse_std_schedule
 from configs.loader import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def orthogonal_init(m: nn.Module) -> None:
@@ -198,10 +200,10 @@ class DrQV2Agent:
         self.rr_schedule = make_rr_schedule(cfg.rr_schedule)
         self.step = 0        # agent steps observed
         self.updates = 0
-        sys.stderr.write(
+        log.info(
             f"replay: {cfg.replay_capacity:,} slots x {self.replay.bytes_per_slot:,} B = "
             f"{self.replay.projected_bytes / 2**30:.2f} GiB when full (each frame stored once; "
-            f"DrQ-v2's stacked observations would take {shape[0] // 3}x)\n")
+            f"DrQ-v2's stacked observations would take {shape[0] // 3}x)")
 
     # --- acting ---------------------------------------------------------------------------
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:

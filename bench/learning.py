@@ -77,7 +77,7 @@ def main() -> None:
 
     checkpoints = sorted({0, 10_000, 50_000, 100_000, 200_000, args.steps} & set(range(0, args.steps + 1, 10_000)) | {args.steps})
     result: dict[str, dict] = {"steps": args.steps, "seeds": args.seeds, "target": TARGET, "agents": {}}
-    lines = [f"| agent | " + " | ".join(f"{s // 1000}k" for s in checkpoints) + f" | first step median >= {TARGET:.0f} |",
+    lines = ["| agent | " + " | ".join(f"{s // 1000}k" for s in checkpoints) + f" | first step median >= {TARGET:.0f} |",
              "|---|" + "---|" * (len(checkpoints) + 1)]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for agent, by_seed in curves.items():

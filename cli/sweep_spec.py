@@ -29,8 +29,7 @@ import yaml
 from configs.loader import (ALIASES, DEFAULT_PRESET, ConfigError, apply_overrides, config_to_dict,
                             parse_value, read_yaml, validate)
 from configs.schema import RunConfig
-from trainer.rundir import RESUMABLE_CHANGES, RunDir, write_atomic
-from trainer.rundir import _flatten as flatten
+from trainer.rundir import RunDir, first_config_difference, write_atomic
 
 SPEC_FILE = "sweep.yaml"
 SWEEP_KEYS = ("base", "overrides", "seeds", "grid", "run_dir")
@@ -271,15 +270,12 @@ def check_folder(spec: SweepSpec, trials: list[Trial]) -> None:
             raise ConfigError(
                 f"sweep folder {spec.run_dir} holds a sweep over {old_keys or 'no grid'}, not "
                 f"{new_keys or 'no grid'}; use another run_dir= or the same grid keys")
-        before, now = flatten(old.get("base") or {}), flatten(spec.base)
-        diffs = sorted(k for k in before.keys() | now.keys()
-                       if before.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
-        if diffs:
-            k = diffs[0]
+        diff = first_config_difference(old.get("base") or {}, spec.base)
+        if diff:
+            k, there, now = diff
             raise ConfigError(
                 f"sweep folder {spec.run_dir} holds a sweep with another base config ({k}: "
-                f"{before.get(k)!r} there, {now.get(k)!r} now); use another run_dir= or the "
-                "same settings")
+                f"{there!r} there, {now!r} now); use another run_dir= or the same settings")
     for trial in trials:
         RunDir(trial.run_dir).check_same_config(trial.cfg)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 from cli.errors import one_line_errors
 from configs.loader import ConfigError, load_config

@@ -20,7 +20,7 @@ same facts, recorded with the run by whoever saves it).
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections import deque
 from typing import Any
 
@@ -29,6 +29,8 @@ import numpy as np
 
 from envs.dmc import DMCEnv
 from envs.render import doctor_line, gl_info, make_renderer, measure_fps, resolve_camera
+
+log = logging.getLogger(__name__)
 
 #: Camera per domain where DrQ-v2 does not use camera 0 (quadruped: the zoomed-in camera 2);
 #: the swim task uses ``tracking1``, which follows the swimmer.
@@ -80,8 +82,8 @@ class PixelEnv(gym.Env):
         if key not in _REPORTED:
             _REPORTED.add(key)
             self.render_report["renders_per_second"] = measure_fps(self._render)
-            sys.stderr.write(doctor_line(info, self.render_report["renders_per_second"],
-                                         f"profile {profile} {size}x{size}") + "\n")
+            log.info(doctor_line(info, self.render_report["renders_per_second"],
+                                 f"profile {profile} {size}x{size}"))
 
     @property
     def episode_steps(self) -> int:

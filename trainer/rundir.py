@@ -57,14 +57,24 @@ def git_state() -> tuple[str, str]:
     return f"commit: {commit}\ndirty: {bool(diff.strip())}\n", diff
 
 
-def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
+def flatten_keys(d: dict, prefix: str = "") -> dict[str, object]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
     out: dict[str, object] = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten_keys(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
     return out
+
+
+def first_config_difference(old: dict, new: dict) -> tuple[str, object, object] | None:
+    """The first dotted key whose value differs between two config dicts, ignoring the keys
+    a resumed run may change (``RESUMABLE_CHANGES``), as ``(key, old, new)``; None if none."""
+    before, now = flatten_keys(old), flatten_keys(new)
+    diffs = sorted(k for k in before.keys() | now.keys()
+                   if before.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
+    return (diffs[0], before.get(diffs[0]), now.get(diffs[0])) if diffs else None
 
 
 class RunDir:
@@ -90,15 +100,12 @@ class RunDir:
         """Refuse to resume a run folder with a different config (except ``steps`` etc.)."""
         if not self.config_file.exists():
             return
-        old = _flatten(read_yaml(self.config_file))
-        new = _flatten(config_to_dict(cfg))
-        diffs = sorted(k for k in old.keys() | new.keys()
-                       if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
-        if diffs:
-            k = diffs[0]
+        diff = first_config_difference(read_yaml(self.config_file), config_to_dict(cfg))
+        if diff:
+            k, there, now = diff
             raise ConfigError(
                 f"run folder {self.path} holds a run with a different config ({k}: "
-                f"{old.get(k)!r} there, {new.get(k)!r} now); use another run_dir or the same config")
+                f"{there!r} there, {now!r} now); use another run_dir or the same config")
 
     def prepare(self, cfg: RunConfig) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
