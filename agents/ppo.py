@@ -97,11 +97,13 @@ class PPOAgent:
         self.actor.to(self.device)
         self.head.to(self.device)
         self.critic = mlp(obs_dim, cfg.critic_hidden, 1, cfg.critic_activation).to(self.device)
-        # fused Adam: one kernel per step instead of one per tensor (much faster for small nets)
-        self.actor_opt = torch.optim.Adam(
-            list(self.actor.parameters()) + list(self.head.parameters()), lr=cfg.actor_lr,
-            fused=True)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, fused=True)
+        # One Adam, two parameter groups (actor lr, critic lr). Parameters left without a
+        # gradient (the actor after the KL stop) are skipped by Adam, so the critic trains on.
+        # fused: one kernel per step instead of one per tensor (much faster for small nets).
+        policy_params = list(self.actor.parameters()) + list(self.head.parameters())
+        self.optimizer = torch.optim.Adam(
+            [{"params": policy_params, "lr": cfg.actor_lr},
+             {"params": list(self.critic.parameters()), "lr": cfg.critic_lr}], fused=True)
         self.buffer = RolloutBuffer(cfg.segment, obs_dim, self.act_dim)
         self.updates = 0
 
@@ -166,7 +168,7 @@ class PPOAgent:
             for start in range(0, n, mb):
                 o, a, old, adv, ret = (x[start:start + mb] for x in epoch)
                 critic_loss = (self._value(o) - ret).pow(2).mean()
-                loss, optimizers = critic_loss, [self.critic_opt]
+                loss = critic_loss
                 if actor_active:
                     logp = self._log_prob(o, a)
                     log_ratio = logp - old
@@ -179,13 +181,12 @@ class PPOAgent:
                                               ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * adv)
                         actor_loss = -surrogate.mean() - cfg.entropy_coef * self.head.entropy()
                         loss = loss + actor_loss  # disjoint parameters: one backward serves both
-                        optimizers.append(self.actor_opt)
                         actor_steps += 1
                         stats["loss/actor"].append(actor_loss.detach())
                         stats["kl"].append(kl)
                         stats["clip_fraction"].append(((ratio.detach() - 1).abs() > cfg.clip).float().mean())
                 stats["loss/critic"].append(critic_loss.detach())
-                self._step(optimizers, loss)
+                self._step(loss)
 
         if cfg.normalize_observations:
             self.normalizer.update(obs)
@@ -197,22 +198,22 @@ class PPOAgent:
                     "updates": float(self.updates)})
         return out
 
-    def _step(self, optimizers: list[torch.optim.Optimizer], loss: torch.Tensor) -> None:
-        for opt in optimizers:
-            opt.zero_grad(set_to_none=True)
+    def _step(self, loss: torch.Tensor) -> None:
+        """One Adam step on ``loss``; ``max_grad_norm`` clips the global norm of every gradient
+        of the step (actor and critic together, as stable-baselines3 does)."""
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        for opt in optimizers:
-            if self.cfg.max_grad_norm is not None:
-                nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], self.cfg.max_grad_norm,
-                                         foreach=True)
-            opt.step()
+        if self.cfg.max_grad_norm is not None:
+            grads = [p for group in self.optimizer.param_groups for p in group["params"]
+                     if p.grad is not None]
+            nn.utils.clip_grad_norm_(grads, self.cfg.max_grad_norm, foreach=True)
+        self.optimizer.step()
 
     # --- persistence ----------------------------------------------------------------------
     def state_dict(self, include_replay: bool = True) -> dict[str, Any]:
         return {"actor": self.actor.state_dict(), "head": self.head.state_dict(),
                 "critic": self.critic.state_dict(), "normalizer": self.normalizer.state_dict(),
-                "actor_opt": self.actor_opt.state_dict(),
-                "critic_opt": self.critic_opt.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
                 "buffer": self.buffer.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -220,8 +221,7 @@ class PPOAgent:
         self.head.load_state_dict(state["head"])
         self.critic.load_state_dict(state["critic"])
         self.normalizer.load_state_dict(state["normalizer"])
-        self.actor_opt.load_state_dict(state["actor_opt"])
-        self.critic_opt.load_state_dict(state["critic_opt"])
+        self.optimizer.load_state_dict(state["optimizer"])
         self.buffer.load_state_dict(state["buffer"])
         self.updates = state["updates"]
 

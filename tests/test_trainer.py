@@ -36,7 +36,11 @@ def assert_same_run(a: Path, b: Path) -> None:
     for part in ("actor", "critic", "head", "normalizer"):
         for key, value in sa["agent"][part].items():
             assert torch.equal(value, sb["agent"][part][key]), f"{part}.{key} differs after resume"
-    assert sa["agent"]["actor_opt"]["state"].keys() == sb["agent"]["actor_opt"]["state"].keys()
+    adam_a, adam_b = sa["agent"]["optimizer"]["state"], sb["agent"]["optimizer"]["state"]
+    assert adam_a.keys() == adam_b.keys()
+    for i in adam_a:
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(adam_a[i][key], adam_b[i][key]), f"Adam {key} of param {i} differs"
     assert read_csv(a / "metrics.csv") == read_csv(b / "metrics.csv"), "metrics.csv differs"
     assert read_csv(a / "eval.csv") == read_csv(b / "eval.csv"), "eval.csv differs"
 

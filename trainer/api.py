@@ -52,12 +52,13 @@ def train(cfg: RunConfig) -> dict[str, Any]:
         ckpt = load_checkpoint(run.last_checkpoint)
     env, agent, _ = build(cfg)
     eval_env = make_env(cfg.env, seed=cfg.seed + cfg.trainer.eval_seed_offset)
+    trainer = Trainer(cfg, run, env, eval_env, agent, seed=cfg.seed)
+    if ckpt:
+        trainer.restore(ckpt)  # before anything is written: a mismatch leaves the folder as it was
     run.prepare(cfg)
     start = ckpt["step"] if ckpt else 0
-    logger = Logger(run, cfg.steps, start, cfg.trainer.tensorboard, cfg.trainer.progress)
-    trainer = Trainer(cfg, run, env, eval_env, agent, logger, seed=cfg.seed)
-    if ckpt:
-        trainer.restore(ckpt)
+    logger = trainer.log = Logger(run, cfg.steps, start, cfg.trainer.tensorboard,
+                                  cfg.trainer.progress)
     t0 = time.perf_counter()
     try:
         status = trainer.run()

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from agents.base import Transition
-from trainer.checkpoint import CheckpointManager, rng_state, set_rng_state
+from trainer.checkpoint import CheckpointError, CheckpointManager, rng_state, set_rng_state
 from trainer.evaluation import evaluate
 
 
@@ -34,7 +34,7 @@ class DivergenceError(RuntimeError):
 
 
 class Trainer:
-    def __init__(self, cfg, run_dir, env, eval_env, agent, logger, seed: int):
+    def __init__(self, cfg, run_dir, env, eval_env, agent, seed: int, logger=None):
         self.cfg = cfg
         self.tcfg = cfg.trainer
         self.run_dir = run_dir
@@ -80,7 +80,11 @@ class Trainer:
     def restore(self, ckpt: dict[str, Any]) -> None:
         for k, v in ckpt["trainer"].items():
             setattr(self, k, v)
-        self.agent.load_state_dict(ckpt["agent"])
+        try:
+            self.agent.load_state_dict(ckpt["agent"])
+        except (KeyError, RuntimeError, ValueError) as e:
+            raise CheckpointError(f"checkpoint does not match this agent ({type(e).__name__}: "
+                                  f"{str(e).splitlines()[0][:120]})") from None
         self.env.set_state(ckpt["env"])
         set_rng_state(ckpt["rng"])
 

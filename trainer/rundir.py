@@ -22,8 +22,9 @@ from configs.schema import RunConfig
 PACKAGES = ("torch", "numpy", "mujoco", "dm-control", "gymnasium", "stable-baselines3",
             "pydantic", "pyyaml", "tensorboard", "ray")
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Keys that may differ between an interrupted run and the command that resumes it.
-RESUMABLE_CHANGES = {"steps", "trainer.progress"}
+# Keys that may differ between an interrupted run and the command that resumes it (a run
+# folder may be moved, extended or resumed without a progress bar).
+RESUMABLE_CHANGES = {"steps", "run_dir", "trainer.progress"}
 
 
 def write_atomic(path: Path, text: str) -> None:
