@@ -14,7 +14,6 @@ rerunning resumes unfinished runs and reuses finished ones.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -33,6 +32,7 @@ import numpy as np  # noqa: E402
 
 from configs.loader import load_config  # noqa: E402
 from trainer.api import train  # noqa: E402
+from trainer.rundir import RunDir  # noqa: E402
 
 # name -> (preset, extra overrides). "ncap_tuned" deviates from the paper setup on purpose
 # (exploration std 0.3 instead of 0.1, actor lr 1e-3 instead of 3e-4); see its preset.
@@ -40,13 +40,6 @@ PRESETS = {"ncap": (ROOT / "configs/ncap_swim_ppo.yaml", []),
            "mlp": (ROOT / "configs/mlp_swim_ppo.yaml", []),
            "ncap_tuned": (ROOT / "configs/ncap_swim_ppo_tuned.yaml", [])}
 TARGET = 860.0
-
-
-def eval_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    with (run_dir / "eval.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    return (np.array([int(float(r["step"])) for r in rows]),
-            np.array([float(r["mean_return"]) for r in rows]))
 
 
 def main() -> None:
@@ -72,7 +65,7 @@ def main() -> None:
             print(f"{agent} seed {seed}: initial {summary['initial_eval_return']:.1f} final "
                   f"{summary['final_eval_return']:.1f} ({summary['steps_per_second']:.0f} steps/s, "
                   f"{time.perf_counter() - t0:.0f} s this session)", flush=True)
-            curves[agent][seed] = eval_curve(run_dir)
+            curves[agent][seed] = RunDir(run_dir).eval_curve()
             timing[agent].append(summary["steps_per_second"])
 
     checkpoints = sorted({0, 10_000, 50_000, 100_000, 200_000, args.steps} & set(range(0, args.steps + 1, 10_000)) | {args.steps})

@@ -15,7 +15,6 @@ A folder without eval.csv stands for its sub-folders that have one (``runs/<name
 from __future__ import annotations
 
 import argparse
-import csv
 from collections import defaultdict
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from cli.errors import one_line_errors
 from configs.loader import ConfigError, read_yaml
+from trainer.rundir import RunDir
 
 # Two-sided 95% Student t quantiles t_{0.975, df} for df = 1..30; 1.96 beyond.
 _T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -61,8 +61,8 @@ def config_value(run: Path, key: str) -> str:
 
 def read_eval(run: Path, x: str) -> dict[int, float]:
     """``x`` (step or frames) -> mean evaluation return, from ``run/eval.csv``."""
-    with (run / "eval.csv").open() as f:
-        return {int(float(r[x])): float(r["mean_return"]) for r in csv.DictReader(f)}
+    xs, returns = RunDir(run).eval_curve(x)
+    return {int(k): float(v) for k, v in zip(xs, returns)}
 
 
 def group_curves(runs: list[Path], group_by: str, x: str) -> dict[str, list[dict[int, float]]]:

@@ -24,6 +24,7 @@ import numpy as np
 
 from cli.trial_record import TRIAL_FILE, read_record
 from configs.loader import read_yaml
+from trainer.rundir import RunDir
 
 FAILED = ("failed", "diverged")
 SKIPPED_DIRS = {"ray", "checkpoints", "tb"}
@@ -98,11 +99,10 @@ def read_run(path: Path, root: Path) -> RunResult:
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else None
     status, error = status_of(read_record(path), summary)
     config = read_yaml(path / "config.yaml") if (path / "config.yaml").exists() else {}
-    evals = [r for r in read_csv(path / "eval.csv") if r.get("mean_return")]
+    curve_steps, curve_returns = RunDir(path).eval_curve()
     result = RunResult(path=path, group=group_name(path, root), seed=config.get("seed"),
                        status=status, error=error,
-                       curve_steps=np.array([int(float(r["step"])) for r in evals]),
-                       curve_returns=np.array([float(r["mean_return"]) for r in evals]),
+                       curve_steps=curve_steps, curve_returns=curve_returns,
                        transfer=read_csv(path / "transfer.csv"))
     if summary:
         result.env_steps = summary.get("env_steps")

@@ -14,7 +14,6 @@ handlers. Actors are reused across trials, so a worker imports torch and MuJoCo 
 from __future__ import annotations
 
 import contextlib
-import csv
 import logging
 import math
 import os
@@ -35,7 +34,7 @@ from cli.sweep_spec import Trial
 from cli.sweep_trial import run_trial
 from cli.trial_record import read_record, write_record
 from configs.loader import config_to_dict
-from trainer.rundir import REPO_ROOT
+from trainer.rundir import REPO_ROOT, RunDir
 
 STOP_FILE = ".stop"
 TUNE_DIR = "ray"
@@ -78,12 +77,8 @@ class SweepTrainable(tune.Trainable):
 
 def best_eval(run_dir: Path) -> float | None:
     """The best ``mean_return`` in a run folder's ``eval.csv`` so far."""
-    path = run_dir / "eval.csv"
-    if not path.exists():
-        return None
-    with path.open(newline="") as f:
-        values = [float(r["mean_return"]) for r in csv.DictReader(f) if r.get("mean_return")]
-    finite = [v for v in values if math.isfinite(v)]
+    _, values = RunDir(run_dir).eval_curve()
+    finite = [float(v) for v in values if math.isfinite(v)]
     return max(finite) if finite else None
 
 

@@ -8,6 +8,7 @@ Layout::
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import platform
@@ -15,6 +16,8 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+
+import numpy as np
 
 from configs.loader import ConfigError, config_to_dict, dump_config, read_yaml
 from configs.schema import RunConfig
@@ -93,6 +96,16 @@ class RunDir:
     @property
     def last_checkpoint(self) -> Path:
         return self.checkpoints / "last.pt"
+
+    def eval_curve(self, x: str = "step") -> tuple[np.ndarray, np.ndarray]:
+        """``(x values, mean returns)`` from ``eval.csv`` (``x``: ``step`` or ``frames``);
+        empty arrays while the run has no evaluation yet."""
+        if not self.eval_csv.exists():
+            return np.array([], dtype=np.int64), np.array([])
+        with self.eval_csv.open(newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r.get("mean_return")]
+        return (np.array([int(float(r[x])) for r in rows], dtype=np.int64),
+                np.array([float(r["mean_return"]) for r in rows]))
 
     def is_resumable(self) -> bool:
         return self.last_checkpoint.exists()
