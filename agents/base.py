@@ -17,6 +17,11 @@ these methods trains through it:
 ``load_state_dict(state)``             normalisers, schedules, replay, counters); must be
                                        picklable by ``torch.save``
 ``policy_for_body(obs_space, ...)``    optional: a callable policy for another body (transfer)
+``begin_episode(explore)``             optional: called by every rollout outside the training
+                                       loop (evaluation, render, transfer, activity) right after
+                                       ``env.reset()``; agents with per-episode state (a circuit
+                                       that counts its own steps) reset it here. In training the
+                                       agent resets such state in ``on_episode_end``
 =====================================  ===========================================================
 """
 
@@ -59,3 +64,10 @@ class Agent(Protocol):
     def state_dict(self, include_replay: bool = True) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def begin_episode(agent: Any, explore: bool = False) -> None:
+    """Tell ``agent`` that a rollout episode starts (its optional ``begin_episode`` hook)."""
+    hook = getattr(agent, "begin_episode", None)
+    if hook is not None:
+        hook(explore)

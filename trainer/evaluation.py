@@ -6,11 +6,17 @@ from typing import Callable
 
 import numpy as np
 
+from agents.base import begin_episode
+
 
 def run_episode(policy: Callable[[np.ndarray], np.ndarray], env, seed: int,
-                max_steps: int | None = None) -> float:
-    """Total reward of one episode started with ``env.reset(seed=seed)``."""
+                max_steps: int | None = None,
+                on_reset: Callable[[], None] | None = None) -> float:
+    """Total reward of one episode started with ``env.reset(seed=seed)``; ``on_reset`` runs
+    right after the reset (an agent's ``begin_episode`` hook, ``agents/base.py``)."""
     obs, _ = env.reset(seed=seed)
+    if on_reset is not None:
+        on_reset()
     total, steps = 0.0, 0
     while True:
         obs, reward, terminated, truncated, _ = env.step(policy(obs))
@@ -27,4 +33,6 @@ def evaluate(agent, env, episodes: int, seed_base: int) -> np.ndarray:
     between evaluations reflect the policy, not the draw of initial states.
     """
     policy = lambda obs: agent.act(obs, explore=False)  # noqa: E731
-    return np.array([run_episode(policy, env, seed_base + i) for i in range(episodes)])
+    start = lambda: begin_episode(agent, explore=False)  # noqa: E731
+    return np.array([run_episode(policy, env, seed_base + i, on_reset=start)
+                     for i in range(episodes)])
