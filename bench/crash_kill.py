@@ -1,0 +1,214 @@
+#!/usr/bin/env python
+"""SIGKILL campaign: kill training processes at random points, resume, compare bit for bit.
+
+For each case (a PPO state run, a tiny DrQ-v2 pixel run) the same ``python train.py ...``
+command runs twice: once uninterrupted (the reference) and once killed with SIGKILL again and
+again, each time restarted with the same command, until the kill budget is spent, then left to
+finish. Kills alternate between two triggers:
+
+* ``random``: a delay drawn uniformly from ``--delay`` seconds after the process starts (start-up,
+  training, evaluation, log or checkpoint writes, wherever it lands);
+* ``checkpoint write``: the first moment a ``checkpoints/*.tmp`` file is seen (polled every
+  0.2 ms), i.e. while a checkpoint is being written.
+
+After every kill the script records what the kill left behind (a ``*.tmp``, an incomplete last CSV
+line) and the step of ``last.pt``. At the end the crashed run must equal the reference: every
+tensor and counter of ``last.pt`` and ``best.pt`` (agent with optimisers and replay, env state,
+RNGs; timing counters excluded), and ``metrics.csv`` / ``eval.csv`` row for row without the timing
+columns. Prints a table and writes ``bench/results/crash_kill.{json,md}``.
+
+    nice -n 15 python bench/crash_kill.py --ppo-kills 20 --pixel-kills 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from trainer.checkpoint import load_checkpoint  # noqa: E402
+from trainer.files import read_csv_rows  # noqa: E402
+
+TIMING = {"steps_per_second", "train_seconds", "seconds", "window_seconds"}
+PPO = ["configs/ncap_swim_ppo.yaml", "steps=20000", "agent.segment=512", "agent.iterations=4",
+       "agent.critic_hidden=[32,32]", "trainer.eval_every=2000", "trainer.eval_episodes=1",
+       "trainer.log_every=250", "trainer.checkpoint_every=1000", "trainer.progress=false",
+       "trainer.tensorboard=false"]
+PIXEL = ["configs/drqv2_tiny.yaml", "steps=2000", "env.pixels.size=32", "agent.batch_size=16",
+         "agent.replay_capacity=4000", "agent.explore_steps=100", "agent.seed_frames=200",
+         "trainer.eval_every=500", "trainer.eval_episodes=1", "trainer.log_every=100",
+         "trainer.checkpoint_every=200", "trainer.progress=false", "trainer.tensorboard=false"]
+
+
+def command(args: list[str], run_dir: Path) -> list[str]:
+    return [sys.executable, str(ROOT / "train.py"), *args, f"run_dir={run_dir}"]
+
+
+def differences(a, b, path: str = "") -> list[str]:
+    """Paths where two checkpoint trees differ (timing counters and the run folder ignored)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = [f"{path}/{k}: only in one" for k in a.keys() ^ b.keys()]
+        for k in a.keys() & b.keys():
+            if k not in TIMING and k != "run_dir":
+                out += differences(a[k], b[k], f"{path}/{k}")
+        return out
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return [f"{path}: length {len(a)} vs {len(b)}"]
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{i}]")]
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return [] if a.shape == b.shape and torch.equal(a, b) else [path]
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return [] if np.array_equal(a, b) else [path]
+    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
+        return []
+    return [] if type(a) is type(b) and a == b else [path]
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in read_csv_rows(path)[1]]
+
+
+def leftovers(run: Path) -> dict:
+    """What a kill left in the folder: temporary files, incomplete last CSV lines."""
+    tmp = sorted(p.name for p in [*run.glob("*.tmp"), *run.glob("checkpoints/*.tmp")])
+    partial = [name for name in ("metrics.csv", "eval.csv")
+               if (run / name).exists() and (run / name).stat().st_size
+               and not (run / name).read_bytes().endswith(b"\n")]
+    return {"tmp_files": tmp, "partial_csv_lines": partial}
+
+
+def kill_when(proc: subprocess.Popen, run: Path, trigger: str, delay: float) -> str:
+    """SIGKILL ``proc`` at the trigger; returns ``killed`` or ``finished`` (ended before it)."""
+    start = time.perf_counter()
+    while proc.poll() is None:
+        if trigger == "random":
+            if time.perf_counter() - start >= delay:
+                break
+            time.sleep(0.005)
+        else:
+            try:
+                if any(name.endswith(".tmp") for name in os.listdir(run / "checkpoints")):
+                    break
+            except FileNotFoundError:
+                pass
+            time.sleep(0.0002)
+    if proc.poll() is not None:
+        return "finished"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return "killed"
+
+
+def campaign(name: str, args: list[str], kills: int, delay: tuple[float, float], out: Path,
+             rng: random.Random) -> dict:
+    ref, run = out / f"{name}_reference", out / f"{name}_killed"
+    t0 = time.perf_counter()
+    done = subprocess.run(command(args, ref), cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{name} reference run failed: {done.stderr.strip()[-300:]}")
+    reference_seconds = time.perf_counter() - t0
+    log: list[dict] = []
+    errors: list[str] = []
+    t0 = time.perf_counter()
+    while len([e for e in log if e["outcome"] == "killed"]) < kills:
+        trigger = "checkpoint write" if len(log) % 3 == 2 else "random"
+        stderr = out / f"{name}_stderr.txt"
+        with stderr.open("w") as err:
+            proc = subprocess.Popen(command(args, run), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                    stderr=err)
+            outcome = kill_when(proc, run, trigger, rng.uniform(*delay))
+        if outcome == "finished":
+            if proc.returncode != 0:
+                errors.append(stderr.read_text().strip()[-300:])
+            break
+        last = run / "checkpoints" / "last.pt"
+        log.append({"trigger": trigger, "outcome": outcome, **leftovers(run),
+                    "last_step": load_checkpoint(last)["step"] if last.exists() else None})
+    final = subprocess.run(command(args, run), cwd=ROOT, capture_output=True, text=True)
+    if final.returncode != 0:
+        errors.append(final.stderr.strip()[-300:])
+    crashed_seconds = time.perf_counter() - t0
+    diffs = []
+    for ckpt in ("last.pt", "best.pt"):
+        a, b = (load_checkpoint(p / "checkpoints" / ckpt) for p in (ref, run))
+        diffs += [f"{ckpt}{d}" for d in differences(a, b)]
+    for table in ("metrics.csv", "eval.csv"):
+        ra, rb = csv_rows(ref / table), csv_rows(run / table)
+        if ra != rb:
+            diffs.append(f"{table}: {len(ra)} vs {len(rb)} rows, first difference at row "
+                         f"{next((i for i, (x, y) in enumerate(zip(ra, rb)) if x != y), min(len(ra), len(rb)))}")
+    killed = [e for e in log if e["outcome"] == "killed"]
+    return {"case": name, "command": "python train.py " + " ".join(args),
+            "kills": len(killed),
+            "kills_by_trigger": {t: sum(e["trigger"] == t for e in killed)
+                                 for t in ("random", "checkpoint write")},
+            "kills_leaving_tmp": sum(bool(e["tmp_files"]) for e in killed),
+            "kills_leaving_partial_csv_line": sum(bool(e["partial_csv_lines"]) for e in killed),
+            "resume_errors": errors, "differences": diffs[:20],
+            "identical": not diffs and not errors,
+            "metrics_rows": len(csv_rows(ref / "metrics.csv")),
+            "eval_rows": len(csv_rows(ref / "eval.csv")),
+            "reference_seconds": round(reference_seconds, 1),
+            "crashed_seconds": round(crashed_seconds, 1), "kill_log": log}
+
+
+def markdown(results: list[dict]) -> str:
+    lines = ["| case | kills (random / mid-checkpoint) | kills that left a .tmp | left a partial "
+             "CSV line | resume errors | differences vs uninterrupted | identical |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        k = r["kills_by_trigger"]
+        lines.append(f"| {r['case']} | {r['kills']} ({k['random']} / {k['checkpoint write']}) | "
+                     f"{r['kills_leaving_tmp']} | {r['kills_leaving_partial_csv_line']} | "
+                     f"{len(r['resume_errors'])} | {len(r['differences'])} | "
+                     f"{'yes' if r['identical'] else 'NO'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ppo-kills", type=int, default=20)
+    parser.add_argument("--pixel-kills", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the kill times")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/crash_kill"),
+                        help="folder for the run folders (emptied first)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "crash_kill")
+    args = parser.parse_args()
+    import shutil
+
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    rng = random.Random(args.seed)
+    results = []
+    if args.ppo_kills:
+        results.append(campaign("ppo", PPO, args.ppo_kills, (0.5, 9.0), args.work, rng))
+    if args.pixel_kills:
+        results.append(campaign("pixel", PIXEL, args.pixel_kills, (1.0, 12.0), args.work, rng))
+    table = markdown(results)
+    print(table)
+    for r in results:
+        print(f"{r['case']}: {r['command']}\n  reference {r['reference_seconds']} s, crashed run "
+              f"{r['crashed_seconds']} s; errors {r['resume_errors']}; differences "
+              f"{r['differences']}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(table)
+
+
+if __name__ == "__main__":
+    main()
