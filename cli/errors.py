@@ -28,7 +28,7 @@ class ArgumentParser(argparse.ArgumentParser):
 # do not import torch and MuJoCo just to name these classes.
 USER_ERRORS = {"configs.loader": "ConfigError", "envs.factory": "UnknownEnvError",
                "trainer.checkpoint": "CheckpointError", "trainer.loop": "DivergenceError",
-               "trainer.rundir": "RunDirLockedError"}
+               "trainer.rundir": "RunDirLockedError", "trainer.files": "CorruptFileError"}
 EXIT_USER_ERROR = 2
 
 

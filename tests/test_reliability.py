@@ -65,9 +65,10 @@ def assert_same_run(a: Path, b: Path) -> None:
     assert rows(a / "eval.csv") == rows(b / "eval.csv"), "eval.csv differs"
 
 
-def listing(root: Path) -> dict[str, tuple[int, int]]:
+def listing(root: Path) -> dict[str, tuple[int, int] | None]:
+    """Every file's size and modification time, and every folder."""
     return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in root.rglob("*")}
+            if p.is_file() else None for p in root.rglob("*")}
 
 
 def run_cli(argv, capsys):

@@ -48,15 +48,17 @@ def build(cfg: RunConfig, env_seed: int | None = None):
 def train(cfg: RunConfig) -> dict[str, Any]:
     """Train (or resume) the run ``cfg`` describes; writes and returns ``summary.json``."""
     run = RunDir(cfg.resolved_run_dir())
-    # a new folder (and its lock file) is created only once the config has built
-    built = None if run.path.exists() else build(cfg)
+    ckpt, built = None, None
+    if not run.path.exists():  # a new folder is created once its config and checkpoint load
+        if cfg.trainer.resume_from:
+            ckpt = resume_state(run.checkpoints, cfg.trainer.resume_from)
+        built = build(cfg)
     with run.exclusive():
-        return _train_locked(cfg, run, built)
+        return _train_locked(cfg, run, built, ckpt)
 
 
-def _train_locked(cfg: RunConfig, run: RunDir, built) -> dict[str, Any]:
-    ckpt = None
-    if run.is_resumable() or cfg.trainer.resume_from:
+def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None) -> dict[str, Any]:
+    if ckpt is None and (run.is_resumable() or cfg.trainer.resume_from):
         run.check_same_config(cfg)
         ckpt = resume_state(run.checkpoints, cfg.trainer.resume_from)
     env, agent, _ = built or build(cfg)

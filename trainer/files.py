@@ -4,6 +4,7 @@
   (``os.replace`` is atomic on POSIX), so a reader or a crash sees the old file or the new one,
   never half of one. On any ``OSError`` the temporary file is removed and the error names the
   file being written (not its ``.tmp``), e.g. ``[Errno 28] No space left on device: '.../x'``.
+* ``read_json`` reads ``summary.json`` / ``trial.json``, naming a garbled file in one line.
 * ``read_csv_rows`` reads our numeric CSV logs (``metrics.csv``, ``eval.csv``) and tells complete
   rows from incomplete ones: a row is complete when its line ends in a newline, has one value per
   header column, every value is empty or a number, and its ``step`` is larger than the previous
@@ -14,9 +15,15 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 from pathlib import Path
+from typing import Any
+
+
+class CorruptFileError(ValueError):
+    """A run folder's file that exists but cannot be parsed."""
 
 
 def with_path(error: OSError, path: str | Path) -> OSError:
@@ -43,6 +50,19 @@ def write_atomic(path: Path, text: str) -> None:
     except OSError as e:
         remove_quietly(tmp)
         raise with_path(e, path) from None
+
+
+def read_json(path: Path) -> Any | None:
+    """The parsed JSON file (``summary.json``, ``trial.json``); None if it does not exist."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise CorruptFileError(f"{path} is corrupt (not valid JSON); delete it or rerun the "
+                               f"command that writes it") from None
 
 
 def _is_number(value: str) -> bool:

@@ -107,6 +107,7 @@ class RunDir:
         self.summary_file = self.path / "summary.json"
         self.tb = self.path / "tb"
         self.lock_file = self.path / LOCK_FILE
+        self.started = False  # set by ``prepare``: this process has begun writing the run
 
     @property
     def last_checkpoint(self) -> Path:
@@ -125,6 +126,8 @@ class RunDir:
         within a process. Raises ``RunDirLockedError`` at once, naming the holder, if another
         process holds it; writes nothing then. On entry, removes the ``*.tmp`` files a killed
         writer left behind."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(f"config error: run_dir: {self.path} exists and is not a folder")
         key = self.path.resolve()
         if key in _HELD:
             fd, depth = _HELD[key]
@@ -135,15 +138,8 @@ class RunDir:
                 _HELD[key] = (fd, depth)
             return
         self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 256).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise RunDirLockedError(
-                f"run folder {self.path} is in use by another training process ({holder}); "
-                f"wait for it or stop it, or use another run_dir") from None
+        created = not self.lock_file.exists()
+        fd = self._lock()
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
@@ -152,7 +148,25 @@ class RunDir:
             yield
         finally:
             _HELD.pop(key, None)
+            if created and not self.started:  # refused before writing: leave no lock file
+                self.lock_file.unlink(missing_ok=True)
             os.close(fd)  # releases the lock
+
+    def _lock(self) -> int:
+        """A descriptor of ``train.lock`` holding its exclusive lock."""
+        while True:
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 256).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise RunDirLockedError(
+                    f"run folder {self.path} is in use by another training process ({holder}); "
+                    f"wait for it or stop it, or use another run_dir") from None
+            if self.lock_file.exists() and os.path.samestat(os.fstat(fd), self.lock_file.stat()):
+                return fd
+            os.close(fd)  # locked a file its last holder had just removed: lock the new one
 
     def _remove_temporary_files(self) -> None:
         leftovers = [*self.path.glob("*.tmp"), *self.checkpoints.glob("*.tmp")]
@@ -177,6 +191,7 @@ class RunDir:
                 f"{there!r} there, {now!r} now); use another run_dir or the same config")
 
     def prepare(self, cfg: RunConfig) -> None:
+        self.started = True
         self.path.mkdir(parents=True, exist_ok=True)
         self.checkpoints.mkdir(exist_ok=True)
         write_atomic(self.config_file, dump_config(cfg))
