@@ -4,18 +4,23 @@
 For each case (a PPO state run, a tiny DrQ-v2 pixel run) the same ``python train.py ...``
 command runs twice: once uninterrupted (the reference) and once killed with SIGKILL again and
 again, each time restarted with the same command, until the kill budget is spent, then left to
-finish. Kills alternate between two triggers:
+finish. Kills cycle through three triggers (3 of every 5 at a random step):
 
-* ``random``: a delay drawn uniformly from ``--delay`` seconds after the process starts (start-up,
-  training, evaluation, log or checkpoint writes, wherever it lands);
-* ``checkpoint write``: the first moment a ``checkpoints/*.tmp`` file is seen (polled every
-  0.2 ms), i.e. while a checkpoint is being written.
+* ``random step``: once the process has logged a row at or past a step drawn uniformly from the
+  two checkpoint intervals after its resume point, plus a random delay of up to one logging
+  interval (mid-segment, in an update, an evaluation, a log or checkpoint write: wherever it
+  lands). Kill points spread over the whole run and every attempt makes progress;
+* ``checkpoint write``: once the process trains (a row past its resume point), the first moment
+  a ``checkpoints/*.tmp`` file exists (polled every 0.2 ms), i.e. while a checkpoint is written;
+* ``start-up``: a delay drawn uniformly from the start-up time (imports, lock, loading the
+  checkpoint, restoring, repairing the logs).
 
-After every kill the script records what the kill left behind (a ``*.tmp``, an incomplete last CSV
-line) and the step of ``last.pt``. At the end the crashed run must equal the reference: every
-tensor and counter of ``last.pt`` and ``best.pt`` (agent with optimisers and replay, env state,
-RNGs; timing counters excluded), and ``metrics.csv`` / ``eval.csv`` row for row without the timing
-columns. Prints a table and writes ``bench/results/crash_kill.{json,md}``.
+After every kill the script records where it landed: the last logged step, whether a checkpoint
+write was cut (a ``*.tmp`` in ``checkpoints/`` written by this attempt), whether a CSV row was cut
+(an incomplete last line). At the end the crashed run must equal the reference: every tensor and
+counter of ``last.pt`` and ``best.pt`` (agent with optimisers and replay, env state, RNGs; timing
+counters excluded), and ``metrics.csv`` / ``eval.csv`` row for row without the timing columns.
+Prints a table and writes ``bench/results/crash_kill.{json,md}``.
 
     nice -n 15 python bench/crash_kill.py --ppo-kills 20 --pixel-kills 10
 """
@@ -43,11 +48,11 @@ from trainer.checkpoint import load_checkpoint  # noqa: E402
 from trainer.files import read_csv_rows  # noqa: E402
 
 TIMING = {"steps_per_second", "train_seconds", "seconds", "window_seconds"}
-PPO = ["configs/ncap_swim_ppo.yaml", "steps=20000", "agent.segment=512", "agent.iterations=4",
+PPO = ["configs/ncap_swim_ppo.yaml", "steps=12000", "agent.segment=512", "agent.iterations=4",
        "agent.critic_hidden=[32,32]", "trainer.eval_every=2000", "trainer.eval_episodes=1",
        "trainer.log_every=250", "trainer.checkpoint_every=1000", "trainer.progress=false",
        "trainer.tensorboard=false"]
-PIXEL = ["configs/drqv2_tiny.yaml", "steps=2000", "env.pixels.size=32", "agent.batch_size=16",
+PIXEL = ["configs/drqv2_tiny.yaml", "steps=1600", "env.pixels.size=32", "agent.batch_size=16",
          "agent.replay_capacity=4000", "agent.explore_steps=100", "agent.seed_frames=200",
          "trainer.eval_every=500", "trainer.eval_episodes=1", "trainer.log_every=100",
          "trainer.checkpoint_every=200", "trainer.progress=false", "trainer.tensorboard=false"]
@@ -82,30 +87,44 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
     return [{k: v for k, v in r.items() if k not in TIMING} for r in read_csv_rows(path)[1]]
 
 
-def leftovers(run: Path) -> dict:
-    """What a kill left in the folder: temporary files, incomplete last CSV lines."""
-    tmp = sorted(p.name for p in [*run.glob("*.tmp"), *run.glob("checkpoints/*.tmp")])
-    partial = [name for name in ("metrics.csv", "eval.csv")
-               if (run / name).exists() and (run / name).stat().st_size
-               and not (run / name).read_bytes().endswith(b"\n")]
-    return {"tmp_files": tmp, "partial_csv_lines": partial}
+def tmp_files(run: Path) -> set[str]:
+    return {p.name for p in run.glob("checkpoints/*.tmp")}
 
 
-def kill_when(proc: subprocess.Popen, run: Path, trigger: str, delay: float) -> str:
+def partial_csv_lines(run: Path) -> list[str]:
+    return [name for name in ("metrics.csv", "eval.csv")
+            if (run / name).exists() and (run / name).stat().st_size
+            and not (run / name).read_bytes().endswith(b"\n")]
+
+
+def logged_step(run: Path) -> int:
+    rows = read_csv_rows(run / "metrics.csv")[1]
+    return int(float(rows[-1]["step"])) if rows else -1
+
+
+def kill_when(proc: subprocess.Popen, run: Path, trigger: str, resume: int, target: int,
+              delay: float) -> str:
     """SIGKILL ``proc`` at the trigger; returns ``killed`` or ``finished`` (ended before it)."""
     start = time.perf_counter()
+    armed_at = None
     while proc.poll() is None:
-        if trigger == "random":
-            if time.perf_counter() - start >= delay:
+        now = time.perf_counter()
+        if trigger == "start-up":
+            if now - start >= delay:
                 break
             time.sleep(0.005)
+        elif trigger == "random step":
+            if armed_at is None and logged_step(run) >= target:
+                armed_at = now
+            if armed_at is not None and now - armed_at >= delay:
+                break
+            time.sleep(0.002)
         else:
-            try:
-                if any(name.endswith(".tmp") for name in os.listdir(run / "checkpoints")):
-                    break
-            except FileNotFoundError:
-                pass
-            time.sleep(0.0002)
+            if armed_at is None and logged_step(run) > resume:
+                armed_at = now
+            if armed_at is not None and tmp_files(run):
+                break
+            time.sleep(0.0002 if armed_at else 0.01)
     if proc.poll() is not None:
         return "finished"
     proc.send_signal(signal.SIGKILL)
@@ -113,31 +132,45 @@ def kill_when(proc: subprocess.Popen, run: Path, trigger: str, delay: float) -> 
     return "killed"
 
 
-def campaign(name: str, args: list[str], kills: int, delay: tuple[float, float], out: Path,
-             rng: random.Random) -> dict:
+def campaign(name: str, args: list[str], kills: int, out: Path, rng: random.Random) -> dict:
     ref, run = out / f"{name}_reference", out / f"{name}_killed"
     t0 = time.perf_counter()
     done = subprocess.run(command(args, ref), cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{name} reference run failed: {done.stderr.strip()[-300:]}")
     reference_seconds = time.perf_counter() - t0
+    startup = startup_seconds(args, out / f"{name}_startup")
     log: list[dict] = []
     errors: list[str] = []
+    steps = int(next(a for a in args if a.startswith("steps=")).split("=")[1])
+    interval = {k: int(next(a for a in args if a.startswith(f"trainer.{k}=")).split("=")[1])
+                for k in ("checkpoint_every", "log_every")}
+    log_seconds = reference_seconds / steps * interval["log_every"]
     t0 = time.perf_counter()
-    while len([e for e in log if e["outcome"] == "killed"]) < kills:
-        trigger = "checkpoint write" if len(log) % 3 == 2 else "random"
+    while len(log) < kills:
+        trigger = {1: "checkpoint write", 3: "start-up"}.get(len(log) % 5, "random step")
+        last = run / "checkpoints" / "last.pt"
+        resume = load_checkpoint(last)["step"] if last.exists() else 0
+        target = rng.randint(resume + 1, max(resume + 1, min(
+            steps - interval["log_every"], resume + 2 * interval["checkpoint_every"])))
+        delay = rng.uniform(0, startup) if trigger == "start-up" else rng.uniform(0, log_seconds)
+        before = tmp_files(run)
         stderr = out / f"{name}_stderr.txt"
         with stderr.open("w") as err:
             proc = subprocess.Popen(command(args, run), cwd=ROOT, stdout=subprocess.DEVNULL,
                                     stderr=err)
-            outcome = kill_when(proc, run, trigger, rng.uniform(*delay))
+            outcome = kill_when(proc, run, trigger, resume, target, delay)
         if outcome == "finished":
             if proc.returncode != 0:
                 errors.append(stderr.read_text().strip()[-300:])
             break
-        last = run / "checkpoints" / "last.pt"
-        log.append({"trigger": trigger, "outcome": outcome, **leftovers(run),
-                    "last_step": load_checkpoint(last)["step"] if last.exists() else None})
+        reached = logged_step(run)
+        log.append({"trigger": trigger, "resumed_from": resume,
+                    "target": target if trigger == "random step" else None,
+                    "logged_step_at_kill": reached,
+                    "phase": "training" if reached > resume else "start-up",
+                    "cut_checkpoint_write": sorted(tmp_files(run) - before),
+                    "cut_csv_row": partial_csv_lines(run)})
     final = subprocess.run(command(args, run), cwd=ROOT, capture_output=True, text=True)
     if final.returncode != 0:
         errors.append(final.stderr.strip()[-300:])
@@ -151,32 +184,39 @@ def campaign(name: str, args: list[str], kills: int, delay: tuple[float, float],
         if ra != rb:
             diffs.append(f"{table}: {len(ra)} vs {len(rb)} rows, first difference at row "
                          f"{next((i for i, (x, y) in enumerate(zip(ra, rb)) if x != y), min(len(ra), len(rb)))}")
-    killed = [e for e in log if e["outcome"] == "killed"]
-    return {"case": name, "command": "python train.py " + " ".join(args),
-            "kills": len(killed),
-            "kills_by_trigger": {t: sum(e["trigger"] == t for e in killed)
-                                 for t in ("random", "checkpoint write")},
-            "kills_leaving_tmp": sum(bool(e["tmp_files"]) for e in killed),
-            "kills_leaving_partial_csv_line": sum(bool(e["partial_csv_lines"]) for e in killed),
+    return {"case": name, "command": "python train.py " + " ".join(args), "kills": len(log),
+            "kills_by_trigger": {t: sum(e["trigger"] == t for e in log)
+                                 for t in ("random step", "checkpoint write", "start-up")},
+            "kills_in_training": sum(e["phase"] == "training" for e in log),
+            "kills_cutting_a_checkpoint_write": sum(bool(e["cut_checkpoint_write"]) for e in log),
+            "kills_cutting_a_csv_row": sum(bool(e["cut_csv_row"]) for e in log),
             "resume_errors": errors, "differences": diffs[:20],
             "identical": not diffs and not errors,
             "metrics_rows": len(csv_rows(ref / "metrics.csv")),
             "eval_rows": len(csv_rows(ref / "eval.csv")),
-            "reference_seconds": round(reference_seconds, 1),
+            "startup_seconds": round(startup, 1), "reference_seconds": round(reference_seconds, 1),
             "crashed_seconds": round(crashed_seconds, 1), "kill_log": log}
 
 
 def markdown(results: list[dict]) -> str:
-    lines = ["| case | kills (random / mid-checkpoint) | kills that left a .tmp | left a partial "
-             "CSV line | resume errors | differences vs uninterrupted | identical |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| case | kills | random step / checkpoint write / start-up | landed in training | "
+             "cut a checkpoint write | cut a CSV row | resume errors | differences vs "
+             "uninterrupted |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
         k = r["kills_by_trigger"]
-        lines.append(f"| {r['case']} | {r['kills']} ({k['random']} / {k['checkpoint write']}) | "
-                     f"{r['kills_leaving_tmp']} | {r['kills_leaving_partial_csv_line']} | "
-                     f"{len(r['resume_errors'])} | {len(r['differences'])} | "
-                     f"{'yes' if r['identical'] else 'NO'} |")
+        lines.append(f"| {r['case']} | {r['kills']} | {k['random step']} / "
+                     f"{k['checkpoint write']} / {k['start-up']} | {r['kills_in_training']} | "
+                     f"{r['kills_cutting_a_checkpoint_write']} | {r['kills_cutting_a_csv_row']} "
+                     f"| {len(r['resume_errors'])} | {len(r['differences'])} |")
     return "\n".join(lines) + "\n"
+
+
+def startup_seconds(args: list[str], run: Path) -> float:
+    """Seconds from process start to its first metrics row (a run of one logging interval)."""
+    short = [a for a in args if not a.startswith("steps=")] + ["steps=1"]
+    t0 = time.perf_counter()
+    subprocess.run(command(short, run), cwd=ROOT, capture_output=True, check=True)
+    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -196,9 +236,9 @@ def main() -> None:
     rng = random.Random(args.seed)
     results = []
     if args.ppo_kills:
-        results.append(campaign("ppo", PPO, args.ppo_kills, (0.5, 9.0), args.work, rng))
+        results.append(campaign("ppo", PPO, args.ppo_kills, args.work, rng))
     if args.pixel_kills:
-        results.append(campaign("pixel", PIXEL, args.pixel_kills, (1.0, 12.0), args.work, rng))
+        results.append(campaign("pixel", PIXEL, args.pixel_kills, args.work, rng))
     table = markdown(results)
     print(table)
     for r in results:
