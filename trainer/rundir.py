@@ -23,6 +23,7 @@ import platform
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Iterator
@@ -42,8 +43,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # folder may be moved, extended or resumed without a progress bar).
 RESUMABLE_CHANGES = {"steps", "run_dir", "trainer.progress", "trainer.resume_from"}
 LOCK_FILE = "train.lock"
-# run folders this process holds: resolved path -> (lock file descriptor, nesting depth)
-_HELD: dict[Path, tuple[int, int]] = {}
+
+
+@dataclass
+class _Hold:
+    """A run folder this process holds: the lock file's descriptor, how many ``exclusive``
+    blocks are open on it, and whether the run has begun writing (``RunDir.prepare``)."""
+
+    fd: int
+    depth: int = 1
+    wrote: bool = False
+
+
+_HELD: dict[Path, _Hold] = {}  # by resolved path
 
 
 class RunDirLockedError(RuntimeError):
@@ -107,7 +119,6 @@ class RunDir:
         self.summary_file = self.path / "summary.json"
         self.tb = self.path / "tb"
         self.lock_file = self.path / LOCK_FILE
-        self.started = False  # set by ``prepare``: this process has begun writing the run
 
     @property
     def last_checkpoint(self) -> Path:
@@ -130,27 +141,25 @@ class RunDir:
             raise ConfigError(f"config error: run_dir: {self.path} exists and is not a folder")
         key = self.path.resolve()
         if key in _HELD:
-            fd, depth = _HELD[key]
-            _HELD[key] = (fd, depth + 1)
+            _HELD[key].depth += 1
             try:
                 yield
             finally:
-                _HELD[key] = (fd, depth)
+                _HELD[key].depth -= 1
             return
         self.path.mkdir(parents=True, exist_ok=True)
         created = not self.lock_file.exists()
-        fd = self._lock()
+        hold = _HELD[key] = _Hold(self._lock())
         try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
-            _HELD[key] = (fd, 1)
+            os.ftruncate(hold.fd, 0)
+            os.pwrite(hold.fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
             self._remove_temporary_files()
             yield
         finally:
-            _HELD.pop(key, None)
-            if created and not self.started:  # refused before writing: leave no lock file
+            del _HELD[key]
+            if created and not hold.wrote:  # refused before writing: leave no lock file
                 self.lock_file.unlink(missing_ok=True)
-            os.close(fd)  # releases the lock
+            os.close(hold.fd)  # releases the lock
 
     def _lock(self) -> int:
         """A descriptor of ``train.lock`` holding its exclusive lock."""
@@ -191,7 +200,9 @@ class RunDir:
                 f"{there!r} there, {now!r} now); use another run_dir or the same config")
 
     def prepare(self, cfg: RunConfig) -> None:
-        self.started = True
+        hold = _HELD.get(self.path.resolve())
+        if hold is not None:
+            hold.wrote = True
         self.path.mkdir(parents=True, exist_ok=True)
         self.checkpoints.mkdir(exist_ok=True)
         write_atomic(self.config_file, dump_config(cfg))
