@@ -102,29 +102,57 @@ def logged_step(run: Path) -> int:
     return int(float(rows[-1]["step"])) if rows else -1
 
 
-def kill_when(proc: subprocess.Popen, run: Path, trigger: str, resume: int, target: int,
+class Attempt:
+    """Whether a restarted process has begun training: it has replaced ``metrics.csv`` (the log
+    repair on resume writes a new file; a fresh run removes it first) and logged a row past its
+    resume point. Rows an earlier attempt logged past that point do not count."""
+
+    def __init__(self, run: Path, resume: int):
+        self.path, self.resume = run / "metrics.csv", resume
+        self.inode = self._inode()
+        self.seen_missing = False
+        self.started = False
+
+    def _inode(self) -> int | None:
+        try:
+            return self.path.stat().st_ino
+        except FileNotFoundError:
+            return None
+
+    def poll(self) -> bool:
+        if not self.started:
+            inode = self._inode()
+            self.seen_missing |= inode is None
+            self.started = (inode is not None and (inode != self.inode or self.seen_missing)
+                            and logged_step(self.path.parent) > self.resume)
+        return self.started
+
+
+def kill_when(proc: subprocess.Popen, attempt: Attempt, trigger: str, target: int,
               delay: float) -> str:
     """SIGKILL ``proc`` at the trigger; returns ``killed`` or ``finished`` (ended before it)."""
+    run = attempt.path.parent
     start = time.perf_counter()
     armed_at = None
     while proc.poll() is None:
         now = time.perf_counter()
         if trigger == "start-up":
+            attempt.poll()
             if now - start >= delay:
                 break
             time.sleep(0.005)
         elif trigger == "random step":
-            if armed_at is None and logged_step(run) >= target:
+            if armed_at is None and attempt.poll() and logged_step(run) >= target:
                 armed_at = now
             if armed_at is not None and now - armed_at >= delay:
                 break
             time.sleep(0.002)
         else:
-            if armed_at is None and logged_step(run) > resume:
+            if armed_at is None and attempt.poll():
                 armed_at = now
             if armed_at is not None and tmp_files(run):
                 break
-            time.sleep(0.0002 if armed_at else 0.01)
+            time.sleep(0.0002 if armed_at else 0.002)
     if proc.poll() is not None:
         return "finished"
     proc.send_signal(signal.SIGKILL)
@@ -155,11 +183,12 @@ def campaign(name: str, args: list[str], kills: int, out: Path, rng: random.Rand
             steps - interval["log_every"], resume + 2 * interval["checkpoint_every"])))
         delay = rng.uniform(0, startup) if trigger == "start-up" else rng.uniform(0, log_seconds)
         before = tmp_files(run)
+        attempt = Attempt(run, resume)
         stderr = out / f"{name}_stderr.txt"
         with stderr.open("w") as err:
             proc = subprocess.Popen(command(args, run), cwd=ROOT, stdout=subprocess.DEVNULL,
                                     stderr=err)
-            outcome = kill_when(proc, run, trigger, resume, target, delay)
+            outcome = kill_when(proc, attempt, trigger, target, delay)
         if outcome == "finished":
             if proc.returncode != 0:
                 errors.append(stderr.read_text().strip()[-300:])
@@ -168,8 +197,9 @@ def campaign(name: str, args: list[str], kills: int, out: Path, rng: random.Rand
         log.append({"trigger": trigger, "resumed_from": resume,
                     "target": target if trigger == "random step" else None,
                     "logged_step_at_kill": reached,
-                    "phase": "training" if reached > resume else "start-up",
-                    "cut_checkpoint_write": sorted(tmp_files(run) - before),
+                    "phase": "training" if attempt.poll() else "start-up",
+                    "cut_checkpoint_write": sorted(tmp_files(run) if attempt.started
+                                                   else tmp_files(run) - before),
                     "cut_csv_row": partial_csv_lines(run)})
     final = subprocess.run(command(args, run), cwd=ROOT, capture_output=True, text=True)
     if final.returncode != 0:
