@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cli.errors import one_line_errors
+from cli.errors import ArgumentParser, one_line_errors
 from configs.loader import ConfigError, read_yaml
 from trainer.rundir import RunDir
 
@@ -116,8 +116,8 @@ def plot_curves(groups: dict[str, list[dict[int, float]]], out: Path, x: str,
 
 @one_line_errors
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python train.py plot", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python train.py plot", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", type=Path, nargs="+", help="run folders (or their parents)")
     parser.add_argument("--out", type=Path, required=True, help="output PNG")
     parser.add_argument("--group-by", default="name", help="config key to group runs by (name)")
