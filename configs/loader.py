@@ -86,7 +86,10 @@ def _error_line(err: ValidationError, data: dict[str, Any]) -> str:
         if isinstance(node, dict) and part in node:
             keys.append(str(part))
             node = node[part]
-        elif e["type"] == "extra_forbidden" and part == e["loc"][-1]:
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            keys.append(str(part))  # a list entry, e.g. agent.aux.losses.0
+            node = node[part]
+        elif e["type"] in ("extra_forbidden", "missing") and part == e["loc"][-1]:
             keys.append(str(part))
     key = ".".join(keys) or "<root>"
     if e["type"] == "extra_forbidden":
