@@ -32,8 +32,10 @@ actions), pooled over batch x units x layers (Ma et al. 2024, sec. 8.2 of our no
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,8 +44,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.augment import RandomShift
+from agents.auxiliary import AuxObjectives
 from agents.base import Transition
+from agents.encoder_init import RECORD_FILE, load_encoder
 from agents.replay import FrameReplay
+from agents.representation import RepresentationLog
 from agents.schedules import make_rr_schedule, parse_std_schedule
 from configs.loader import ConfigError
 
@@ -186,6 +191,10 @@ class DrQV2Agent:
         dims = (self.encoder.repr_dim, self.action_dim, cfg.feature_dim, cfg.hidden_dim)
         self.actor = Actor(*dims).to(self.device)
         self.critic = Critic(*dims).to(self.device)
+        self.projection = (trunk(self.encoder.repr_dim, cfg.feature_dim).to(self.device)
+                           if cfg.aux.latent == "projection" else None)
+        self.encoder_source = (None if cfg.encoder_init is None else
+                               load_encoder(cfg.encoder_init, shape, self.encoder, self.latent_map))
         self.critic_target = Critic(*dims).to(self.device)
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
@@ -194,6 +203,17 @@ class DrQV2Agent:
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr, fused=True)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, fused=True)
         self.aug = RandomShift(cfg.augment_pad)
+        self.aux = None if not cfg.aux.losses else AuxObjectives(
+            cfg.aux, self.encoder, self.latent_map, self.aug, cfg.feature_dim, self.action_dim,
+            cfg.lr, own_latent=self.projection is not None,
+            encoder_trainable=any(p.requires_grad for p in self.encoder.parameters()))
+        room = cfg.replay_capacity - shape[0] // 3
+        for i, loss in enumerate(self.aux.losses if self.aux is not None else ()):
+            if loss.window > room:
+                raise ConfigError(f"config error: agent.aux.losses.{i}: a {loss.window}-step "
+                                  f"window is more than the replay can serve (replay_capacity "
+                                  f"{cfg.replay_capacity} - frame stack {shape[0] // 3} = {room})")
+        self.representation = RepresentationLog(cfg.representation)
 
         self.replay = FrameReplay(cfg.replay_capacity, (3, shape[1], shape[2]), shape[0] // 3,
                                   self.action_dim, cfg.n_step, cfg.gamma, seed)
@@ -204,6 +224,25 @@ class DrQV2Agent:
             f"replay: {cfg.replay_capacity:,} slots x {self.replay.bytes_per_slot:,} B = "
             f"{self.replay.projected_bytes / 2**30:.2f} GiB when full (each frame stored once; "
             f"DrQ-v2's stacked observations would take {shape[0] // 3}x)")
+
+    @property
+    def latent_map(self) -> nn.Module:
+        """``g``: the auxiliary losses' own projection, else the critic's trunk."""
+        return self.projection if self.projection is not None else self.critic.trunk
+
+    def attach_run(self, run_dir, make_env) -> None:
+        """Run folder hook (``agents/base.py``): the probe set's home; the encoder's origin."""
+        self.representation.attach(run_dir, make_env)
+        record = Path(run_dir) / RECORD_FILE
+        if self.encoder_source is not None and not record.exists():
+            record.write_text(json.dumps(self.encoder_source, indent=2) + "\n")
+
+    @torch.no_grad()
+    def latents(self, obs: np.ndarray, chunk: int = 256) -> np.ndarray:
+        """``z = g(f(o))`` (no augmentation) of observations ``(N, 3 m, H, H)``: ``(N, d)``."""
+        out = [self.latent_map(self.encoder(self._tensor(obs[i:i + chunk]))).cpu().numpy()
+               for i in range(0, len(obs), chunk)]
+        return np.concatenate(out)
 
     # --- acting ---------------------------------------------------------------------------
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
@@ -234,10 +273,10 @@ class DrQV2Agent:
 
     # --- learning -------------------------------------------------------------------------
     def update_critic(self, h: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
-                      discount: torch.Tensor, next_h: torch.Tensor,
-                      std: float) -> dict[str, torch.Tensor]:
+                      discount: torch.Tensor, next_h: torch.Tensor, std: float,
+                      aux_loss: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """``L_Q = sum_i MSE(Q_i(h, a), R_n + gamma_n min_i Qbar_i(h', a'))``; steps critic and
-        encoder."""
+        encoder on ``L_Q + aux_loss`` (``aux.routing: critic``; the heads step too)."""
         with torch.no_grad():
             next_action = sample_action(self.actor(next_h), std, self.cfg.std_clip)
             tq1, tq2, _ = self.critic_target(next_h, next_action)
@@ -246,7 +285,12 @@ class DrQV2Agent:
         loss = F.mse_loss(q1, target_q) + F.mse_loss(q2, target_q)
         self.encoder_opt.zero_grad(set_to_none=True)
         self.critic_opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if aux_loss is None:
+            loss.backward()
+        else:
+            self.aux.zero_grad()
+            (loss + aux_loss).backward()
+            self.aux.step()
         self.critic_opt.step()
         self.encoder_opt.step()
         return {"loss/critic": loss.detach(), "q": q1.detach().mean(),
@@ -269,32 +313,48 @@ class DrQV2Agent:
         """One DrQ-v2 update on a fresh replay batch (module docstring); metrics as floats,
         read back from the device in one transfer. ``batch_reward`` is the mean n-step return
         ``R_n`` of the batch, ``actor_std`` the scheduled ``sigma``."""
+        aux = self.aux
+        window = aux.window if aux is not None else 0
         batch = {k: torch.as_tensor(v, device=self.device)
-                 for k, v in self.replay.sample(self.cfg.batch_size).items()}
-        obs, next_obs = self.aug(batch["obs"].float()), self.aug(batch["next_obs"].float())
+                 for k, v in self.replay.sample(self.cfg.batch_size, window).items()}
+        raw_obs = batch["obs"].float()
+        obs, next_obs = self.aug(raw_obs), self.aug(batch["next_obs"].float())
         std = self.std(self.step)
         h = self.encoder(obs)
         with torch.no_grad():
             next_h = self.encoder(next_obs)
+        aux_loss, aux_metrics = None, {}
+        if aux is not None and not aux.separate:
+            aux_loss, aux_metrics = aux.loss(h, batch, self.step)
         metrics = self.update_critic(h, batch["action"], batch["reward"], batch["discount"],
-                                     next_h, std)
+                                     next_h, std, aux_loss)
         metrics.update(self.update_actor(h.detach(), std))
+        if aux is not None and aux.separate:
+            aux_metrics = aux.separate_update(raw_obs, batch, self.step)
+        metrics.update(aux_metrics)
         with torch.no_grad():
             for p, p_target in zip(self.critic.parameters(), self.critic_target.parameters()):
                 p_target.lerp_(p, self.cfg.critic_tau)
+            if aux is not None:
+                aux.ema_update()
         metrics["batch_reward"] = batch["reward"].mean()
         self.updates += 1
         names = list(metrics)
         values = dict(zip(names, torch.stack([metrics[k].float() for k in names]).tolist()))
         values["actor_std"] = std
+        if self.representation.due(self.step):
+            values.update(self.representation.measure(self.latents, self.step))
         self.rr_schedule.observe(values)
         return values
 
     # --- persistence ----------------------------------------------------------------------
     def _modules(self) -> dict[str, Any]:
-        return {"encoder": self.encoder, "actor": self.actor, "critic": self.critic,
-                "critic_target": self.critic_target, "encoder_opt": self.encoder_opt,
-                "actor_opt": self.actor_opt, "critic_opt": self.critic_opt}
+        modules = {"encoder": self.encoder, "actor": self.actor, "critic": self.critic,
+                   "critic_target": self.critic_target, "encoder_opt": self.encoder_opt,
+                   "actor_opt": self.actor_opt, "critic_opt": self.critic_opt}
+        if self.projection is not None:
+            modules["projection"] = self.projection
+        return modules
 
     def state_dict(self, include_replay: bool = True) -> dict[str, Any]:
         """Weights, optimisers, schedule, counters and (unless excluded) the replay buffer.
@@ -307,6 +367,8 @@ class DrQV2Agent:
         state = {k: m.state_dict() for k, m in self._modules().items()}
         state.update(step=self.step, updates=self.updates,
                      rr_schedule=self.rr_schedule.state_dict(),
+                     aux=self.aux.full_state() if self.aux is not None else None,
+                     representation=self.representation.state_dict(),
                      replay=self.replay.state_dict() if include_replay else None)
         return state
 
@@ -315,6 +377,9 @@ class DrQV2Agent:
             m.load_state_dict(state[k])
         self.step, self.updates = state["step"], state["updates"]
         self.rr_schedule.load_state_dict(state["rr_schedule"])
+        if self.aux is not None:
+            self.aux.load_full_state(state["aux"])
+        self.representation.load_state_dict(state["representation"])
         if state["replay"] is not None:
             self.replay.load_state_dict(state["replay"])
 
@@ -329,6 +394,10 @@ class DrQV2Agent:
         return False
 
     def trainable_parameters(self) -> dict[str, int]:
-        return {name: sum(p.numel() for p in m.parameters())
-                for name, m in (("encoder", self.encoder), ("actor", self.actor),
-                                ("critic", self.critic))}
+        parts = [("encoder", self.encoder), ("actor", self.actor), ("critic", self.critic)]
+        if self.projection is not None:
+            parts.append(("projection", self.projection))
+        if self.aux is not None:
+            parts.append(("aux_heads", self.aux.losses))
+        return {name: sum(p.numel() for p in m.parameters() if p.requires_grad)
+                for name, m in parts}

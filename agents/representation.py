@@ -199,3 +199,37 @@ def representation_metrics(z: np.ndarray, probe: ProbeSet, ridge: float = 1.0,
            "probe_r2_qpos": ridge_r2(z[fit], probe.qpos[fit], z[test], probe.qpos[test], ridge),
            "probe_r2_qvel": ridge_r2(z[fit], probe.qvel[fit], z[test], probe.qvel[test], ridge)}
     return {prefix + k: v for k, v in out.items()}
+
+
+class RepresentationLog:
+    """When the agent logs representation metrics during training: every ``every`` agent steps
+    (the first at ``every``), on the run's probe set, drawn at first use. Needs the run folder
+    (``attach``); a run without one (a notebook's bare agent) logs none."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.next_step = cfg.every
+        self.run_dir: Path | None = None
+        self.make_env: Callable[[int], Any] | None = None
+        self.probe: ProbeSet | None = None
+
+    def attach(self, run_dir: Path, make_env: Callable[[int], Any]) -> None:
+        self.run_dir, self.make_env = Path(run_dir), make_env
+
+    def due(self, step: int) -> bool:
+        return self.next_step is not None and self.run_dir is not None and step >= self.next_step
+
+    def measure(self, latents: Callable[[np.ndarray], np.ndarray], step: int) -> dict[str, float]:
+        """The metrics of ``latents(probe.obs)``; schedules the next measurement."""
+        cfg = self.cfg
+        if self.probe is None:
+            self.probe = load_or_collect(self.run_dir, self.make_env, cfg.probe_episodes,
+                                         cfg.probe_stride, cfg.probe_seed)
+        self.next_step = (step // cfg.every + 1) * cfg.every
+        return representation_metrics(latents(self.probe.obs), self.probe, cfg.ridge)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"next_step": self.next_step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.next_step = state["next_step"]

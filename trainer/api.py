@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from agents import make_agent
+from agents.base import attach_run
 from configs.loader import ConfigError, load_config, read_yaml, validate
 from configs.schema import RunConfig
 from envs import make_env
@@ -56,6 +57,7 @@ def train(cfg: RunConfig) -> dict[str, Any]:
     if ckpt:
         trainer.restore(ckpt)  # before anything is written: a mismatch leaves the folder as it was
     run.prepare(cfg)
+    attach_run(agent, run.path, lambda seed: make_env(cfg.env, seed=seed))
     start = ckpt["step"] if ckpt else 0
     logger = trainer.log = Logger(run, cfg.steps, start, cfg.trainer.tensorboard,
                                   cfg.trainer.progress)
