@@ -314,9 +314,9 @@ class DrQV2Agent:
         read back from the device in one transfer. ``batch_reward`` is the mean n-step return
         ``R_n`` of the batch, ``actor_std`` the scheduled ``sigma``."""
         aux = self.aux
-        window = aux.window if aux is not None else 0
-        batch = {k: torch.as_tensor(v, device=self.device)
-                 for k, v in self.replay.sample(self.cfg.batch_size, window).items()}
+        sample = (self.replay.sample(self.cfg.batch_size) if aux is None else
+                  self.replay.sample(self.cfg.batch_size, aux.window, aux.obs_offsets))
+        batch = {k: torch.as_tensor(v, device=self.device) for k, v in sample.items()}
         raw_obs = batch["obs"].float()
         obs, next_obs = self.aug(raw_obs), self.aug(batch["next_obs"].float())
         std = self.std(self.step)

@@ -167,13 +167,15 @@ class FrameReplay:
         ended_before = np.cumsum(self.episode_end[window], axis=1) - self.episode_end[window]
         return window, stored & (ended_before == 0)
 
-    def sample(self, batch_size: int, window: int = 0) -> dict[str, np.ndarray]:
+    def sample(self, batch_size: int, window: int = 0,
+               window_obs: list[int] | None = None) -> dict[str, np.ndarray]:
         """A uniform batch: ``obs, action, reward (R), discount, next_obs`` (module docstring).
 
-        With ``window = K > 0`` also ``window_obs`` ``(B, K, c m, h, w)`` (observations after
-        steps ``0 ... K - 1``), ``window_action`` ``(B, K, |A|)``, ``window_reward`` ``(B, K)``
-        and ``window_mask`` ``(B, K)`` bool, for the same transitions (module docstring). The
-        window draws no random numbers: a batch is the same with or without it.
+        With ``window = K > 0`` also ``window_action`` ``(B, K, |A|)``, ``window_reward``
+        ``(B, K)``, ``window_mask`` ``(B, K)`` bool and ``window_obs`` ``(B, len, c m, h, w)``:
+        the observations ``o_{t+k}`` for ``k`` in ``window_obs`` (offsets in ``1 ... K``;
+        default all), for the same transitions (module docstring). The window draws no random
+        numbers: a batch is the same with or without it.
         """
         if window < 0 or window > self.capacity - self.frame_stack:
             raise ValueError(f"replay window must be in [0, capacity - frame_stack] = "
@@ -199,16 +201,21 @@ class FrameReplay:
                  "discount": discount.astype(np.float32)[:, None],
                  "next_obs": self._stack(last)}
         if window:
-            batch.update(self._window(slots, window))
+            offsets = list(range(1, window + 1)) if window_obs is None else list(window_obs)
+            if any(not 1 <= k <= window for k in offsets):
+                raise ValueError(f"window_obs offsets must be in 1 ... {window}, got {offsets}")
+            batch.update(self._window(slots, window, offsets))
         return batch
 
-    def _window(self, slots: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    def _window(self, slots: np.ndarray, k: int, offsets: list[int]) -> dict[str, np.ndarray]:
         """The ``k``-step window of ``sample`` (module docstring)."""
         steps, valid = self._used(slots, k)
         # the last valid step of each prefix: invalid steps repeat its observation
         last_valid = np.maximum.accumulate(np.where(valid, np.arange(k)[None, :], 0), axis=1)
-        ends = np.take_along_axis(steps, last_valid, axis=1)
-        obs = self._stack(ends.reshape(-1)).reshape(len(slots), k, *self._stack_shape)
+        ends = np.take_along_axis(steps, last_valid, axis=1)[:, [o - 1 for o in offsets]]
+        obs = (self._stack(ends.reshape(-1)) if offsets else
+               np.empty((0, *self._stack_shape), self.frames.dtype))
+        obs = obs.reshape(len(slots), len(offsets), *self._stack_shape)
         return {"window_obs": obs,
                 "window_action": self.actions[steps] * valid[..., None],
                 "window_reward": self.rewards[steps] * valid,

@@ -42,7 +42,8 @@ def filled(agent, steps=40):
 def aux_gradients(agent):
     """Backpropagate only the agent's auxiliary loss on one batch; which parts got gradient."""
     batch = {k: torch.as_tensor(v) for k, v in
-             agent.replay.sample(agent.cfg.batch_size, agent.aux.window).items()}
+             agent.replay.sample(agent.cfg.batch_size, agent.aux.window,
+                                 agent.aux.obs_offsets).items()}
     h = agent.encoder(agent.aug(batch["obs"].float()))
     for module in (agent.encoder, agent.actor, agent.critic):
         module.zero_grad(set_to_none=True)

@@ -27,7 +27,7 @@ def latent_batch(z, future, actions=None, rewards=None, mask=None):
     maps are the identity: the losses see exactly the latents given."""
     k = future.shape[1]
     identity = lambda x: x  # noqa: E731
-    return AuxBatch(z=z, window_obs=future,
+    return AuxBatch(z=z, window_obs=future, obs_offsets=list(range(1, k + 1)),
                     actions=torch.zeros(B, k, A) if actions is None else actions,
                     rewards=torch.zeros(B, k) if rewards is None else rewards,
                     mask=torch.ones(B, k) if mask is None else mask,
@@ -160,9 +160,10 @@ def objectives(losses, routing="critic", tau=0.25):
         encoder, g
 
 
-def pixel_batch(k=3):
+def pixel_batch(aux, k=3):
     obs = torch.randint(0, 256, (B, 3, 16, 16)).float()
-    return obs, {"window_obs": torch.randint(0, 256, (B, k, 3, 16, 16), dtype=torch.uint8),
+    n = len(aux.obs_offsets)
+    return obs, {"window_obs": torch.randint(0, 256, (B, n, 3, 16, 16), dtype=torch.uint8),
                  "window_action": torch.rand(B, k, A) * 2 - 1, "window_reward": torch.rand(B, k),
                  "window_mask": torch.ones(B, k, dtype=torch.bool)}
 
@@ -178,7 +179,7 @@ def grads(module):
     ({"type": "negatives"}, True)])
 def test_gradient_reaches_the_encoder_only_where_the_docstring_says(entry, through_next):
     aux, encoder, g = objectives([entry])
-    obs, batch = pixel_batch()
+    obs, batch = pixel_batch(aux)
     h = encoder(obs)
     total, _ = aux.loss(h, batch, 0)
     total.backward()
@@ -212,7 +213,7 @@ def test_ema_update_is_exact_for_every_target_copy():
 
 def test_separate_routing_steps_the_encoder_with_moments_of_its_own():
     aux, encoder, g = objectives([{"type": "one_step"}], routing="separate")
-    obs, batch = pixel_batch()
+    obs, batch = pixel_batch(aux)
     before = [p.clone() for p in encoder.parameters()]
     metrics = aux.separate_update(obs, batch, 0)
     assert metrics["aux/separate_step"].item() == 1.0

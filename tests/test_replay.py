@@ -219,6 +219,9 @@ def test_window_draws_no_random_numbers_and_stores_nothing():
     plain, windowed = a.sample(32), b.sample(32, window=3)
     for name in plain:
         np.testing.assert_array_equal(plain[name], windowed[name])
+    b.load_state_dict(a.state_dict())
+    some = b.sample(32, window=3, window_obs=[3, 1])
+    np.testing.assert_array_equal(some["window_obs"], a.sample(32, window=3)["window_obs"][:, [2, 0]])
     assert a.bytes_per_slot == b.bytes_per_slot
     with pytest.raises(ValueError, match="window"):
         b.sample(4, window=1000)

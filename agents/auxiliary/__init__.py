@@ -103,6 +103,7 @@ class AuxObjectives(nn.Module):
         self.separate = cfg.routing == "separate"
         self.tau = cfg.target_tau
         self.window = max((loss.window for loss in self.losses), default=0)
+        self.obs_offsets = sorted({k for loss in self.losses for k in loss.obs_offsets})
         self.augment = augment
         self.encoder_trainable = encoder_trainable
         self._online = (encoder, latent)   # the agent's modules: not registered (nor saved) here
@@ -137,7 +138,7 @@ class AuxObjectives(nn.Module):
         """``(sum_i lambda_i L_i, metrics)`` on a replay batch with a window; ``h`` is
         ``f(aug(o_t))`` of the critic's pass (``routing: critic``) or a fresh one."""
         z = self._online[1](h)
-        aux = AuxBatch(z=z, window_obs=batch["window_obs"].float(),
+        aux = AuxBatch(z=z, window_obs=batch["window_obs"], obs_offsets=self.obs_offsets,
                        actions=batch["window_action"], rewards=batch["window_reward"],
                        mask=batch["window_mask"].float(), online=self.online,
                        target=self.target)

@@ -85,8 +85,8 @@ class AuxBatch:
     """One replay batch as the auxiliary losses see it.
 
     ``z``: online latent of ``o_t`` ``(B, d)`` from the critic's own augmented pass (gradients
-    reach ``g`` and ``f`` through it); ``window_obs`` ``(B, K, C, H, W)`` float, the
-    observations after steps ``0 ... K - 1`` (``o_{t+1} ... o_{t+K}``, not augmented);
+    reach ``g`` and ``f`` through it); ``window_obs`` ``(B, len, C, H, W)``, the observations
+    ``o_{t+k}`` (not augmented; uint8 or float) for ``k`` in ``obs_offsets``;
     ``actions`` ``(B, K, |A|)``, ``rewards`` ``(B, K)``, ``mask`` ``(B, K)`` float (1 = the
     step is in the same episode; invalid steps have zero actions and rewards). ``online`` and
     ``target`` map un-augmented observations ``(N, C, H, W)`` to latents (each applies its own
@@ -96,6 +96,7 @@ class AuxBatch:
 
     z: torch.Tensor
     window_obs: torch.Tensor
+    obs_offsets: list[int]
     actions: torch.Tensor
     rewards: torch.Tensor
     mask: torch.Tensor
@@ -112,7 +113,8 @@ class AuxBatch:
         steps = list(steps)
         missing = [k for k in steps if k not in cache]
         if missing:
-            obs = self.window_obs[:, [k - 1 for k in missing]].flatten(0, 1)
+            obs = self.window_obs[:, [self.obs_offsets.index(k) for k in missing]]
+            obs = obs.flatten(0, 1).float()
             z = encode(obs).unflatten(0, (self.batch_size, len(missing)))
             cache.update({k: z[:, i] for i, k in enumerate(missing)})
         return torch.stack([cache[k] for k in steps], dim=1)
@@ -131,11 +133,16 @@ class AuxLoss(nn.Module):
     EMA copies of them, which ``ema_update(tau)`` moves after each update.
 
     Class attributes: ``window`` (replay steps K it reads), ``needs_target`` (whether it reads
-    the EMA target latents). ``label`` names its metrics (``aux/<label>/...``).
+    the EMA target latents); ``obs_offsets`` are the ``k`` whose observations ``o_{t+k}`` it
+    encodes (default ``1 ... K``). ``label`` names its metrics (``aux/<label>/...``).
     """
 
     window: int = 1
     needs_target: bool = False
+
+    @property
+    def obs_offsets(self) -> tuple[int, ...]:
+        return tuple(range(1, self.window + 1))
 
     def __init__(self, label: str):
         super().__init__()

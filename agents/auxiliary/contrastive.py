@@ -42,6 +42,10 @@ class TemporalContrastive(AuxLoss):
                                         nn.Linear(hidden, latent_dim))
         self.W = nn.Parameter(torch.eye(latent_dim))
 
+    @property
+    def obs_offsets(self) -> tuple[int, ...]:
+        return (self.window,)
+
     def forward(self, batch: AuxBatch, step: int):
         k = self.window
         with torch.no_grad():

@@ -43,6 +43,7 @@ class HorizonFaithful(AuxLoss):
     """C-faithful; see the module docstring."""
 
     window = 2
+    obs_offsets = (1,)
 
     def __init__(self, label: str, latent_dim: int, action_dim: int, gamma: float = 0.5,
                  temperature: float = 5.0, pos_weight: float = 1e-2, neg_weight: float = 1e-1,
@@ -69,6 +70,7 @@ class HorizonStabilised(AuxLoss):
     """C-stabilised; see the module docstring."""
 
     window = 2
+    obs_offsets = (1,)
     needs_target = True
 
     def __init__(self, label: str, latent_dim: int, action_dim: int, gamma: float = 0.5,

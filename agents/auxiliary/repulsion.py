@@ -38,6 +38,10 @@ class NegativesOnly(AuxLoss):
         self.temperature = temperature
         self.neighbour = neighbour
 
+    @property
+    def obs_offsets(self) -> tuple[int, ...]:
+        return (1,) if self.neighbour else ()
+
     def forward(self, batch: AuxBatch, step: int):
         loss = random_pair_repulsion(batch.z, self.temperature)
         if self.neighbour:

@@ -19,6 +19,8 @@ from agents.auxiliary.base import AuxBatch, AuxLoss
 class RewardPrediction(AuxLoss):
     """(E); see the module docstring."""
 
+    obs_offsets = ()
+
     def __init__(self, label: str, latent_dim: int, action_dim: int, k: int = 1,
                  hidden: int = 256):
         super().__init__(label)
