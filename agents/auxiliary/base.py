@@ -111,12 +111,11 @@ class AuxBatch:
 
     def _latents(self, cache: dict[int, torch.Tensor], encode, steps: Iterable[int]):
         steps = list(steps)
-        missing = [k for k in steps if k not in cache]
-        if missing:
-            obs = self.window_obs[:, [self.obs_offsets.index(k) for k in missing]]
-            obs = obs.flatten(0, 1).float()
-            z = encode(obs).unflatten(0, (self.batch_size, len(missing)))
-            cache.update({k: z[:, i] for i, k in enumerate(missing)})
+        for k in steps:
+            if k not in cache:
+                # one batch per offset: on CPU a (B K)-image conv batch runs ~2x slower per
+                # image than K batches of B (cache-bound)
+                cache[k] = encode(self.window_obs[:, self.obs_offsets.index(k)].float())
         return torch.stack([cache[k] for k in steps], dim=1)
 
     def online_latents(self, steps: Iterable[int]) -> torch.Tensor:
