@@ -146,8 +146,9 @@ def describe_keys() -> list[tuple[str, str, str]]:
                     sub_note = f"[{prefix}{name}.{tag}={m.model_fields[tag].default}] " if tag else note
                     walk(m, f"{prefix}{name}.", sub_note)
                 continue
-            default = field.get_default(call_default_factory=True)
-            rows.append((f"{prefix}{name}", repr(default), note + (field.description or "")))
+            default = "(required)" if field.is_required() else repr(
+                field.get_default(call_default_factory=True))
+            rows.append((f"{prefix}{name}", default, note + (field.description or "")))
 
     walk(RunConfig, "", "")
     return rows
