@@ -9,7 +9,9 @@ it had one, else its critic trunk) into its own ``g`` (the critic trunk or its p
 frozen, Q and T re-initialised). The source must have seen observations of the same shape
 (same image size and frame stack; a sibling task of the same body, e.g. walker_walk ->
 walker_run); anything else is a one-line ``ConfigError``. The run records where its encoder
-came from in ``<run>/encoder_init.json``.
+came from in ``<run>/encoder_init.json``. Resuming such a run rebuilds its agent from the
+config, so the source checkpoint must still exist (its weights are then replaced by the run's
+own checkpoint).
 """
 
 from __future__ import annotations

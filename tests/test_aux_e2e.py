@@ -114,6 +114,8 @@ def test_frozen_encoder_transfer_keeps_the_source_encoder_and_records_it(runs, t
     assert record["source"] == str((source / "checkpoints" / "last.pt").resolve())
     assert record["step"] == 240 and record["source_env"] == "dmc:cartpole-swingup"
     assert float(read_csv(run / "metrics.csv")[-1]["aux/separate_step"]) == 1.0
+    assert cli.main(["represent", str(run), "--checkpoint", "last"]) == 0, \
+        "a transferred run is measured with its own weights"
 
 
 @pytest.mark.parametrize("override, message", [

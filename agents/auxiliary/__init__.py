@@ -111,12 +111,14 @@ class AuxObjectives(nn.Module):
         if self.needs_target:
             self.encoder_target = frozen_copy(encoder)
             self.latent_target = frozen_copy(latent)
+        # frozen parameters (a transferred encoder) stay in the list and get no gradient, so
+        # Adam skips them and the optimiser's layout does not depend on freezing
         params = [p for p in self.losses.parameters() if p.requires_grad]
         if own_latent or self.separate:
-            params += [p for p in latent.parameters() if p.requires_grad]
-        if self.separate and encoder_trainable:
+            params += list(latent.parameters())
+        if self.separate:
             params += list(encoder.parameters())
-        self.opt = torch.optim.Adam(params, lr=lr) if params else None
+        self.opt = torch.optim.Adam(params, lr=lr, fused=True) if params else None
 
     # --- latents --------------------------------------------------------------------------
     def features(self, obs: torch.Tensor) -> torch.Tensor:
