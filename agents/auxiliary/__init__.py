@@ -28,9 +28,13 @@ Adam optimiser and the routing of the gradient:
 
 The actor never sees the auxiliary gradient: it reads detached features either way.
 Logged per update: ``loss/aux`` (the weighted sum), ``loss/aux_<label>`` (each unweighted),
-each loss's own ``aux/<label>/...`` metrics, ``aux/separate_step`` (1 when the separate step
-ran), and on the batch's online latents ``aux/z_cos`` (mean pairwise cosine similarity,
-collapse: 1) and ``aux/z_var`` (mean per-dimension variance).
+each loss's own ``aux/<label>/...`` metrics, ``aux/<label>/grad_z`` (every
+``GRAD_NORM_EVERY``-th update: the norm of ``d(lambda_i L_i) / d z_t``, the batch's gradient
+where it enters ``g`` and ``f`` through ``o_t``; C-faithful and N also reach the encoder through
+``z_{t+1}``, not counted here),
+``aux/separate_step`` (1 when the separate step ran), and on the batch's online latents
+``aux/z_cos`` (mean pairwise cosine similarity, collapse: 1) and ``aux/z_var`` (mean
+per-dimension variance).
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ from agents.auxiliary.reward import RewardPrediction
 from agents.auxiliary.rollout import LatentRollout
 
 __all__ = ["AuxBatch", "AuxLoss", "AuxObjectives", "make_aux_loss", "mean_pairwise_cosine"]
+
+GRAD_NORM_EVERY = 10  # one extra backward pass through the heads per loss: not every update
 
 
 def make_aux_loss(cfg, latent_dim: int, action_dim: int) -> AuxLoss:
@@ -107,6 +113,7 @@ class AuxObjectives(nn.Module):
         self.augment = augment
         self.encoder_trainable = encoder_trainable
         self._online = (encoder, latent)   # the agent's modules: not registered (nor saved) here
+        self.calls = 0
         self.needs_target = any(loss.needs_target for loss in self.losses)
         if self.needs_target:
             self.encoder_target = frozen_copy(encoder)
@@ -146,11 +153,18 @@ class AuxObjectives(nn.Module):
                        target=self.target)
         total = z.new_zeros(())
         metrics: dict[str, torch.Tensor] = {}
+        monitor = self.calls % GRAD_NORM_EVERY == 0 and z.requires_grad
+        self.calls += 1
         for weight, module in zip(self.weights, self.losses):
             value, extra = module(aux, step)
             total = total + weight * value
             metrics[f"loss/aux_{module.label}"] = value.detach()
             metrics.update(extra)
+            if monitor and value.requires_grad:
+                (grad,) = torch.autograd.grad(weight * value, z, retain_graph=True,
+                                              allow_unused=True)
+                if grad is not None:
+                    metrics[f"aux/{module.label}/grad_z"] = grad.norm()
         with torch.no_grad():
             metrics.update({"loss/aux": total.detach(), "aux/z_cos": mean_pairwise_cosine(z),
                             "aux/z_var": z.var(dim=0).mean(),
@@ -186,10 +200,11 @@ class AuxObjectives(nn.Module):
 
     # --- persistence ----------------------------------------------------------------------
     def full_state(self) -> dict[str, Any]:
-        return {"modules": self.state_dict(),
+        return {"modules": self.state_dict(), "calls": self.calls,
                 "opt": self.opt.state_dict() if self.opt is not None else None}
 
     def load_full_state(self, state: dict[str, Any]) -> None:
         self.load_state_dict(state["modules"])
+        self.calls = state["calls"]
         if self.opt is not None:
             self.opt.load_state_dict(state["opt"])
