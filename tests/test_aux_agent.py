@@ -93,7 +93,8 @@ def test_update_logs_the_aux_losses_and_which_routing_ran():
                                   aux={"routing": routing}))
         metrics = agent.update()
         assert metrics["aux/separate_step"] == flag
-        assert {"loss/aux", "loss/aux_one_step", "loss/aux_negatives", "aux/z_cos"} <= set(metrics)
+        assert {"loss/aux", "loss/aux_one_step", "loss/aux_negatives", "aux/z_cos",
+                "aux/one_step/grad_z"} <= set(metrics)
         assert np.isfinite(metrics["loss/aux"])
 
 
