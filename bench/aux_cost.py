@@ -1,7 +1,7 @@
 """Cost of each auxiliary loss: DrQ-v2 update time at equal batch size with and without it, and
 the cost of the representation metrics at their default interval.
 
-Every arm is a ``DrQV2Agent`` at DrQ-v2's network sizes (feature 50, hidden 1024, 32 conv
+Every arm is an ``OffPolicyAgent`` (pixels) at DrQ-v2's network sizes (feature 50, hidden 1024, 32 conv
 channels, 6 actions as cheetah) on the same synthetic replay, at a reduced image size (default
 64x64x9); the arms' updates are timed interleaved, in rotating order, so all see the same machine
 load; the fastest of ``--reps`` is kept per arm (CPU time of this thread, the fair measure on a
@@ -31,9 +31,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from agents.base import Transition  # noqa: E402
-from agents.drqv2 import DrQV2Agent  # noqa: E402
+from agents.offpolicy import OffPolicyAgent  # noqa: E402
 from agents.representation import collect_probe_set, representation_metrics  # noqa: E402
-from configs.schema import DrQV2Config, RepresentationConfig  # noqa: E402
+from configs.schema import OffPolicyConfig, RepresentationConfig  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STACK, ACTIONS, FILL, EPISODE = 3, 6, 1200, 500
@@ -49,13 +49,13 @@ ARMS = {
 }
 
 
-def make_agent(losses, size: int, batch: int, device: str = "cpu") -> DrQV2Agent:
+def make_agent(losses, size: int, batch: int, device: str = "cpu") -> OffPolicyAgent:
     torch.manual_seed(0)
-    cfg = DrQV2Config(batch_size=batch, replay_capacity=FILL + 10, std_schedule="0.5",
+    cfg = OffPolicyConfig(batch_size=batch, replay_capacity=FILL + 10, std_schedule="0.5",
                       aux={"losses": losses})
     obs_space = gym.spaces.Box(0, 255, (3 * STACK, size, size), np.uint8)
     act_space = gym.spaces.Box(-1.0, 1.0, (ACTIONS,), np.float32)
-    agent = DrQV2Agent(cfg, obs_space, act_space, device=device, seed=0)
+    agent = OffPolicyAgent(cfg, obs_space, act_space, device=device, seed=0)
     rng = np.random.default_rng(0)
     obs = np.repeat(rng.integers(0, 256, (3, size, size), dtype=np.uint8), STACK, axis=0)
     for t in range(FILL - 1):

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from agents.base import Transition
-from agents.drqv2 import DrQV2Agent
+from agents.offpolicy import OffPolicyAgent
 from configs.loader import ConfigError
-from configs.schema import DrQV2Config
+from configs.schema import OffPolicyConfig
 
 SIZE, STACK = 16, 3
 
@@ -19,13 +19,13 @@ class FakePixelEnv:
     frames_per_step = 2
 
 
-def tiny_agent(losses, **overrides) -> DrQV2Agent:
-    cfg = DrQV2Config(**{"batch_size": 8, "feature_dim": 8, "hidden_dim": 16, "conv_channels": 4,
+def tiny_agent(losses, **overrides) -> OffPolicyAgent:
+    cfg = OffPolicyConfig(**{"batch_size": 8, "feature_dim": 8, "hidden_dim": 16, "conv_channels": 4,
                          "replay_capacity": 200, "explore_steps": 4, "seed_frames": 12,
                          "aux": {"losses": losses, **overrides.pop("aux", {})}, **overrides})
     obs_space = gym.spaces.Box(0, 255, (3 * STACK, SIZE, SIZE), np.uint8)
     act_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-    return DrQV2Agent(cfg, obs_space, act_space, env=FakePixelEnv(), seed=0)
+    return OffPolicyAgent(cfg, obs_space, act_space, env=FakePixelEnv(), seed=0)
 
 
 def filled(agent, steps=40):

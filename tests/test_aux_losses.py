@@ -16,7 +16,7 @@ from agents.auxiliary.horizon import HorizonFaithful, HorizonStabilised
 from agents.auxiliary.repulsion import NegativesOnly
 from agents.auxiliary.reward import RewardPrediction
 from agents.auxiliary.rollout import LatentRollout
-from agents.drqv2 import Encoder, trunk
+from agents.offpolicy_nets import Encoder, trunk
 from configs.schema import AuxConfig
 
 B, D, A = 8, 4, 2

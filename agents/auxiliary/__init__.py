@@ -142,11 +142,12 @@ class AuxObjectives(nn.Module):
         return self.latent_target(self.encoder_target(self.augment(obs)))
 
     # --- the loss -------------------------------------------------------------------------
-    def loss(self, h: torch.Tensor, batch: dict[str, torch.Tensor],
-             step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def loss(self, h: torch.Tensor, batch: dict[str, torch.Tensor], step: int,
+             z: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """``(sum_i lambda_i L_i, metrics)`` on a replay batch with a window; ``h`` is
-        ``f(aug(o_t))`` of the critic's pass (``routing: critic``) or a fresh one."""
-        z = self._online[1](h)
+        ``f(aug(o_t))`` of the critic's pass (``routing: critic``) or a fresh one, ``z = g(h)``
+        if the caller has it already."""
+        z = self._online[1](h) if z is None else z
         aux = AuxBatch(z=z, window_obs=batch["window_obs"], obs_offsets=self.obs_offsets,
                        actions=batch["window_action"], rewards=batch["window_reward"],
                        mask=batch["window_mask"].float(), online=self.online,
