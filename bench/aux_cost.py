@@ -9,7 +9,10 @@ shared machine). Representation metrics: the time of one measurement (latents of
 probe set + every metric) against the training time of one default interval (25,000 agent steps
 at RR 0.5: 12,500 no-aux updates plus 25,000 env steps, the env step time measured while the
 probe set is collected on ``--task`` with the standard render profile); the one-off probe
-collection is reported separately.
+collection is reported separately. ``--probe-episodes n`` below the default 10 collects ``n``
+episodes, scales the collection time by ``10 / n`` and times the measurement on the default
+number of states by repeating the collected ones (the cost does not depend on the content); the
+output says so.
 
     python bench/aux_cost.py [--size 64] [--batch 128] [--reps 7] [--no-probe] [--device cpu]
 """
@@ -97,22 +100,32 @@ def update_costs(size: int, batch: int, reps: int, device: str) -> list[dict]:
     return rows
 
 
-def probe_cost(task: str, size: int, update_cpu_s: float) -> dict:
+def probe_cost(task: str, size: int, update_cpu_s: float, episodes: int) -> dict:
+    from agents.representation import ProbeSet
     from envs.factory import make_state_env
     from envs.pixels import PixelEnv
 
     cfg = RepresentationConfig()
     env = PixelEnv(make_state_env(task, seed=cfg.probe_seed), size=size, profile="standard")
     w0, c0 = time.perf_counter(), time.process_time()
-    probe = collect_probe_set(env, cfg.probe_episodes, cfg.probe_stride, cfg.probe_seed)
-    collect_wall, collect_cpu = time.perf_counter() - w0, time.process_time() - c0
+    probe = collect_probe_set(env, episodes, cfg.probe_stride, cfg.probe_seed)
+    scale = cfg.probe_episodes / episodes
+    collect_wall = scale * (time.perf_counter() - w0)
+    collect_cpu = scale * (time.process_time() - c0)
     steps = cfg.probe_episodes * env.episode_steps
     env.close()
+    if episodes < cfg.probe_episodes:
+        reps = int(np.ceil(scale))
+        n = len(probe.obs) * cfg.probe_episodes // episodes
+        probe = ProbeSet(*(np.concatenate([a] * reps)[:n] for a in
+                           (probe.obs, probe.qpos, probe.qvel)),
+                         np.arange(n) * cfg.probe_episodes // n, probe.meta)
     agent = make_agent([], size, 32)
     wall, cpu = timed(lambda: representation_metrics(agent.latents(probe.obs), probe, cfg.ridge))
     env_step_cpu = collect_cpu / steps
     interval_cpu = cfg.every * (env_step_cpu + 0.5 * update_cpu_s)
     return {"task": task, "probe_states": len(probe.obs), "probe_steps": steps,
+            "collected_episodes": episodes, "collection_scaled_by": scale,
             "collect_cpu_s": collect_cpu, "collect_wall_s": collect_wall,
             "env_step_cpu_ms": 1e3 * env_step_cpu, "measure_cpu_s": cpu, "measure_wall_s": wall,
             "interval_steps": cfg.every, "interval_train_cpu_s": interval_cpu,
@@ -127,6 +140,8 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=7, help="timed updates per arm")
     parser.add_argument("--task", default="dmc:cheetah-run", help="env of the probe-set timing")
     parser.add_argument("--no-probe", action="store_true", help="skip the metrics' cost")
+    parser.add_argument("--probe-episodes", type=int, default=10,
+                        help="episodes actually collected for the probe timing (default 10)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", default=str(RESULTS), help="folder for aux_cost.json/.md")
     args = parser.parse_args()
@@ -144,7 +159,7 @@ def main() -> None:
               "rows": rows,
               "torch": torch.__version__}
     if not args.no_probe:
-        p = probe_cost(args.task, args.size, rows[0]["cpu_ms"] / 1e3)
+        p = probe_cost(args.task, args.size, rows[0]["cpu_ms"] / 1e3, args.probe_episodes)
         result["representation"] = p
         lines += ["", f"Representation metrics ({p['task']}, {args.size}x{args.size}, standard "
                   f"profile): one measurement on {p['probe_states']} probe states takes "
@@ -153,7 +168,11 @@ def main() -> None:
                   f"({p['interval_steps']} agent steps: env step {p['env_step_cpu_ms']:.1f} ms, "
                   f"update {rows[0]['cpu_ms']:.0f} ms at RR 0.5); the one-off probe collection "
                   f"({p['probe_steps']} env steps) takes {p['collect_cpu_s']:.0f} s CPU = "
-                  f"{100 * p['collect_fraction_of_first_interval']:.1f}% of the first interval."]
+                  f"{100 * p['collect_fraction_of_first_interval']:.1f}% of the first interval"
+                  + (f" (measured on {p['collected_episodes']} episodes, scaled by "
+                     f"{p['collection_scaled_by']:g}; the measurement ran on the collected "
+                     f"states repeated to the default count)."
+                     if p["collection_scaled_by"] != 1 else ".")]
     table = "\n".join(lines)
     print(table)
     out = Path(args.out)

@@ -101,3 +101,29 @@ def test_update_logs_the_aux_losses_and_which_routing_ran():
 def test_a_window_longer_than_the_replay_can_serve_is_a_config_error():
     with pytest.raises(ConfigError, match=r"agent\.aux\.losses\.1: a 300-step window"):
         tiny_agent([{"type": "one_step"}, {"type": "rollout", "k": 300}])
+
+
+def test_state_observations_train_the_critic_trunk_through_the_aux_loss():
+    torch.manual_seed(0)
+    cfg = OffPolicyConfig(name="offpolicy", batch_size=8, feature_dim=8, hidden_dim=16,
+                          replay_capacity=200, explore_steps=4, seed_frames=12,
+                          aux={"losses": [{"type": "rollout", "k": 2}, {"type": "negatives"}]})
+    agent = OffPolicyAgent(cfg, gym.spaces.Box(-np.inf, np.inf, (5,), np.float32),
+                           gym.spaces.Box(-1.0, 1.0, (2,), np.float32), env=FakePixelEnv())
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=5).astype(np.float32)
+    for t in range(30):
+        nxt = rng.normal(size=5).astype(np.float32)
+        agent.observe(Transition(obs, rng.uniform(-1, 1, 2).astype(np.float32), 0.0, nxt,
+                                 False, False))
+        obs = nxt
+    before = agent.critic.trunk[0].weight.clone()
+    metrics = agent.update()
+    assert np.isfinite(metrics["loss/aux_rollout"]) and np.isfinite(metrics["loss/aux_negatives"])
+    assert not torch.equal(before, agent.critic.trunk[0].weight)
+    assert agent.latents(np.zeros((3, 5), np.float32)).shape == (3, 8)
+
+
+def test_aux_needs_a_latent_size():
+    with pytest.raises(ConfigError, match="agent.feature_dim"):
+        tiny_agent([{"type": "one_step"}], feature_dim=None)
