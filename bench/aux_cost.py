@@ -12,9 +12,11 @@ probe set is collected on ``--task`` with the standard render profile); the one-
 collection is reported separately. ``--probe-episodes n`` below the default 10 collects ``n``
 episodes, scales the collection time by ``10 / n`` and times the measurement on the default
 number of states by repeating the collected ones (the cost does not depend on the content); the
-output says so.
+output says so. ``--metrics-only`` times just one measurement, on the default number of random
+pixel states (the cost does not depend on the content), without the update table or an env.
 
     python bench/aux_cost.py [--size 64] [--batch 128] [--reps 7] [--no-probe] [--device cpu]
+    python bench/aux_cost.py --metrics-only [--size 64]
 """
 
 from __future__ import annotations
@@ -133,6 +135,21 @@ def probe_cost(task: str, size: int, update_cpu_s: float, episodes: int) -> dict
             "collect_fraction_of_first_interval": collect_cpu / interval_cpu}
 
 
+def metrics_only(size: int) -> dict:
+    """CPU time of one measurement on the default probe size of random ``size`` px states."""
+    from agents.representation import ProbeSet
+
+    cfg = RepresentationConfig()
+    n = cfg.probe_episodes * 500 // cfg.probe_stride   # DMC: 500 agent steps per episode
+    rng = np.random.default_rng(0)
+    probe = ProbeSet(rng.integers(0, 256, (n, 3 * STACK, size, size), dtype=np.uint8),
+                     rng.normal(size=(n, 9)), rng.normal(size=(n, 9)),
+                     np.arange(n) * cfg.probe_episodes // n, {})
+    agent = make_agent([], size, 32)
+    wall, cpu = timed(lambda: representation_metrics(agent.latents(probe.obs), probe, cfg.ridge))
+    return {"probe_states": n, "measure_cpu_s": cpu, "measure_wall_s": wall}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=64, help="image size (DrQ-v2: 84)")
@@ -144,8 +161,19 @@ def main() -> None:
                         help="episodes actually collected for the probe timing (default 10)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", default=str(RESULTS), help="folder for aux_cost.json/.md")
+    parser.add_argument("--metrics-only", action="store_true",
+                        help="time one representation measurement only")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.metrics_only:
+        m = metrics_only(args.size)
+        print(f"one representation measurement on {m['probe_states']} states at "
+              f"{args.size}x{args.size}x9: {m['measure_cpu_s']:.2f} s CPU "
+              f"({m['measure_wall_s']:.1f} s wall)")
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "aux_metrics_cost.json").write_text(json.dumps({"size": args.size, **m}) + "\n")
+        return
 
     rows = update_costs(args.size, args.batch, args.reps, args.device)
     lines = [f"Update time with each auxiliary loss, {args.size}x{args.size}x9, batch "
