@@ -34,6 +34,7 @@ SUBCOMMANDS = {
     "plot": ("cli.plot_cmd", "learning curves of run folders (mean, 95% CI over seeds)"),
     "sweep": ("cli.sweep_cmd", "run seeds x a grid of overrides through Ray Tune, then report"),
     "report": ("cli.report_cmd", "aggregate a sweep's run folders: IQM, bootstrap CIs, curves"),
+    "represent": ("cli.represent_cmd", "representation metrics of a run's checkpoints (probe set)"),
 }
 
 USAGE = """usage: python train.py [SUBCOMMAND] [CONFIG.yaml] [key=value ...]

@@ -22,13 +22,19 @@ these methods trains through it:
                                        ``env.reset()``; agents with per-episode state (a circuit
                                        that counts its own steps) reset it here. In training the
                                        agent resets such state in ``on_episode_end``
+``attach_run(run_dir, make_env)``      optional: called once by ``trainer.api.train`` after the
+                                       run folder is prepared (fresh or resumed); agents that
+                                       keep files of their own there (a probe set, a record of
+                                       a transferred encoder) write or read them here;
+                                       ``make_env(seed)`` builds another env of the run's config
 =====================================  ===========================================================
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -71,3 +77,10 @@ def begin_episode(agent: Any, explore: bool = False) -> None:
     hook = getattr(agent, "begin_episode", None)
     if hook is not None:
         hook(explore)
+
+
+def attach_run(agent: Any, run_dir: Path, make_env: Callable[[int], Any]) -> None:
+    """Tell ``agent`` its run folder (its optional ``attach_run`` hook)."""
+    hook = getattr(agent, "attach_run", None)
+    if hook is not None:
+        hook(run_dir, make_env)

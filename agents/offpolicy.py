@@ -29,12 +29,25 @@ Logged per update: ``loss/critic``, ``loss/actor``, ``q``, ``target_q``, ``batch
 n-step return ``R_n``), ``actor_std`` (the scheduled ``sigma``) and ``fau/critic``: the fraction
 of positive units over the critic's hidden ReLU layers (4 with two heads) in its own training
 pass (augmented obs, buffer actions), pooled over batch x units x layers (Ma et al. 2024).
+
+Predictive auxiliary losses (``agent.aux``, ``agents/auxiliary``) act on the latent
+``z = g(f(aug(o)))``, ``g`` = the critic's trunk (``aux.latent: trunk``, so they shape exactly the
+features the critic reads) or a projection of their own (``projection``). Routing ``critic``
+(default): ``L_Q + sum_i lambda_i L_i`` is minimised by the one encoder/critic Adam step (the
+trunk runs once for both); ``separate``: after the critic step, the auxiliary losses take an Adam
+step of their own over encoder, ``g`` and heads. The actor reads detached features either way;
+EMA targets move after every update. Representation metrics (``agent.representation``,
+``agents/representation.py``) are logged as ``repr/*`` every ``every`` agent steps on the run's
+probe set. ``agent.encoder_init`` starts the encoder (and ``g``) from another run
+(``agents/encoder_init.py``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,11 +56,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.augment import RandomShift
+from agents.auxiliary import AuxObjectives
 from agents.base import Transition
+from agents.encoder_init import RECORD_FILE, load_encoder
 from agents.normalizer import RunningNormalizer
-from agents.offpolicy_nets import Actor, Critic, Encoder, fraction_active, sample_action
+from agents.offpolicy_nets import Actor, Critic, Encoder, fraction_active, sample_action, trunk
 from agents.policies import build_ncap_actor
 from agents.replay import FrameReplay, VectorReplay
+from agents.representation import RepresentationLog
 from agents.schedules import make_rr_schedule, parse_std_schedule
 from configs.loader import ConfigError
 
@@ -134,6 +150,10 @@ class OffPolicyAgent:
         self.actor.to(self.device)
         dims = (repr_dim, self.action_dim, cfg.feature_dim, cfg.hidden_dim, cfg.double_q)
         self.critic = Critic(*dims).to(self.device)
+        self.projection: nn.Module | None = None
+        self.encoder_source: dict[str, Any] | None = None
+        if not acting_only:
+            self._build_latent(cfg, shape, repr_dim)
         self.critic_target = Critic(*dims).to(self.device)
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
@@ -149,6 +169,8 @@ class OffPolicyAgent:
         self.step = 0        # agent steps observed
         self.updates = 0
         self.replay: FrameReplay | None = None
+        self.aux: AuxObjectives | None = None
+        self.representation = RepresentationLog(cfg.representation)
         if acting_only:
             return
         # fused Adam: the same update rule in one kernel per step (~3x faster on CPU); a state
@@ -171,6 +193,63 @@ class OffPolicyAgent:
             log.info(f"replay: {cfg.replay_capacity:,} state transitions x "
                      f"{self.replay.bytes_per_transition:,.0f} B = "
                      f"{self.replay.projected_bytes / 2**20:,.1f} MiB when full")
+        if cfg.aux.losses:
+            self._build_aux(cfg)
+
+    # --- latent, auxiliary losses, transfer ------------------------------------------------
+    def _build_latent(self, cfg, shape: tuple[int, ...], repr_dim: int) -> None:
+        """``g`` (the critic trunk or a projection of its own) and a transferred encoder."""
+        if (cfg.aux.losses or cfg.aux.latent == "projection") and cfg.feature_dim is None:
+            raise ConfigError("config error: agent.feature_dim: the auxiliary latent "
+                              "z = g(f(o)) needs a size (null = no trunk)")
+        if cfg.aux.latent == "projection":
+            self.projection = trunk(repr_dim, cfg.feature_dim).to(self.device)
+        if cfg.encoder_init is not None:
+            if not self.pixels:
+                raise ConfigError("config error: agent.encoder_init: needs pixel observations "
+                                  "(a state run has no encoder to transfer)")
+            self.encoder_source = load_encoder(cfg.encoder_init, shape, self.encoder,
+                                               self.latent_map)
+
+    def _build_aux(self, cfg) -> None:
+        trainable = any(p.requires_grad for p in self.encoder.parameters())
+        self.aux = AuxObjectives(cfg.aux, self.encoder, self.latent_map,
+                                 self.aug if self.aug is not None else nn.Identity(),
+                                 cfg.feature_dim, self.action_dim, cfg.lr,
+                                 own_latent=self.projection is not None,
+                                 encoder_trainable=trainable)
+        room = self.replay.capacity - self.replay.frame_stack
+        for i, loss in enumerate(self.aux.losses):
+            if loss.window > room:
+                raise ConfigError(f"config error: agent.aux.losses.{i}: a {loss.window}-step "
+                                  f"window is more than the replay can serve (replay_capacity "
+                                  f"{self.replay.capacity} - frame stack "
+                                  f"{self.replay.frame_stack} = {room})")
+        losses = ", ".join(f"{m.label} (weight {w:g})"
+                           for m, w in zip(self.aux.losses, self.aux.weights))
+        routing = ("separate: an Adam step of their own over encoder, g and heads"
+                   if self.aux.separate else "critic: added to L_Q before the encoder/critic step")
+        g = "its own projection" if self.projection is not None else "the critic trunk"
+        log.info(f"auxiliary losses: {losses}; routing {routing}; g = {g}")
+
+    @property
+    def latent_map(self) -> nn.Module:
+        """``g``: the auxiliary losses' own projection, else the critic's trunk."""
+        return self.projection if self.projection is not None else self.critic.trunk
+
+    def attach_run(self, run_dir, make_env) -> None:
+        """Run-folder hook (``agents/base.py``): the probe set's home; the encoder's origin."""
+        self.representation.attach(run_dir, make_env)
+        record = Path(run_dir) / RECORD_FILE
+        if self.encoder_source is not None and not record.exists():
+            record.write_text(json.dumps(self.encoder_source, indent=2) + "\n")
+
+    @torch.no_grad()
+    def latents(self, obs: np.ndarray, chunk: int = 256) -> np.ndarray:
+        """``z = g(f(o))`` (no augmentation) of observations ``(N, ...)``: ``(N, d)``."""
+        out = [self.latent_map(self.encoder(self._tensor(obs[i:i + chunk]))).cpu().numpy()
+               for i in range(0, len(obs), chunk)]
+        return np.concatenate(out)
 
     # --- acting ---------------------------------------------------------------------------
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
@@ -213,22 +292,31 @@ class OffPolicyAgent:
 
     def update_critic(self, h: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
                       discount: torch.Tensor, next_h: torch.Tensor, std: float,
-                      next_obs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                      next_obs: torch.Tensor | None = None, features: torch.Tensor | None = None,
+                      aux_loss: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """``L_Q = sum_i MSE(Q_i(h, a), R_n + gamma_n min_i Qbar_i(h', a'))``; steps critic and
-        encoder. ``next_obs`` is the raw next observation a circuit actor reads."""
+        encoder. ``next_obs`` is the raw next observation a circuit actor reads. With
+        ``aux.routing: critic`` the step minimises ``L_Q + aux_loss`` (the loss heads step
+        too) and ``features`` are the trunk features ``trunk(h)`` the losses already used."""
         actor = self.actor_target or self.actor
         with torch.no_grad():
             next_action = self._sample(self._policy(actor, next_obs, next_h), std)
             tq1, tq2, _ = self.critic_target(next_h, next_action)
             target_q = reward + discount * torch.min(tq1, tq2)
-        q1, q2, hidden = self.critic(h, action)
+        q1, q2, hidden = (self.critic(h, action) if features is None
+                          else self.critic.heads(features, action))
         loss = F.mse_loss(q1, target_q)
         if self.critic.q2 is not None:
             loss = loss + F.mse_loss(q2, target_q)
         if self.encoder_opt is not None:
             self.encoder_opt.zero_grad(set_to_none=True)
         self.critic_opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if aux_loss is None:
+            loss.backward()
+        else:
+            self.aux.zero_grad()
+            (loss + aux_loss).backward()
+            self.aux.step()
         self.critic_opt.step()
         if self.encoder_opt is not None:
             self.encoder_opt.step()
@@ -253,29 +341,44 @@ class OffPolicyAgent:
     def update(self) -> dict[str, float]:
         """One update on a fresh replay batch (module docstring); metrics as floats, read back
         from the device in one transfer."""
-        batch = {k: torch.as_tensor(v, device=self.device)
-                 for k, v in self.replay.sample(self.cfg.batch_size).items()}
-        obs, next_obs = batch["obs"].float(), batch["next_obs"].float()
+        aux = self.aux
+        sample = (self.replay.sample(self.cfg.batch_size) if aux is None else
+                  self.replay.sample(self.cfg.batch_size, aux.window, aux.obs_offsets))
+        batch = {k: torch.as_tensor(v, device=self.device) for k, v in sample.items()}
+        raw_obs = obs = batch["obs"].float()
+        next_obs = batch["next_obs"].float()
         if self.aug is not None:
             obs, next_obs = self.aug(obs), self.aug(next_obs)
         std = self.std(self.step)
         h = self.encoder(obs)
         with torch.no_grad():
             next_h = self.encoder(next_obs)
+        features, aux_loss, aux_metrics = None, None, {}
+        if aux is not None and not aux.separate:
+            z = self.latent_map(h)
+            aux_loss, aux_metrics = aux.loss(h, batch, self.step, z)
+            features = z if self.projection is None else None
         metrics = self.update_critic(h, batch["action"], batch["reward"], batch["discount"],
-                                     next_h, std, next_obs)
+                                     next_h, std, next_obs, features, aux_loss)
         metrics.update(self.update_actor(h.detach(), std, obs))
+        if aux is not None and aux.separate:
+            aux_metrics = aux.separate_update(raw_obs, batch, self.step)
+        metrics.update(aux_metrics)
         with torch.no_grad():
             for p, p_target in zip(self.critic.parameters(), self.critic_target.parameters()):
                 p_target.lerp_(p, self.cfg.critic_tau)
             if self.actor_target is not None:
                 for p, p_target in zip(self.actor.parameters(), self.actor_target.parameters()):
                     p_target.lerp_(p, self.cfg.critic_tau)
+            if aux is not None:
+                aux.ema_update()
         metrics["batch_reward"] = batch["reward"].mean()
         self.updates += 1
         names = list(metrics)
         values = dict(zip(names, torch.stack([metrics[k].float() for k in names]).tolist()))
         values["actor_std"] = std
+        if self.representation.due(self.step):
+            values.update(self.representation.measure(self.latents, self.step))
         self.rr_schedule.observe(values)
         return values
 
@@ -284,7 +387,7 @@ class OffPolicyAgent:
         modules = {"encoder": self.encoder, "actor": self.actor, "critic": self.critic,
                    "critic_target": self.critic_target, "encoder_opt": self.encoder_opt,
                    "actor_opt": self.actor_opt, "critic_opt": self.critic_opt,
-                   "actor_target": self.actor_target}
+                   "actor_target": self.actor_target, "projection": self.projection}
         return {k: m for k, m in modules.items() if m is not None}
 
     def state_dict(self, include_replay: bool = True) -> dict[str, Any]:
@@ -298,6 +401,8 @@ class OffPolicyAgent:
         state = {k: m.state_dict() for k, m in self._modules().items()}
         state.update(step=self.step, updates=self.updates,
                      rr_schedule=self.rr_schedule.state_dict(),
+                     aux=self.aux.full_state() if self.aux is not None else None,
+                     representation=self.representation.state_dict(),
                      replay=self.replay.state_dict() if include_replay else None)
         return state
 
@@ -306,6 +411,9 @@ class OffPolicyAgent:
             m.load_state_dict(state[k])
         self.step, self.updates = state["step"], state["updates"]
         self.rr_schedule.load_state_dict(state["rr_schedule"])
+        if self.aux is not None:
+            self.aux.load_full_state(state["aux"])
+        self.representation.load_state_dict(state["representation"])
         if state["replay"] is not None:
             self.replay.load_state_dict(state["replay"])
 
@@ -323,6 +431,11 @@ class OffPolicyAgent:
         return bool(self.actor.body_independent)
 
     def trainable_parameters(self) -> dict[str, int]:
-        return {name: sum(p.numel() for p in m.parameters())
-                for name, m in (("encoder", self.encoder), ("actor", self.actor),
-                                ("critic", self.critic))}
+        """Parameters that take gradients (a frozen transferred encoder counts 0)."""
+        parts = [("encoder", self.encoder), ("actor", self.actor), ("critic", self.critic)]
+        if self.projection is not None:
+            parts.append(("projection", self.projection))
+        if self.aux is not None:
+            parts.append(("aux_heads", self.aux.losses))
+        return {name: sum(p.numel() for p in m.parameters() if p.requires_grad)
+                for name, m in parts}

@@ -117,7 +117,12 @@ class Critic(nn.Module):
     def forward(self, h: torch.Tensor, action: torch.Tensor):
         """``(Q1, Q2, hidden)`` with ``hidden`` the post-ReLU maps (4, or 2 for one head; FAU).
         With one head ``Q2`` is ``Q1``, so ``min(Q1, Q2) = Q1``."""
-        x = torch.cat([self.trunk(h), action], dim=-1)
+        return self.heads(self.trunk(h), action)
+
+    def heads(self, z: torch.Tensor, action: torch.Tensor):
+        """``forward`` on trunk features ``z = trunk(h)`` computed elsewhere (the auxiliary
+        losses share them, so the trunk runs once)."""
+        x = torch.cat([z, action], dim=-1)
         q1, hidden1 = self.q1(x)
         if self.q2 is None:
             return q1, q1, hidden1

@@ -26,6 +26,16 @@ Memory: one slot is ``c h w`` bytes of image plus ``4 |A| + 14`` bytes of step d
 the image bytes per step. A state slot is ``4 d + 4 |A| + 14`` bytes (``d`` = observation size;
 swim N = 5 with the time feature: 130 B), about half of a store of ``(s, a, r, s')`` tuples.
 
+K-step windows (``sample(batch, window=K)``, for auxiliary losses): for the sampled transition
+leaving image ``t``, the observations ending at images ``t + 1 ... t + K``, the actions and
+rewards ``a_{t+k}, r_{t+k}`` (``k < K``) and a mask ``valid_k``: step ``k`` is stored and no
+episode ended before it (the n-step rule above, without the ``n`` cap). Everything is index
+arithmetic on the same ring (no frame is stored twice); the ring position is taken modulo
+``capacity`` everywhere, so a window that runs over the ring's wrap-around is read in order.
+Invalid steps carry zero actions and rewards and repeat the last valid observation (a real,
+in-episode image stack), so nothing from another episode or an unwritten slot leaks in.
+Step 0 is always valid (it is the sampled transition itself).
+
 Sampling is uniform over stored transitions whose frame stack is still in the ring (vectorised
 rejection of reset slots and of the oldest transitions whose history was overwritten), with the
 buffer's own ``np.random.Generator``, which ``state_dict`` saves for exact resume.
@@ -157,8 +167,27 @@ class FrameReplay:
         frames = self.frames[(slots[:, None] - back) % self.capacity]
         return frames.reshape(len(slots), -1, *self.frame_shape[1:])
 
-    def sample(self, batch_size: int) -> dict[str, np.ndarray]:
-        """A uniform batch: ``obs, action, reward (R), discount, next_obs`` (module docstring)."""
+    def _used(self, slots: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(window, used)``: the ``length`` slots from each of ``slots`` on, and whether step
+        ``i`` is stored and no episode ended before it."""
+        window = (slots[:, None] + np.arange(length)[None, :]) % self.capacity
+        stored = np.arange(length)[None, :] <= self._age(slots)[:, None]
+        ended_before = np.cumsum(self.episode_end[window], axis=1) - self.episode_end[window]
+        return window, stored & (ended_before == 0)
+
+    def sample(self, batch_size: int, window: int = 0,
+               window_obs: list[int] | None = None) -> dict[str, np.ndarray]:
+        """A uniform batch: ``obs, action, reward (R), discount, next_obs`` (module docstring).
+
+        With ``window = K > 0`` also ``window_action`` ``(B, K, |A|)``, ``window_reward``
+        ``(B, K)``, ``window_mask`` ``(B, K)`` bool and ``window_obs`` ``(B, len, c m, h, w)``:
+        the observations ``o_{t+k}`` for ``k`` in ``window_obs`` (offsets in ``1 ... K``;
+        default all), for the same transitions (module docstring). The window draws no random
+        numbers: a batch is the same with or without it.
+        """
+        if window < 0 or window > self.capacity - self.frame_stack:
+            raise ValueError(f"replay window must be in [0, capacity - frame_stack] = "
+                             f"[0, {self.capacity - self.frame_stack}], got {window}")
         if self.transitions == 0:
             raise ValueError("replay holds no transitions yet: store at least one step first")
         slots = self.rng.integers(0, self.size, batch_size)
@@ -169,20 +198,40 @@ class FrameReplay:
             slots[bad] = (self.pos - self.size + redraw) % self.capacity
             bad[bad] = ~self._sampleable(slots[bad])
         n = self.n_step
-        window = (slots[:, None] + np.arange(n)[None, :]) % self.capacity
-        # step i of the window is used if it is stored and no episode ended before it
-        stored = np.arange(n)[None, :] <= self._age(slots)[:, None]
-        ended_before = np.cumsum(self.episode_end[window], axis=1) - self.episode_end[window]
-        used = stored & (ended_before == 0)
+        steps, used = self._used(slots, n)
         j = used.sum(axis=1)
-        reward = (self.rewards[window] * self._gamma_pow[:n] * used).sum(axis=1)
-        last = window[np.arange(batch_size), j - 1]
+        reward = (self.rewards[steps] * self._gamma_pow[:n] * used).sum(axis=1)
+        last = steps[np.arange(batch_size), j - 1]
         discount = self._gamma_pow[j] * ~self.terminal[last]
-        return {"obs": self._stack((slots - 1) % self.capacity),
-                "action": self.actions[slots],
-                "reward": reward.astype(np.float32)[:, None],
-                "discount": discount.astype(np.float32)[:, None],
-                "next_obs": self._stack(last)}
+        batch = {"obs": self._stack((slots - 1) % self.capacity),
+                 "action": self.actions[slots],
+                 "reward": reward.astype(np.float32)[:, None],
+                 "discount": discount.astype(np.float32)[:, None],
+                 "next_obs": self._stack(last)}
+        if window:
+            offsets = list(range(1, window + 1)) if window_obs is None else list(window_obs)
+            if any(not 1 <= k <= window for k in offsets):
+                raise ValueError(f"window_obs offsets must be in 1 ... {window}, got {offsets}")
+            batch.update(self._window(slots, window, offsets))
+        return batch
+
+    def _window(self, slots: np.ndarray, k: int, offsets: list[int]) -> dict[str, np.ndarray]:
+        """The ``k``-step window of ``sample`` (module docstring)."""
+        steps, valid = self._used(slots, k)
+        # the last valid step of each prefix: invalid steps repeat its observation
+        last_valid = np.maximum.accumulate(np.where(valid, np.arange(k)[None, :], 0), axis=1)
+        ends = np.take_along_axis(steps, last_valid, axis=1)[:, [o - 1 for o in offsets]]
+        obs = (self._stack(ends.reshape(-1)) if offsets else
+               np.empty((0, *self._stack_shape), self.frames.dtype))
+        obs = obs.reshape(len(slots), len(offsets), *self._stack_shape)
+        return {"window_obs": obs,
+                "window_action": self.actions[steps] * valid[..., None],
+                "window_reward": self.rewards[steps] * valid,
+                "window_mask": valid}
+
+    @property
+    def _stack_shape(self) -> tuple[int, ...]:
+        return (self.frame_shape[0] * self.frame_stack, *self.frame_shape[1:])
 
     # --- persistence ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -7,6 +7,12 @@
 # Results go to $OUT/gpu_check if OUT is set, else bench/results/gpu_check; a summary is printed
 # and written to gpu_check.json there.
 #   bash bench/gpu_check.sh            (PYTHON=/path/to/python to choose the interpreter)
+#   bash bench/gpu_check.sh --aux      instead: predictive auxiliary losses on the GPU, < 8 min:
+#     1. update time of every auxiliary loss vs none at DrQ-v2 size (84x84, batch 256);
+#     2. a short none-vs-A (one-step latent prediction) pair on cartpole_swingup, same seed,
+#        AUX_SECONDS (default 150) of training each, representation metrics every 2500 agent
+#        steps; the summary (aux/gpu_check_aux.json) compares frames/s, evaluations and metrics
+#        (too short to rank the arms: a check that A runs, logs and costs what it should).
 set -uo pipefail                      # no -e: a failed stage is reported, the next still runs
 cd "$(dirname "$0")/.."
 
@@ -18,6 +24,50 @@ if [[ -z "${PYTHON:-}" ]]; then
 fi
 TRAIN_SECONDS=${TRAIN_SECONDS:-270}   # worst case 90 + 90 + 270 + 20 s < 8 min
 RUN="$DEST/cartpole_swingup"
+
+if [[ "${1:-}" == "--aux" ]]; then
+  AUX_SECONDS=${AUX_SECONDS:-150}     # worst case 90 + 2 x (150 + 20) + 20 s < 8 min
+  DEST="$DEST/aux"; mkdir -p "$DEST"
+  echo "== 1/2 auxiliary-loss update time on cuda (84x84, batch 256)"
+  timeout 90 "$PYTHON" bench/aux_cost.py --device cuda --size 84 --batch 256 --reps 10 --no-probe \
+    --out "$DEST" 2>&1 | tee "$DEST/aux_cost.log"
+  for arm in none one_step; do
+    echo "== 2/2 cartpole_swingup, aux: $arm (${AUX_SECONDS}s of training, then SIGINT)"
+    losses="[]"; [[ $arm == one_step ]] && losses="[{type: one_step, weight: 1.0}]"
+    rm -rf "$DEST/$arm"
+    timeout -s INT -k 20 "$AUX_SECONDS" "$PYTHON" train.py configs/drqv2_cartpole_swingup.yaml \
+      steps=20000 device=cuda run_dir="$DEST/$arm" "agent.aux.losses=$losses" \
+      agent.representation.every=2500 trainer.eval_every=2500 trainer.eval_episodes=5 \
+      trainer.log_every=500 trainer.checkpoint_every=1000000 trainer.save_replay=false \
+      trainer.progress=false trainer.tensorboard=false 2>&1 | tail -n 12 | tee "$DEST/$arm.log"
+  done
+  "$PYTHON" - "$DEST" <<'EOF'
+"""none vs A: frames/s, evaluation returns and the last representation metrics of each arm."""
+import csv, json, sys
+from pathlib import Path
+
+dest = Path(sys.argv[1])
+out = {"aux_cost": json.loads((dest / "aux_cost.json").read_text())
+       if (dest / "aux_cost.json").exists() else "missing (see aux_cost.log)"}
+for arm in ("none", "one_step"):
+    run = dest / arm
+    if not (run / "summary.json").exists():
+        out[arm] = "missing (see its log)"
+        continue
+    s = json.loads((run / "summary.json").read_text())
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    measured = [r for r in rows if r.get("repr/srank")]
+    per_step = s["frames"] / max(s["env_steps"], 1)
+    out[arm] = {"frames": s["frames"], "frames_per_s": per_step * (s["steps_per_second"] or 0.0),
+                "eval": [(int(r["frames"]), float(r["mean_return"]))
+                         for r in csv.DictReader((run / "eval.csv").open())],
+                "last_representation": {k: float(v) for k, v in measured[-1].items()
+                                        if k.startswith("repr/") and v} if measured else None}
+(dest / "gpu_check_aux.json").write_text(json.dumps(out, indent=2) + "\n")
+print(json.dumps(out, indent=2))
+EOF
+  exit 0
+fi
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true; } \
   > "$DEST/gpu.txt" 2>&1

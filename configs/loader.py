@@ -86,7 +86,10 @@ def _error_line(err: ValidationError, data: dict[str, Any]) -> str:
         if isinstance(node, dict) and part in node:
             keys.append(str(part))
             node = node[part]
-        elif e["type"] == "extra_forbidden" and part == e["loc"][-1]:
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            keys.append(str(part))  # a list entry, e.g. agent.aux.losses.0
+            node = node[part]
+        elif e["type"] in ("extra_forbidden", "missing") and part == e["loc"][-1]:
             keys.append(str(part))
     key = ".".join(keys) or "<root>"
     if e["type"] == "extra_forbidden":
@@ -143,8 +146,9 @@ def describe_keys() -> list[tuple[str, str, str]]:
                     sub_note = f"[{prefix}{name}.{tag}={m.model_fields[tag].default}] " if tag else note
                     walk(m, f"{prefix}{name}.", sub_note)
                 continue
-            default = field.get_default(call_default_factory=True)
-            rows.append((f"{prefix}{name}", repr(default), note + (field.description or "")))
+            default = "(required)" if field.is_required() else repr(
+                field.get_default(call_default_factory=True))
+            rows.append((f"{prefix}{name}", default, note + (field.description or "")))
 
     walk(RunConfig, "", "")
     return rows

@@ -157,3 +157,71 @@ def test_state_dict_round_trip_resumes_sampling_exactly():
 def test_sampling_an_empty_buffer_says_why():
     with pytest.raises(ValueError, match="no transitions yet"):
         make_replay().sample(4)
+
+
+# --- K-step windows (auxiliary losses) ------------------------------------------------------
+def brute_force_windows(episodes, k):
+    """``{key(obs, action): (next observations, actions, rewards, mask)}`` walking the
+    episodes: step ``i`` is valid while it exists in the same episode."""
+    out = {}
+    for steps in episodes:
+        for t, tr in enumerate(steps):
+            obs, acts, rews, mask = [], [], [], []
+            for i in range(k):
+                ok = t + i < len(steps)
+                last = steps[min(t + i, len(steps) - 1)]
+                obs.append(last.next_obs)
+                acts.append(last.action if ok else np.zeros_like(last.action))
+                rews.append(last.reward if ok else 0.0)
+                mask.append(ok)
+            out[key(tr.obs, tr.action)] = (np.stack(obs), np.stack(acts), np.array(rews),
+                                           np.array(mask))
+    return out
+
+
+def assert_windows_match(replay, episodes, k, batch=512):
+    table = brute_force_windows(episodes, k)
+    b = replay.sample(batch, window=k)
+    assert b["window_obs"].shape == (batch, k, C * STACK, H, H)
+    for i in range(batch):
+        obs, acts, rews, mask = table[key(b["obs"][i], b["action"][i])]
+        np.testing.assert_array_equal(b["window_mask"][i], mask, "window mask differs")
+        np.testing.assert_array_equal(b["window_obs"][i], obs, "window observations differ")
+        np.testing.assert_array_equal(b["window_action"][i], acts, "window actions differ")
+        np.testing.assert_allclose(b["window_reward"][i], rews, rtol=1e-6)
+    return b
+
+
+def test_windows_never_cross_episode_ends_and_match_brute_force():
+    episodes = make_episodes([(5, "trunc"), (2, "term"), (1, "term"), (7, "trunc"), (4, None)])
+    replay = make_replay()
+    fill(replay, episodes)
+    b = assert_windows_match(replay, episodes, k=4)
+    assert b["window_mask"][:, 0].all(), "step 0 is the sampled transition itself"
+    assert not b["window_mask"].all(), "some windows must be cut by an episode end"
+
+
+def test_window_masks_are_right_at_the_ring_wrap_around():
+    episodes = make_episodes([(9, "trunc"), (6, "term"), (8, None)], seed=3)
+    replay = make_replay(capacity=12)
+    fill(replay, episodes)
+    assert replay.pos < 9, "the newest episode runs over the ring's end"
+    # windows starting before slot capacity - 1 and reaching past it read across the wrap
+    b = assert_windows_match(replay, episodes, k=5, batch=256)
+    assert not b["window_mask"][:, -1].all(), "windows reaching past the newest step are cut"
+
+
+def test_window_draws_no_random_numbers_and_stores_nothing():
+    episodes = make_episodes([(6, "trunc"), (5, None)], seed=4)
+    a, b = make_replay(seed=5), make_replay(seed=5)
+    fill(a, episodes)
+    fill(b, episodes)
+    plain, windowed = a.sample(32), b.sample(32, window=3)
+    for name in plain:
+        np.testing.assert_array_equal(plain[name], windowed[name])
+    b.load_state_dict(a.state_dict())
+    some = b.sample(32, window=3, window_obs=[3, 1])
+    np.testing.assert_array_equal(some["window_obs"], a.sample(32, window=3)["window_obs"][:, [2, 0]])
+    assert a.bytes_per_slot == b.bytes_per_slot
+    with pytest.raises(ValueError, match="window"):
+        b.sample(4, window=1000)

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from agents import check_agent_config, make_agent
+from agents.base import attach_run
 from configs.loader import ConfigError, load_config, read_yaml, validate
 from configs.schema import RunConfig
 from envs import make_env
@@ -68,6 +69,7 @@ def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None) -> dict
     if ckpt:
         trainer.restore(ckpt)  # before anything is written: a mismatch leaves the folder as it was
     run.prepare(cfg)
+    attach_run(agent, run.path, lambda seed: make_env(cfg.env, seed=seed))
     start = ckpt["step"] if ckpt else None
     if ckpt:
         trainer.ckpt.drop_after(start)

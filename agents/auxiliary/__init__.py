@@ -1,0 +1,211 @@
+"""Predictive auxiliary losses on an off-policy agent's latent (``../shared/reference/
+predictive_aux.md`` sec. 3-4), selected in config as a list of ``{type, weight, ...}``:
+
+==========================  ===============================================  ==================
+type                        loss (module)                                    reference
+==========================  ===============================================  ==================
+``one_step``                (A) one-step prediction, EMA target, cosine      ``rollout.py``
+``rollout``                 (B) K-step latent rollout (SPR)                   ``rollout.py``
+``horizon_faithful``        (C) discounted horizon + repulsion, as F&S        ``horizon.py``
+``horizon_stabilised``      (C) EMA target, (1 - gamma)-normalised            ``horizon.py``
+``contrastive``             (D) temporal InfoNCE (TACO)                       ``contrastive.py``
+``reward``                  (E) reward prediction                             ``reward.py``
+``negatives``               control (N): repulsion only                       ``repulsion.py``
+==========================  ===============================================  ==================
+
+Control (S), the shuffled-action predictor, is ``shuffle_actions: true`` on (A) or (B).
+
+``AuxObjectives`` holds the configured losses and what they share: the EMA target copies
+``fbar, gbar`` of the encoder and the latent map (built only if a loss reads targets), one
+Adam optimiser and the routing of the gradient:
+
+* ``routing: critic`` (default, sec. 4): ``L = L_Q + sum_i lambda_i L_i`` is minimised by the
+  agent's one encoder/critic Adam step; this module's optimiser steps only the loss heads
+  (and ``g`` when it is a projection of its own);
+* ``routing: separate`` (CURL / TACO): after the critic step, ``sum_i lambda_i L_i`` on a
+  fresh encoder pass is minimised by this module's own Adam over encoder, ``g`` and heads,
+  with moments of its own (twice the encoder's Adam steps).
+
+The actor never sees the auxiliary gradient: it reads detached features either way.
+Logged per update: ``loss/aux`` (the weighted sum), ``loss/aux_<label>`` (each unweighted),
+each loss's own ``aux/<label>/...`` metrics, ``aux/<label>/grad_z`` (every
+``GRAD_NORM_EVERY``-th update: the norm of ``d(lambda_i L_i) / d z_t``, the batch's gradient
+where it enters ``g`` and ``f`` through ``o_t``; C-faithful and N also reach the encoder through
+``z_{t+1}``, not counted here),
+``aux/separate_step`` (1 when the separate step ran), and on the batch's online latents
+``aux/z_cos`` (mean pairwise cosine similarity, collapse: 1) and ``aux/z_var`` (mean
+per-dimension variance).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from agents.auxiliary.base import AuxBatch, AuxLoss, ema_update, frozen_copy
+from agents.auxiliary.contrastive import TemporalContrastive
+from agents.auxiliary.horizon import HorizonFaithful, HorizonStabilised
+from agents.auxiliary.repulsion import NegativesOnly
+from agents.auxiliary.reward import RewardPrediction
+from agents.auxiliary.rollout import LatentRollout
+
+__all__ = ["AuxBatch", "AuxLoss", "AuxObjectives", "make_aux_loss", "mean_pairwise_cosine"]
+
+GRAD_NORM_EVERY = 10  # one extra backward pass through the heads per loss: not every update
+
+
+def make_aux_loss(cfg, latent_dim: int, action_dim: int) -> AuxLoss:
+    """The loss module of one config entry (``configs.schema.AuxLossConfig``)."""
+    label = cfg.label or cfg.type
+    if cfg.type == "one_step":
+        return LatentRollout(label, latent_dim, action_dim, 1, 1.0, cfg.hidden,
+                             cfg.shuffle_actions)
+    if cfg.type == "rollout":
+        return LatentRollout(label, latent_dim, action_dim, cfg.k, cfg.rho, cfg.hidden,
+                             cfg.shuffle_actions)
+    if cfg.type == "horizon_faithful":
+        return HorizonFaithful(label, latent_dim, action_dim, cfg.gamma, cfg.temperature,
+                               cfg.pos_weight, cfg.neg_weight, cfg.hidden)
+    if cfg.type == "horizon_stabilised":
+        return HorizonStabilised(label, latent_dim, action_dim, cfg.gamma, cfg.distance,
+                                 cfg.neg_weight, cfg.temperature, cfg.hidden)
+    if cfg.type == "contrastive":
+        return TemporalContrastive(label, latent_dim, action_dim, cfg.k, cfg.hidden)
+    if cfg.type == "reward":
+        return RewardPrediction(label, latent_dim, action_dim, cfg.k, cfg.hidden)
+    if cfg.type == "negatives":
+        return NegativesOnly(label, cfg.temperature, cfg.neighbour)
+    raise ValueError(f"unknown auxiliary loss type '{cfg.type}'")
+
+
+def mean_pairwise_cosine(z: torch.Tensor) -> torch.Tensor:
+    """Mean of ``cos(z_i, z_j)`` over all pairs ``i != j``, in O(N d):
+    ``(|sum_i zhat_i|^2 - N) / (N (N - 1))`` with ``zhat_i = z_i / |z_i|``."""
+    n = z.shape[0]
+    zhat = torch.nn.functional.normalize(z, dim=-1, eps=1e-8)
+    return (zhat.sum(0).pow(2).sum() - n) / max(n * (n - 1), 1)
+
+
+class AuxObjectives(nn.Module):
+    """The configured auxiliary losses of one agent (module docstring).
+
+    Args:
+        cfg: ``configs.schema.AuxConfig``.
+        encoder: ``f`` (conv features ``h``); latent: ``g`` (``h -> z``, ``d = latent_dim``).
+        augment: the random shift applied to every online and target view.
+        action_dim: ``|A|``; lr: Adam learning rate.
+        own_latent: ``g`` is a projection of the auxiliary losses' own (stepped here).
+        encoder_trainable: False for a frozen (transferred) encoder.
+    """
+
+    def __init__(self, cfg, encoder: nn.Module, latent: nn.Module,
+                 augment: Callable[[torch.Tensor], torch.Tensor], latent_dim: int,
+                 action_dim: int, lr: float, own_latent: bool, encoder_trainable: bool = True):
+        super().__init__()
+        self.weights = [float(c.weight) for c in cfg.losses]
+        self.losses = nn.ModuleList(make_aux_loss(c, latent_dim, action_dim) for c in cfg.losses)
+        self.separate = cfg.routing == "separate"
+        self.tau = cfg.target_tau
+        self.window = max((loss.window for loss in self.losses), default=0)
+        self.obs_offsets = sorted({k for loss in self.losses for k in loss.obs_offsets})
+        self.augment = augment
+        self.encoder_trainable = encoder_trainable
+        self._online = (encoder, latent)   # the agent's modules: not registered (nor saved) here
+        self.calls = 0
+        self.needs_target = any(loss.needs_target for loss in self.losses)
+        if self.needs_target:
+            self.encoder_target = frozen_copy(encoder)
+            self.latent_target = frozen_copy(latent)
+        # frozen parameters (a transferred encoder) stay in the list and get no gradient, so
+        # Adam skips them and the optimiser's layout does not depend on freezing
+        params = [p for p in self.losses.parameters() if p.requires_grad]
+        if own_latent or self.separate:
+            params += list(latent.parameters())
+        if self.separate:
+            params += list(encoder.parameters())
+        self.opt = torch.optim.Adam(params, lr=lr, fused=True) if params else None
+
+    # --- latents --------------------------------------------------------------------------
+    def features(self, obs: torch.Tensor) -> torch.Tensor:
+        """``f(aug(obs))``; without gradients for a frozen encoder."""
+        encoder, _ = self._online
+        with torch.set_grad_enabled(self.encoder_trainable and torch.is_grad_enabled()):
+            return encoder(self.augment(obs))
+
+    def online(self, obs: torch.Tensor) -> torch.Tensor:
+        return self._online[1](self.features(obs))
+
+    @torch.no_grad()
+    def target(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.latent_target(self.encoder_target(self.augment(obs)))
+
+    # --- the loss -------------------------------------------------------------------------
+    def loss(self, h: torch.Tensor, batch: dict[str, torch.Tensor], step: int,
+             z: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``(sum_i lambda_i L_i, metrics)`` on a replay batch with a window; ``h`` is
+        ``f(aug(o_t))`` of the critic's pass (``routing: critic``) or a fresh one, ``z = g(h)``
+        if the caller has it already."""
+        z = self._online[1](h) if z is None else z
+        aux = AuxBatch(z=z, window_obs=batch["window_obs"], obs_offsets=self.obs_offsets,
+                       actions=batch["window_action"], rewards=batch["window_reward"],
+                       mask=batch["window_mask"].float(), online=self.online,
+                       target=self.target)
+        total = z.new_zeros(())
+        metrics: dict[str, torch.Tensor] = {}
+        monitor = self.calls % GRAD_NORM_EVERY == 0 and z.requires_grad
+        self.calls += 1
+        for weight, module in zip(self.weights, self.losses):
+            value, extra = module(aux, step)
+            total = total + weight * value
+            metrics[f"loss/aux_{module.label}"] = value.detach()
+            metrics.update(extra)
+            if monitor and value.requires_grad:
+                (grad,) = torch.autograd.grad(weight * value, z, retain_graph=True,
+                                              allow_unused=True)
+                if grad is not None:
+                    metrics[f"aux/{module.label}/grad_z"] = grad.norm()
+        with torch.no_grad():
+            metrics.update({"loss/aux": total.detach(), "aux/z_cos": mean_pairwise_cosine(z),
+                            "aux/z_var": z.var(dim=0).mean(),
+                            "aux/separate_step": torch.tensor(float(self.separate))})
+        return total, metrics
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        if self.opt is not None:
+            self.opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        """Adam step of this module's parameters (after the backward pass)."""
+        if self.opt is not None:
+            self.opt.step()
+
+    def separate_update(self, obs: torch.Tensor, batch: dict[str, torch.Tensor],
+                        step: int) -> dict[str, torch.Tensor]:
+        """``routing: separate``: a fresh ``f(aug(o_t))`` and this module's own Adam step."""
+        total, metrics = self.loss(self.features(obs), batch, step)
+        self.zero_grad()
+        total.backward()
+        self.step()
+        return metrics
+
+    @torch.no_grad()
+    def ema_update(self) -> None:
+        """Every target copy: ``theta_bar <- theta_bar + tau (theta - theta_bar)``."""
+        if self.needs_target:
+            ema_update(self.encoder_target, self._online[0], self.tau)
+            ema_update(self.latent_target, self._online[1], self.tau)
+        for module in self.losses:
+            module.ema_update(self.tau)
+
+    # --- persistence ----------------------------------------------------------------------
+    def full_state(self) -> dict[str, Any]:
+        return {"modules": self.state_dict(), "calls": self.calls,
+                "opt": self.opt.state_dict() if self.opt is not None else None}
+
+    def load_full_state(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(state["modules"])
+        self.calls = state["calls"]
+        if self.opt is not None:
+            self.opt.load_state_dict(state["opt"])

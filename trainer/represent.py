@@ -1,0 +1,75 @@
+"""Representation metrics of any checkpoint of a run, after the fact (``python train.py
+represent``): the same metrics the agent logs during training (``agents/representation.py``),
+on the run's own probe set (``<run>/probe.npz``, drawn now if the run has none), so runs and
+checkpoints can be compared on the same states. Rows go to ``<run>/representation.csv``.
+
+The agent must expose ``latents(obs) -> (N, d)`` (the off-policy agents: ``g(f(o))``, no
+augmentation). A transferred run is measured with its own trained weights (the source it was
+initialised from is not read again).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from agents.representation import load_or_collect, representation_metrics
+from configs.loader import ConfigError, apply_overrides, read_yaml, validate
+from envs import make_env
+from trainer.api import build
+from trainer.checkpoint import load_checkpoint
+from trainer.rundir import RunDir
+
+REPORT_FILE = "representation.csv"
+
+
+def run_checkpoints(run_dir: Path, names: list[str] | None = None) -> list[Path]:
+    """The named checkpoints of a run (``step_0000001000``, ``best``, ``last`` or file names),
+    default every periodic ``step_*.pt`` plus ``best.pt``."""
+    folder = RunDir(run_dir).checkpoints
+    if names:
+        paths = [folder / (n if n.endswith(".pt") else f"{n}.pt") for n in names]
+        for p in paths:
+            if not p.is_file():
+                raise ConfigError(f"--checkpoint: {p} not found (have: "
+                                  f"{', '.join(sorted(q.stem for q in folder.glob('*.pt')))})")
+        return paths
+    paths = sorted(folder.glob("step_*.pt")) + sorted(folder.glob("best.pt"))
+    if not paths:
+        raise ConfigError(f"run folder {run_dir} has no checkpoints yet")
+    return paths
+
+
+def measure(run_dir: str | Path, names: list[str] | None = None) -> list[dict[str, Any]]:
+    """One row of metrics per checkpoint: ``checkpoint``, ``step`` and ``repr/*``."""
+    run = RunDir(run_dir)
+    if not run.config_file.exists():
+        raise ConfigError(f"{run.path} is not a run folder (no config.yaml)")
+    cfg = validate(apply_overrides(read_yaml(run.config_file), ["agent.encoder_init=null"]))
+    if not hasattr(cfg.agent, "representation"):
+        raise ConfigError(f"agent.name: {cfg.agent.name} has no latent to measure "
+                          f"(representation metrics are for the off-policy agents)")
+    paths = run_checkpoints(run.path, names)
+    env, agent, _ = build(cfg)
+    env.close()
+    rcfg = cfg.agent.representation
+    probe = load_or_collect(run.path, lambda seed: make_env(cfg.env, seed=seed),
+                            rcfg.probe_episodes, rcfg.probe_stride, rcfg.probe_seed)
+    rows = []
+    for path in paths:
+        ckpt = load_checkpoint(path)
+        state = dict(ckpt["agent"], replay=None)   # weights only: the replay is not needed
+        agent.load_state_dict(state)
+        rows.append({"checkpoint": path.stem, "step": ckpt["step"],
+                     **representation_metrics(agent.latents(probe.obs), probe, rcfg.ridge)})
+    return rows
+
+
+def write_report(run_dir: str | Path, rows: list[dict[str, Any]]) -> Path:
+    path = Path(run_dir) / REPORT_FILE
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
