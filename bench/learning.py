@@ -2,8 +2,9 @@
 
 Trains the presets (``configs/ncap_swim_ppo.yaml``, ``configs/mlp_swim_ppo.yaml`` and
 ``configs/ncap_swim_ppo_tuned.yaml``: exploration std 0.3 and actor lr 1e-3 instead of the paper's
-0.1 and 3e-4) through the ordinary trainer for ``--steps`` env steps per seed, then reports the evaluation return (5
-deterministic episodes every 10k steps) against env steps: median and per-seed values at the
+0.1 and 3e-4; ``configs/*_swim_ppo_paper.yaml``: the authors' tonic protocol) through the ordinary trainer for ``--steps`` env steps per seed, then reports the evaluation return (5
+episodes every 10k steps, under each preset's protocol: ours = mean actions on fixed seeds from
+step 0; ``*_paper`` = tonic's sampled actions on one continuing test env from 10k) against env steps: median and per-seed values at the
 first evaluation, at 50k/100k/.../budget, and the step at which the median first reaches 860.
 Writes ``bench/results/learning.{json,md,png}``. Run folders go to ``bench/runs/learning/``;
 rerunning resumes unfinished runs and reuses finished ones.
@@ -38,7 +39,9 @@ from trainer.rundir import RunDir  # noqa: E402
 # (exploration std 0.3 instead of 0.1, actor lr 1e-3 instead of 3e-4); see its preset.
 PRESETS = {"ncap": (ROOT / "configs/ncap_swim_ppo.yaml", []),
            "mlp": (ROOT / "configs/mlp_swim_ppo.yaml", []),
-           "ncap_tuned": (ROOT / "configs/ncap_swim_ppo_tuned.yaml", [])}
+           "ncap_tuned": (ROOT / "configs/ncap_swim_ppo_tuned.yaml", []),
+           "ncap_paper": (ROOT / "configs/ncap_swim_ppo_paper.yaml", []),
+           "mlp_paper": (ROOT / "configs/mlp_swim_ppo_paper.yaml", [])}
 TARGET = 860.0
 
 

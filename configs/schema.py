@@ -66,7 +66,16 @@ class MLPActorConfig(StrictModel):
     type: Literal["mlp"] = "mlp"
     hidden: list[Annotated[int, Field(gt=0)]] = Field([256, 256], description="hidden layer sizes")
     activation: Literal["tanh", "relu"] = "tanh"
-    log_std_init: float = Field(0.0, description="initial log std of the action noise")
+    log_std_init: float = Field(0.0, description="head linear only: initial log std of the noise")
+    head: Literal["linear", "tonic"] = Field(
+        "linear", description="linear: linear mean, std exp(log_std) (SB3); tonic: tanh on the "
+        "mean, std softplus(rho) clamped to [1e-4, 1], rho = 0 at init (std 0.693)")
+
+    @model_validator(mode="after")
+    def _log_std_init_needs_linear_head(self) -> "MLPActorConfig":
+        if self.head == "tonic" and self.log_std_init != 0.0:
+            raise ValueError("log_std_init applies to head 'linear' only (tonic: std softplus(0))")
+        return self
 
 
 class PPOConfig(StrictModel):
@@ -82,6 +91,9 @@ class PPOConfig(StrictModel):
     minibatch: int | None = Field(None, ge=1, description="minibatch size; None = full segment")
     clip: float = Field(0.2, gt=0, description="PPO ratio clip epsilon")
     kl_target: float | None = Field(0.015, gt=0, description="stop actor updates above this KL")
+    kl_stop_step: Literal["skip", "take"] = Field(
+        "skip", description="the actor step whose KL first exceeds kl_target: skip it, or take "
+        "it and then stop (tonic)")
     actor_lr: float = Field(3e-4, gt=0)
     critic_lr: float = Field(1e-3, gt=0)
     gamma: float = Field(0.99, gt=0, le=1)
@@ -150,6 +162,12 @@ class TrainerConfig(StrictModel):
     eval_every: int = Field(10_000, ge=1, description="agent steps between evaluations")
     eval_episodes: int = Field(5, ge=1, description="episodes per evaluation")
     eval_seed_offset: int = Field(10_000, ge=0, description="eval env seeds: seed + offset + i")
+    eval_actions: Literal["mean", "sampled"] = Field(
+        "mean", description="evaluate the mean action, or sampled actions with seeded noise "
+        "that moves no training RNG (tonic)")
+    eval_seeding: Literal["fixed", "continuing"] = Field(
+        "fixed", description="fixed: episode i of every evaluation starts from seed + offset + i;"
+        " continuing: one eval env seeded seed + offset, never reseeded (tonic)")
     eval_at_start: bool = Field(True, description="evaluate the initial policy at step 0")
     log_every: int = Field(1_000, ge=1, description="agent steps between metrics.csv rows")
     checkpoint_every: int = Field(10_000, ge=1, description="agent steps between checkpoints")
