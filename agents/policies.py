@@ -121,6 +121,11 @@ class SoftplusGaussianHead(nn.Module):
 
 def build_actor(actor_cfg, obs_dim: int, act_dim: int, env=None) -> tuple[nn.Module, GaussianHead]:
     """The actor module and its Gaussian head for ``actor_cfg`` (``configs.schema``)."""
+    if actor_cfg.type == "ncap_plus":
+        from agents.circuit_actor import build_ncap_plus_actor
+
+        actor = build_ncap_plus_actor(actor_cfg, env)
+        return actor, GaussianHead(act_dim, math.log(actor_cfg.sigma), learned=False)
     if actor_cfg.type == "ncap":
         body = getattr(env, "body", None)
         if body is None or not getattr(env, "time_feature", False):
