@@ -173,9 +173,10 @@ class NCAPPlusCircuit(nn.Module):
 
     def readable(self) -> dict[str, float]:
         """Every trainable quantity as the forward pass uses it (for captions and diagrams)."""
-        out = {k: float(self.weight(k)) for k in self.weights}
-        out["T"] = float(self.period())
-        out["duty"] = float(self.duty())
+        with torch.no_grad():
+            out = {k: float(self.weight(k)) for k in self.weights}
+            out["T"] = float(self.period())
+            out["duty"] = float(self.duty())
         if self.gain is not None:
             out.update({f"alpha{k}": float(a) for k, a in enumerate(self.gain.detach())})
         return out
