@@ -69,7 +69,10 @@ def main() -> None:
             cfg = load_config(preset, [*extra, f"steps={args.steps}", f"seed={seed}",
                                        f"run_dir={run_dir}", "trainer.progress=false"])
             t0 = time.perf_counter()
-            summary = train(cfg)
+            done = run_dir / "summary.json"
+            summary = json.loads(done.read_text()) if done.exists() else None
+            if summary is None or summary["status"] != "complete" or summary["env_steps"] != args.steps:
+                summary = train(cfg)
             print(f"{agent} seed {seed}: initial {summary['initial_eval_return']:.1f} final "
                   f"{summary['final_eval_return']:.1f} ({summary['steps_per_second']:.0f} steps/s, "
                   f"{time.perf_counter() - t0:.0f} s this session)", flush=True)
