@@ -120,8 +120,10 @@ def main() -> None:
     table = "\n".join(lines)
     cmd = "python bench/learning.py --steps {} --seeds {} --agents {}".format(
         args.steps, " ".join(map(str, args.seeds)), " ".join(args.agents))
+    if args.out != ap.get_default("out"):
+        cmd += f" --out {args.out}"
     if args.cross_eval:
-        cmd += f" --cross-eval {args.cross_eval} --out {args.out}"
+        cmd += f" --cross-eval {args.cross_eval}"
         table += "\n\nFinal policy under our protocol (mean actions, fixed seeds, " \
                  f"{args.cross_eval} episodes): " + ", ".join(
                      f"{a}: median {np.median(v):.0f} (" + ", ".join(f"{x:.0f}" for x in v) + ")"
