@@ -16,6 +16,8 @@ body_velocities (3 (N + 1)), time]``. The actor reads, from the raw observation:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -29,7 +31,7 @@ def observation_layout(env) -> dict[str, tuple[int, int]]:
     """``{key: (start, stop)}`` of each observation entry in the flat observation."""
     layout, start = {}, 0
     for key, spec in env.dm_env.observation_spec().items():
-        size = int(torch.tensor(spec.shape).prod()) if spec.shape else 1
+        size = math.prod(spec.shape)
         layout[key] = (start, start + size)
         start += size
     return layout

@@ -2,7 +2,8 @@
 
 * ``actions="mean"`` (default): the deterministic action ``agent.act(obs, explore=False)``.
   ``actions="sampled"``: the exploration action ``agent.act(obs, explore=True)``, as tonic tests
-  PPO policies. The noise of episode ``k`` is drawn under forked global RNGs (python, numpy,
+  PPO policies (an agent that explores with uniform actions early in training, such as
+  DrQ-v2, does so here too). The noise of episode ``k`` is drawn under forked global RNGs (python, numpy,
   torch) seeded with ``noise_seed(k)``, so it is reproducible and leaves every training RNG
   exactly where it was.
 * ``seeding="fixed"`` (default): every evaluation runs episodes ``i = 0..n-1`` from
