@@ -62,6 +62,13 @@ class MLPActor(nn.Module):
         return self.net(obs)
 
 
+class TonicMLPActor(MLPActor):
+    """Tonic's PPO actor torso and mean: ``mu = tanh(MLP(obs))`` (paper protocol)."""
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(obs))
+
+
 class GaussianHead(nn.Module):
     """Diagonal Gaussian ``N(mean, sigma^2)`` with a fixed or a learned state-independent sigma.
 
@@ -112,10 +119,43 @@ def build_ncap_actor(circuit_cfg, env, own_clock: bool = False) -> NCAPActor:
     return NCAPActor(circuit, body.n_joints, env.episode_steps)
 
 
+class SoftplusGaussianHead(nn.Module):
+    """Tonic's state-independent scale: ``sigma_k = clamp(softplus(rho_k), 1e-4, 1)``, ``rho = 0``
+    at init (``sigma = log 2 = 0.693``). Same interface as ``GaussianHead``."""
+
+    STD_MIN, STD_MAX = 1e-4, 1.0
+
+    def __init__(self, act_dim: int):
+        super().__init__()
+        self.act_dim = act_dim
+        self.rho = nn.Parameter(torch.zeros(act_dim))
+
+    def std(self) -> torch.Tensor:
+        return nn.functional.softplus(self.rho).clamp(self.STD_MIN, self.STD_MAX)
+
+    def log_prob(self, mean: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """``sum_k [-(a_k - mu_k)^2 / (2 s_k^2) - log s_k - log(2 pi) / 2]``."""
+        std = self.std()
+        z = (action - mean) / std
+        return (-0.5 * z.pow(2) - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        """``sum_k [log s_k + (1 + log 2 pi) / 2]`` (state independent)."""
+        return (self.std().log() + 0.5 * (1.0 + math.log(2 * math.pi))).sum()
+
+
 def build_actor(actor_cfg, obs_dim: int, act_dim: int, env=None) -> tuple[nn.Module, GaussianHead]:
     """The PPO actor module and its Gaussian head for ``actor_cfg`` (``configs.schema``)."""
+    if actor_cfg.type == "ncap_plus":
+        from agents.circuit_actor import build_ncap_plus_actor
+
+        actor = build_ncap_plus_actor(actor_cfg, env)
+        return actor, GaussianHead(act_dim, math.log(actor_cfg.sigma), learned=False)
     if actor_cfg.type == "ncap":
         actor = build_ncap_actor(actor_cfg, env)
         return actor, GaussianHead(act_dim, math.log(actor_cfg.sigma), learned=False)
+    if actor_cfg.head == "tonic":
+        actor = TonicMLPActor(obs_dim, act_dim, actor_cfg.hidden, actor_cfg.activation)
+        return actor, SoftplusGaussianHead(act_dim)
     actor = MLPActor(obs_dim, act_dim, actor_cfg.hidden, actor_cfg.activation)
     return actor, GaussianHead(act_dim, actor_cfg.log_std_init, learned=True)

@@ -12,7 +12,9 @@ Per segment of ``S`` on-policy steps (policy frozen while collecting):
 * ``iterations`` passes over the segment (full batch by default, or shuffled minibatches):
   actor loss ``-mean(min(rho A, clip(rho, 1 - eps, 1 + eps) A)) - c_H H`` with
   ``rho = exp(log pi(a|s) - log pi_old(a|s))``; the actor stops for the rest of the segment once
-  ``KL ~ mean(log pi_old - log pi) > kl_target`` (checked before each step, as tonic does);
+  ``KL ~ mean(log pi_old - log pi) > kl_target``, measured at the parameters before each step.
+  ``kl_stop_step="skip"`` (default) skips the step on which the KL first passes the target;
+  ``"take"`` takes that step and stops after it, as tonic does;
   critic loss ``mean((V(s) - R)^2)`` keeps training for all iterations;
 * the observation normaliser (critic input, and MLP actor input) is updated with the segment's
   observations at the end of the update, so the data-generating policy is the one evaluated.
@@ -177,7 +179,7 @@ class PPOAgent:
                     kl = -log_ratio.mean().detach()
                     if cfg.kl_target is not None and kl.item() > cfg.kl_target:
                         actor_active = False
-                    else:
+                    if actor_active or cfg.kl_stop_step == "take":
                         ratio = log_ratio.exp()
                         surrogate = torch.min(ratio * adv,
                                               ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * adv)

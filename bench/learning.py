@@ -2,8 +2,9 @@
 
 Trains the presets (``configs/ncap_swim_ppo.yaml``, ``configs/mlp_swim_ppo.yaml`` and
 ``configs/ncap_swim_ppo_tuned.yaml``: exploration std 0.3 and actor lr 1e-3 instead of the paper's
-0.1 and 3e-4) through the ordinary trainer for ``--steps`` env steps per seed, then reports the evaluation return (5
-deterministic episodes every 10k steps) against env steps: median and per-seed values at the
+0.1 and 3e-4; ``configs/*_swim_ppo_paper.yaml``: the authors' tonic protocol) through the ordinary trainer for ``--steps`` env steps per seed, then reports the evaluation return (5
+episodes every 10k steps, under each preset's protocol: ours = mean actions on fixed seeds from
+step 0; ``*_paper`` = tonic's sampled actions on one continuing test env from 10k) against env steps: median and per-seed values at the
 first evaluation, at 50k/100k/.../budget, and the step at which the median first reaches 860.
 Writes ``bench/results/learning.{json,md,png}``. Run folders go to ``bench/runs/learning/``;
 rerunning resumes unfinished runs and reuses finished ones.
@@ -31,14 +32,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from configs.loader import load_config  # noqa: E402
-from trainer.api import train  # noqa: E402
+from trainer.api import load_policy, train  # noqa: E402
+from trainer.evaluation import evaluate  # noqa: E402
 from trainer.rundir import RunDir  # noqa: E402
 
 # name -> (preset, extra overrides). "ncap_tuned" deviates from the paper setup on purpose
 # (exploration std 0.3 instead of 0.1, actor lr 1e-3 instead of 3e-4); see its preset.
 PRESETS = {"ncap": (ROOT / "configs/ncap_swim_ppo.yaml", []),
            "mlp": (ROOT / "configs/mlp_swim_ppo.yaml", []),
-           "ncap_tuned": (ROOT / "configs/ncap_swim_ppo_tuned.yaml", [])}
+           "ncap_tuned": (ROOT / "configs/ncap_swim_ppo_tuned.yaml", []),
+           "ncap_paper": (ROOT / "configs/ncap_swim_ppo_paper.yaml", []),
+           "mlp_paper": (ROOT / "configs/mlp_swim_ppo_paper.yaml", [])}
 TARGET = 860.0
 
 
@@ -49,7 +53,11 @@ def main() -> None:
     ap.add_argument("--agents", nargs="+", default=["ncap", "mlp", "ncap_tuned"],
                     choices=list(PRESETS))
     ap.add_argument("--out", default=str(ROOT / "bench/results/learning"))
+    ap.add_argument("--cross-eval", type=int, default=0, metavar="EPISODES",
+                    help="also evaluate each final policy (last.pt) under our protocol: mean "
+                    "actions, fixed seeds seed + 10000 + i, this many episodes")
     args = ap.parse_args()
+    cross: dict[str, list[float]] = {}
 
     curves: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
     timing: dict[str, list[float]] = {}
@@ -61,11 +69,19 @@ def main() -> None:
             cfg = load_config(preset, [*extra, f"steps={args.steps}", f"seed={seed}",
                                        f"run_dir={run_dir}", "trainer.progress=false"])
             t0 = time.perf_counter()
-            summary = train(cfg)
+            done = run_dir / "summary.json"
+            summary = json.loads(done.read_text()) if done.exists() else None
+            if summary is None or summary["status"] != "complete" or summary["env_steps"] != args.steps:
+                summary = train(cfg)
             print(f"{agent} seed {seed}: initial {summary['initial_eval_return']:.1f} final "
                   f"{summary['final_eval_return']:.1f} ({summary['steps_per_second']:.0f} steps/s, "
                   f"{time.perf_counter() - t0:.0f} s this session)", flush=True)
             curves[agent][seed] = RunDir(run_dir).eval_curve()
+            if args.cross_eval:
+                _, policy, env = load_policy(run_dir / "checkpoints" / "last.pt",
+                                             ["trainer.eval_actions=mean"])
+                cross.setdefault(agent, []).append(float(evaluate(
+                    policy, env, args.cross_eval, seed + 10_000, actions="mean").mean()))
             timing[agent].append(summary["steps_per_second"])
 
     checkpoints = sorted({0, 10_000, 50_000, 100_000, 200_000, args.steps} & set(range(0, args.steps + 1, 10_000)) | {args.steps})
@@ -84,6 +100,10 @@ def main() -> None:
         result["agents"][agent] = {"at": at, "first_step_median_reaches_target": reach,
                                    "median_final": float(med[-1]),
                                    "steps_per_second": timing[agent]}
+        if agent in cross:
+            result["agents"][agent]["final_mean_action_fixed_seed_eval"] = {
+                "episodes": args.cross_eval, "per_seed": cross[agent],
+                "median": float(np.median(cross[agent]))}
         cells = [f"{at[s]['median']:.0f} ({min(at[s]['per_seed']):.0f}-{max(at[s]['per_seed']):.0f})"
                  if s in at else "-" for s in checkpoints]
         lines.append(f"| {agent}-ppo | " + " | ".join(cells) + f" | {reach if reach is not None else 'not reached'} |")
@@ -100,6 +120,14 @@ def main() -> None:
     table = "\n".join(lines)
     cmd = "python bench/learning.py --steps {} --seeds {} --agents {}".format(
         args.steps, " ".join(map(str, args.seeds)), " ".join(args.agents))
+    if args.out != ap.get_default("out"):
+        cmd += f" --out {args.out}"
+    if args.cross_eval:
+        cmd += f" --cross-eval {args.cross_eval}"
+        table += "\n\nFinal policy under our protocol (mean actions, fixed seeds, " \
+                 f"{args.cross_eval} episodes): " + ", ".join(
+                     f"{a}: median {np.median(v):.0f} (" + ", ".join(f"{x:.0f}" for x in v) + ")"
+                     for a, v in cross.items())
     out.with_suffix(".md").write_text(f"Command: `{cmd}`\n\nEval return: median over seeds (min-max).\n\n{table}\n")
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     print(table)

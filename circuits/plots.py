@@ -12,7 +12,9 @@
   contralateral B -> M inhibition ``c``. Excitatory synapses are red arrows, inhibitory ones blue
   bars; line width grows with |w| and every weight's value is written on it. Weights are the
   effective ones (after the sign clamp of a sign-constrained circuit); an unshared circuit shows
-  the mean over segments and sides, its range in brackets.
+  the mean over segments and sides, its range in brackets. An NCAP+ circuit
+  (``circuits/ncap_plus.py``) lists its further parameters (tone, velocity, steering weights,
+  period, duty cycle, gain coefficients and the resulting gain per joint) above the diagram.
 """
 
 from __future__ import annotations
@@ -38,11 +40,27 @@ def effective_weights(circuit: NCAPSwimmerCircuit) -> dict[str, np.ndarray]:
         return {k: circuit.weight(k).detach().cpu().numpy() for k in ("o", "p", "i", "c")}
 
 
+def extra_parameters(circuit) -> dict[str, float]:
+    """NCAP+ parameters beyond o, p, i, c (tone, v, turn, speed, T, duty, alpha_k); {} for NCAP."""
+    readable = getattr(circuit, "readable", None)
+    if readable is None:
+        return {}
+    return {k: v for k, v in readable().items() if k not in ("o", "p", "i", "c")}
+
+
 def weight_caption(circuit: NCAPSwimmerCircuit) -> str:
-    """One line, e.g. ``o=+1.00 p=+1.00 i=+1.00 c=-1.00`` (unshared: means over segments)."""
+    """One line, e.g. ``o=+1.00 p=+1.00 i=+1.00 c=-1.00`` (unshared: means over segments);
+    NCAP+ appends its other parameters (``tone=+0.50 ... T=60.0 duty=0.50``)."""
     prefix = "" if circuit.shared else "mean "
-    return prefix + "  ".join(f"{k}={float(w.mean()):+.2f}"
-                              for k, w in effective_weights(circuit).items())
+    words = [f"{k}={float(w.mean()):+.2f}" for k, w in effective_weights(circuit).items()]
+    words += [f"{k}={v:.1f}" if k == "T" else f"{k}={v:.2f}" if k == "duty" else f"{k}={v:+.2f}"
+              for k, v in extra_parameters(circuit).items()]
+    return prefix + "  ".join(words)
+
+
+EXTRA_LABELS = {"tone": "tonic drive -> every M", "v": "joint velocity v_{j-1} -> B_j",
+                "turn": "turn r -> Bd_1, l -> Bv_1", "speed": "brake (1 - s) -> every B",
+                "T": "oscillator period (steps)", "duty": "oscillator duty cycle"}
 
 
 def _weight_label(w: np.ndarray) -> str:
@@ -70,8 +88,9 @@ def _neuron(ax, xy, label: str, colour: str) -> None:
     ax.text(*xy, label, ha="center", va="center", fontsize=8, zorder=4)
 
 
-def draw_circuit(ax, circuit: NCAPSwimmerCircuit) -> None:
-    """The head segment above one body segment, with every weight (module docstring)."""
+def draw_circuit(ax, circuit: NCAPSwimmerCircuit, n_joints: int | None = None) -> None:
+    """The head segment above one body segment, with every weight (module docstring); NCAP+'s
+    other parameters are listed above the diagram (with the gain of each of ``n_joints``)."""
     w = effective_weights(circuit)
     ax.set_xlim(-0.5, 3.5)
     ax.set_ylim(-1.3, 7.0)
@@ -92,6 +111,18 @@ def draw_circuit(ax, circuit: NCAPSwimmerCircuit) -> None:
         _synapse(ax, b["d"], m["v"], w["c"], "c", (-0.45, 0.5))
         _synapse(ax, b["v"], m["d"], w["c"], "c", (-0.45, -0.5))
         ax.text(3.0, y0 - 0.45, f"a_{j} = Md - Mv", ha="center", va="top", fontsize=8)
+    extras = extra_parameters(circuit)
+    if extras:
+        lines = [f"{k} = {v:+.2f}   {EXTRA_LABELS.get(k, 'muscle gain coefficient (Legendre)')}"
+                 if k not in ("T", "duty") else f"{k} = {v:.2f}   {EXTRA_LABELS[k]}"
+                 for k, v in extras.items()]
+        if n_joints is not None and getattr(circuit, "gain", None) is not None:
+            with torch.no_grad():
+                gains = circuit.gains(n_joints).cpu().numpy()
+            lines.append("gain g_j = " + " ".join(f"{g:.2f}" for g in gains))
+        ax.text(1.5, 7.4, "\n".join(lines), ha="center", va="bottom", fontsize=7.5,
+                family="monospace")
+        ax.set_ylim(-1.3, 7.6 + 0.45 * len(lines))
     ax.text(1.5, -1.1, "red arrow: excitatory   blue bar: inhibitory\n"
             "d = dorsal, v = ventral; line width ~ |w|", ha="center", va="center", fontsize=7.5,
             color="dimgray")
@@ -128,7 +159,7 @@ def activity_figure(rollout, circuit: NCAPSwimmerCircuit, path: str | Path, titl
         ax = fig.add_subplot(grid[row, 0], sharex=osc)
         _heatmap(ax, fig, values, dt, name)
     ax.set_xlabel("time (s)")
-    draw_circuit(fig.add_subplot(grid[:, 1]), circuit)
+    draw_circuit(fig.add_subplot(grid[:, 1]), circuit, n)
     fig.suptitle(f"{title}: return {rollout.rewards.sum():.1f} over {len(t)} steps", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -69,8 +69,11 @@ def rollout_steps(agent, env, seed: int, steps: int) -> Iterator[Step]:
             joints = obs[:n].copy()
             activity = None
             if circuit is not None:
-                act = circuit.activity(torch.as_tensor(joints, dtype=torch.float32),
-                                       torch.tensor(float(k)))
+                if hasattr(agent.actor, "activity"):  # NCAP+ reads velocities, target from obs
+                    act = agent.actor.activity(torch.as_tensor(obs, dtype=torch.float32))
+                else:
+                    act = circuit.activity(torch.as_tensor(joints, dtype=torch.float32),
+                                           torch.tensor(float(k)))
                 activity = {name: v.numpy().copy() for name, v in act.items()}
             action = agent.act(obs, explore=False)
             obs, reward, terminated, truncated, _ = env.step(action)

@@ -35,16 +35,27 @@ class PixelConfig(StrictModel):
         None, description="camera index or name; None = 0 (quadruped: 2, swim: tracking1)")
 
 
+class NavigateTargetConfig(StrictModel):
+    """Navigate only: where the target is drawn (stock dm_control swimmer: +-2 m, or +-0.3 m with
+    probability 0.2), uniformly in a square box centred on the origin."""
+
+    box: float = Field(2.0, gt=0, description="half-width (m) of the far target box")
+    near_box: float = Field(0.3, gt=0, description="half-width (m) of the near target box")
+    near_probability: float = Field(0.2, ge=0, le=1, description="chance of the near box")
+
+
 class EnvConfig(StrictModel):
     """Which environment and body to train on (see ``envs/factory.py``)."""
 
-    id: str = Field("swim", description="'swim' or 'dmc:<domain>-<task>' (e.g. dmc:walker-run)")
-    n_joints: int = Field(5, ge=2, description="swim only: number of joints N (links = N + 1)")
+    id: str = Field("swim", description="'swim', 'navigate' or 'dmc:<domain>-<task>' (e.g. "
+                    "dmc:walker-run)")
+    n_joints: int = Field(5, ge=2, description="swim/navigate: number of joints N (links = N + 1)")
     length_scale: float = Field(1.0, gt=0, description="swim only: link length multiplier")
     density: float | None = Field(None, ge=0, description="swim only: fluid density (None: 3000)")
     viscosity: float | None = Field(None, ge=0, description="swim only: fluid viscosity (None: 0)")
     time_feature: bool = Field(True, description="append the time feature -1 + 2k/T to observations")
     pixels: PixelConfig | None = Field(None, description="pixel observations; None = state")
+    target: NavigateTargetConfig = Field(default_factory=NavigateTargetConfig)
 
 
 class NCAPCircuitConfig(StrictModel):
@@ -66,20 +77,66 @@ class NCAPActorConfig(NCAPCircuitConfig):
     sigma: float = Field(0.1, gt=0, description="fixed std of the Gaussian exploration noise")
 
 
+class NCAPPlusActorConfig(StrictModel):
+    """NCAP+ (``circuits/ncap_plus.py``): NCAP with switchable extensions, swim or navigate.
+
+    All switches off is the NCAP circuit (shared, signed, constant init). ``steering`` adds the
+    speed and turn inputs of the navigation circuit (navigate task only).
+    """
+
+    type: Literal["ncap_plus"] = "ncap_plus"
+    oscillator: Literal["square", "smooth"] = Field("square", description="head oscillator wave")
+    period: float = Field(60.0, ge=4, le=400, description="initial oscillator period (steps)")
+    duty: float = Field(0.5, gt=0, lt=1, description="initial duty cycle (fraction on per side)")
+    learn_period: bool = Field(False, description="train the period (needs oscillator smooth)")
+    learn_duty: bool = Field(False, description="train the duty cycle (needs oscillator smooth)")
+    sharpness: float = Field(10.0, gt=0, description="smooth wave: logistic slope kappa")
+    muscle_tone: float | None = Field(None, ge=0, description="tonic muscle drive init (None: "
+                                      "off); gives the contralateral weight c a gradient")
+    leak: float = Field(0.0, ge=0, lt=1, description="graded-neuron leak slope (0: NCAP clamp)")
+    velocity: float | None = Field(None, ge=0, description="joint-velocity proprioception "
+                                   "weight init (None: off)")
+    velocity_tau: float = Field(0.3, gt=0, description="velocity scale (s): vh = qdot tau / limit")
+    gain_profile: int = Field(0, ge=0, le=4, description="Legendre coefficients of the muscle "
+                              "gain along the body (0: off)")
+    steering: Literal["hardcoded", "learned"] | None = Field(
+        None, description="navigate: speed/turn inputs from the target (None: off)")
+    n_turn_joints: int = Field(1, ge=1, description="steering: joints the turn inputs reach")
+    sigma: float = Field(0.1, gt=0, description="fixed std of the Gaussian exploration noise")
+
+    @model_validator(mode="after")
+    def _timing_needs_smooth_wave(self) -> "NCAPPlusActorConfig":
+        for key in ("learn_period", "learn_duty"):
+            if getattr(self, key) and self.oscillator != "smooth":
+                raise ValueError(f"{key} needs oscillator 'smooth' (a square wave has no "
+                                 "gradient with respect to its timing)")
+        return self
+
+
 class MLPActorConfig(StrictModel):
     """An MLP Gaussian actor with a learned state-independent std."""
 
     type: Literal["mlp"] = "mlp"
     hidden: list[Annotated[int, Field(gt=0)]] = Field([256, 256], description="hidden layer sizes")
     activation: Literal["tanh", "relu"] = "tanh"
-    log_std_init: float = Field(0.0, description="initial log std of the action noise")
+    log_std_init: float = Field(0.0, description="head linear only: initial log std of the noise")
+    head: Literal["linear", "tonic"] = Field(
+        "linear", description="linear: linear mean, std exp(log_std) (SB3); tonic: tanh on the "
+        "mean, std softplus(rho) clamped to [1e-4, 1], rho = 0 at init (std 0.693)")
+
+    @model_validator(mode="after")
+    def _log_std_init_needs_linear_head(self) -> "MLPActorConfig":
+        if self.head == "tonic" and self.log_std_init != 0.0:
+            raise ValueError("log_std_init applies to head 'linear' only (tonic: std softplus(0))")
+        return self
 
 
 class PPOConfig(StrictModel):
     """Clipped-ratio PPO with GAE and a KL early stop (defaults: tonic / NCAP paper setup)."""
 
     name: Literal["ppo"] = "ppo"
-    actor: Annotated[Union[NCAPActorConfig, MLPActorConfig], Field(discriminator="type")] = Field(
+    actor: Annotated[Union[NCAPActorConfig, MLPActorConfig, NCAPPlusActorConfig],
+                     Field(discriminator="type")] = Field(
         default_factory=NCAPActorConfig)
     critic_hidden: list[Annotated[int, Field(gt=0)]] = Field([256, 256], description="critic MLP")
     critic_activation: Literal["tanh", "relu"] = "tanh"
@@ -88,6 +145,9 @@ class PPOConfig(StrictModel):
     minibatch: int | None = Field(None, ge=1, description="minibatch size; None = full segment")
     clip: float = Field(0.2, gt=0, description="PPO ratio clip epsilon")
     kl_target: float | None = Field(0.015, gt=0, description="stop actor updates above this KL")
+    kl_stop_step: Literal["skip", "take"] = Field(
+        "skip", description="the actor step whose KL first exceeds kl_target: skip it, or take "
+        "it and then stop (tonic)")
     actor_lr: float = Field(3e-4, gt=0)
     critic_lr: float = Field(1e-3, gt=0)
     gamma: float = Field(0.99, gt=0, le=1)
@@ -348,6 +408,12 @@ class TrainerConfig(StrictModel):
     eval_every: int = Field(10_000, ge=1, description="agent steps between evaluations")
     eval_episodes: int = Field(5, ge=1, description="episodes per evaluation")
     eval_seed_offset: int = Field(10_000, ge=0, description="eval env seeds: seed + offset + i")
+    eval_actions: Literal["mean", "sampled"] = Field(
+        "mean", description="evaluate the mean action, or sampled actions with seeded noise "
+        "that moves no training RNG (tonic)")
+    eval_seeding: Literal["fixed", "continuing"] = Field(
+        "fixed", description="fixed: episode i of every evaluation starts from seed + offset + i;"
+        " continuing: one eval env seeded seed + offset, never reseeded (tonic)")
     eval_at_start: bool = Field(True, description="evaluate the initial policy at step 0")
     log_every: int = Field(1_000, ge=1, description="agent steps between metrics.csv rows")
     checkpoint_every: int = Field(10_000, ge=1, description="agent steps between checkpoints")

@@ -3,6 +3,7 @@
 Environment ids:
 
 * ``swim`` - the NCAP swim task on an N-joint swimmer (``n_joints`` >= 2, default 5);
+* ``navigate`` - target reaching on the same body (``envs/navigate.py``; ``target`` box);
 * ``dmc:<domain>-<task>`` - any dm_control suite task, e.g. ``dmc:walker-run``,
   ``dmc:cartpole-swingup``, ``dmc:swimmer-swimmer6``.
 
@@ -18,9 +19,11 @@ from dm_control import suite
 
 from envs.dmc import DMCEnv
 from envs.pixels import PixelEnv, default_camera
+from envs.navigate import TargetBox, make_navigate_dm_env
 from envs.swim import BodySpec, make_swim_dm_env
 
 SWIM_ID = "swim"
+NAVIGATE_ID = "navigate"
 DMC_PREFIX = "dmc:"
 
 
@@ -38,8 +41,8 @@ def parse_dmc_id(env_id: str) -> tuple[str, str]:
     domain, _, task = name.partition("-")
     if (domain, task) not in suite.ALL_TASKS:
         raise UnknownEnvError(
-            f"unknown environment id '{env_id}': expected 'swim' or 'dmc:<domain>-<task>', "
-            f"e.g. dmc:walker-run (known dm_control tasks: {', '.join(dmc_task_names())})"
+            f"unknown environment id '{env_id}': expected 'swim', 'navigate' or "
+            f"'dmc:<domain>-<task>', e.g. dmc:walker-run (known dm_control tasks: {', '.join(dmc_task_names())})"
         )
     return domain, task
 
@@ -47,7 +50,8 @@ def parse_dmc_id(env_id: str) -> tuple[str, str]:
 def make_state_env(env_id: str = SWIM_ID, seed: int | None = None, n_joints: int = 5,
                    time_feature: bool = True, length_scale: float = 1.0,
                    density: float | None = None, viscosity: float | None = None,
-                   render_mode: str | None = "rgb_array") -> DMCEnv:
+                   render_mode: str | None = "rgb_array",
+                   target: TargetBox | None = None) -> DMCEnv:
     """Build a state-observation env by id (see module docstring).
 
     ``render_mode`` exists for gymnasium's API; only ``"rgb_array"`` (or None) is supported.
@@ -61,13 +65,20 @@ def make_state_env(env_id: str = SWIM_ID, seed: int | None = None, n_joints: int
                      camera_id="tracking1")
         env.body = body
         return env
+    if env_id == NAVIGATE_ID:
+        body = BodySpec(n_joints=n_joints, length_scale=length_scale, density=density,
+                        viscosity=viscosity)
+        env = DMCEnv(make_navigate_dm_env(body, target or TargetBox(), seed=seed),
+                     time_feature=time_feature, camera_id="tracking1")
+        env.body = body
+        return env
     if env_id.startswith(DMC_PREFIX):
         domain, task = parse_dmc_id(env_id)
         dm_env = suite.load(domain, task, task_kwargs={"random": seed})
         return DMCEnv(dm_env, time_feature=time_feature)
     raise UnknownEnvError(
-        f"unknown environment id '{env_id}': expected 'swim' or 'dmc:<domain>-<task>', "
-        "e.g. dmc:walker-run"
+        f"unknown environment id '{env_id}': expected 'swim', 'navigate' or "
+        "'dmc:<domain>-<task>', e.g. dmc:walker-run"
     )
 
 
@@ -93,7 +104,8 @@ def make_env(env_cfg, seed: int | None = None):
     state_env = make_state_env(env_cfg.id, seed=seed, n_joints=env_cfg.n_joints,
                                time_feature=env_cfg.time_feature and pixels is None,
                                length_scale=env_cfg.length_scale, density=env_cfg.density,
-                               viscosity=env_cfg.viscosity)
+                               viscosity=env_cfg.viscosity,
+                               target=TargetBox(**env_cfg.target.model_dump()))
     if pixels is None:
         return state_env
     camera = default_camera(env_cfg.id) if pixels.camera is None else pixels.camera

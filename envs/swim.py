@@ -89,6 +89,19 @@ def swimmer_xml(body: BodySpec) -> bytes:
     return etree.tostring(root, pretty_print=True)
 
 
+def apply_medium(physics, body: BodySpec) -> None:
+    """Set the fluid density / viscosity of ``body`` (None keeps the stock value)."""
+    if body.density is not None:
+        physics.model.opt.density = body.density
+    if body.viscosity is not None:
+        physics.model.opt.viscosity = body.viscosity
+
+
+def swimmer_physics(body: BodySpec) -> dm_swimmer.Physics:
+    """The stock swimmer ``Physics`` for ``body`` (MJCF from ``swimmer_xml``)."""
+    return dm_swimmer.Physics.from_xml_string(swimmer_xml(body), assets=dm_swimmer.common.ASSETS)
+
+
 class SwimTask(dm_swimmer.Swimmer):
     """dm_control task: swim forward as fast as possible (reward ``clip(v / 0.1, 0, 1)``)."""
 
@@ -97,10 +110,7 @@ class SwimTask(dm_swimmer.Swimmer):
         self.body = body
 
     def initialize_episode(self, physics):
-        if self.body.density is not None:
-            physics.model.opt.density = self.body.density
-        if self.body.viscosity is not None:
-            physics.model.opt.viscosity = self.body.viscosity
+        apply_medium(physics, self.body)
         # Stock randomisation (joint angles, root yaw, unused target draw) keeps the RNG stream
         # identical to the stock task; the target is then hidden.
         super().initialize_episode(physics)
@@ -131,11 +141,12 @@ def forward_speed(physics) -> float:
 
 def make_swim_dm_env(body: BodySpec, seed: int | None = None) -> control.Environment:
     """A dm_control ``control.Environment`` running the swim task on ``body``."""
-    physics = dm_swimmer.Physics.from_xml_string(swimmer_xml(body), assets=dm_swimmer.common.ASSETS)
+    physics = swimmer_physics(body)
     task = SwimTask(body, random=np.random.RandomState(seed))
     return control.Environment(
         physics, task, time_limit=TIME_LIMIT_SECONDS, control_timestep=CONTROL_TIMESTEP
     )
 
 
-__all__ = ["BodySpec", "SwimTask", "forward_speed", "make_swim_dm_env", "swimmer_xml", "dm_mujoco"]
+__all__ = ["BodySpec", "SwimTask", "apply_medium", "forward_speed", "make_swim_dm_env",
+           "swimmer_physics", "swimmer_xml", "dm_mujoco"]

@@ -7,7 +7,7 @@ Each agent step::
     agent.observe(Transition(...));  episode end -> agent.on_episode_end(info), env.reset()
     for _ in range(agent.updates_due(step)): metrics = agent.update()   # NaN/Inf-checked
     every log_every:         metrics.csv / TensorBoard row, progress bar
-    every eval_every:        deterministic evaluation on the eval env -> eval.csv, best.pt
+    every eval_every:        evaluation on the eval env (trainer/evaluation.py) -> eval.csv, best.pt
     every checkpoint_every:  atomic checkpoint (agent, env state, counters, RNGs)
     (the last step logs, evaluates and checkpoints)
 
@@ -31,7 +31,7 @@ import numpy as np
 
 from agents.base import Transition
 from trainer.checkpoint import CheckpointError, CheckpointManager, rng_state, set_rng_state
-from trainer.evaluation import evaluate
+from trainer.evaluation import Evaluator
 
 
 class DivergenceError(RuntimeError):
@@ -45,6 +45,9 @@ class Trainer:
         self.run_dir = run_dir
         self.env = env
         self.eval_env = eval_env
+        self.evaluator = Evaluator(eval_env, cfg.trainer.eval_episodes,
+                                   seed + cfg.trainer.eval_seed_offset, cfg.trainer.eval_actions,
+                                   cfg.trainer.eval_seeding)
         self.agent = agent
         self.log = logger
         self.ckpt = CheckpointManager(run_dir.checkpoints, cfg.trainer.keep_checkpoints)
@@ -79,7 +82,8 @@ class Trainer:
     def _snapshot(self, include_replay: bool) -> dict[str, Any]:
         return {"step": self.step, "trainer": self._counters(),
                 "agent": self.agent.state_dict(include_replay=include_replay),
-                "env": self.env.get_state(), "rng": rng_state(),
+                "env": self.env.get_state(), "evaluator": self.evaluator.state_dict(),
+                "rng": rng_state(),
                 "config": self.cfg.model_dump(mode="json")}
 
     def restore(self, ckpt: dict[str, Any]) -> None:
@@ -91,6 +95,8 @@ class Trainer:
             raise CheckpointError(f"checkpoint does not match this agent ({type(e).__name__}: "
                                   f"{str(e).splitlines()[0][:120]})") from None
         self.env.set_state(ckpt["env"])
+        if "evaluator" in ckpt:
+            self.evaluator.load_state_dict(ckpt["evaluator"])
         set_rng_state(ckpt["rng"])
 
     def save_checkpoint(self) -> None:
@@ -99,8 +105,7 @@ class Trainer:
     # --- evaluation -----------------------------------------------------------------------
     def evaluate(self) -> float:
         t0 = time.perf_counter()
-        returns = evaluate(self.agent, self.eval_env, self.tcfg.eval_episodes,
-                           self.seed + self.tcfg.eval_seed_offset)
+        returns = self.evaluator(self.agent)
         mean = float(returns.mean())
         self.log.log_eval({"step": self.step, "frames": self.step * self.frames_per_step,
                            "mean_return": mean, "std_return": float(returns.std()),

@@ -1,0 +1,179 @@
+"""Circuit benchmark: NCAP+ (``circuits/ncap_plus.py``) against NCAP on the swim task.
+
+Three parts, each optional:
+
+* ``--start``: the untrained return on N = 5 of NCAP and of each NCAP+ switch alone (at its
+  initial value) and all together (5 episodes, mean actions, seeds 10000 + i): what each switch
+  does to the prior before any learning;
+* training (``--seeds``): ``configs/ncap_plus_swim_ppo_full.yaml`` (every switch on; PPO with
+  exploration std 0.3 and actor lr 1e-3) through the ordinary trainer for ``--steps`` env
+  steps per seed, evaluated under our protocol (5 episodes every 10k steps, mean actions, fixed
+  seeds, from step 0), so its curve is comparable with ``bench/results/learning.json``;
+* ``--transfer``: zero-shot return on N = 2..13 (``--episodes`` episodes each, mean actions,
+  seeds 10000 + i) of every trained NCAP+ seed and of the trained NCAP runs given by
+  ``--reference`` (run folders; their final ``last.pt``).
+
+Writes ``bench/results/circuit.{json,md,png}``; runs go to ``bench/runs/circuit/``; rerunning
+reuses finished runs.
+
+    python bench/circuit.py --start --steps 100000 --seeds 0 1 2 --transfer \\
+        --reference bench/runs/learning/ncap_paper/seed0 bench/runs/learning/ncap_paper/seed1 \\
+        bench/runs/learning/ncap_paper/seed2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from configs.loader import load_config  # noqa: E402
+from trainer.api import build, load_policy, train  # noqa: E402
+from trainer.evaluation import evaluate  # noqa: E402
+from trainer.rundir import RunDir  # noqa: E402
+
+BASE = ROOT / "configs/ncap_plus_swim_ppo.yaml"
+FULL = ROOT / "configs/ncap_plus_swim_ppo_full.yaml"
+SWITCHES = {  # name -> overrides on the all-off base (= NCAP)
+    "NCAP (all off)": [],
+    "smooth oscillator": ["agent.actor.oscillator=smooth"],
+    "muscle tone 0.5": ["agent.actor.muscle_tone=0.5"],
+    "leak 0.01": ["agent.actor.leak=0.01"],
+    "velocity 0.5": ["agent.actor.velocity=0.5"],
+    "gain profile (3)": ["agent.actor.gain_profile=3"],
+    "tone + velocity": ["agent.actor.muscle_tone=0.5", "agent.actor.velocity=0.5"],
+}
+SEED_BASE = 10_000
+JOINTS = list(range(2, 14))
+
+
+def untrained_return(preset: Path, overrides: list[str], episodes: int) -> float:
+    env, agent, _ = build(load_config(preset, overrides))
+    return float(evaluate(agent, env, episodes, SEED_BASE).mean())
+
+
+def transfer_row(policy: Path, episodes: int) -> dict[str, float]:
+    """``{"N": return}`` of ``policy`` on every body in ``JOINTS``."""
+    out = {}
+    for n in JOINTS:
+        _, agent, env = load_policy(policy, [f"env.n_joints={n}"])
+        out[str(n)] = float(evaluate(agent, env, episodes, SEED_BASE).mean())
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--start", action="store_true", help="untrained return of each switch")
+    ap.add_argument("--steps", type=int, default=100_000)
+    ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    ap.add_argument("--transfer", action="store_true", help="zero-shot N = 2..13")
+    ap.add_argument("--episodes", type=int, default=2, help="episodes per transfer cell")
+    ap.add_argument("--reference", nargs="*", default=[], help="trained NCAP run folders")
+    ap.add_argument("--out", default=str(ROOT / "bench/results/circuit"))
+    args = ap.parse_args()
+    out = Path(args.out)
+    result: dict = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(
+        ".json").exists() else {}
+    lines: list[str] = []
+
+    if args.start:
+        start = {name: untrained_return(BASE, ov, 5) for name, ov in SWITCHES.items()}
+        start["all switches (full preset)"] = untrained_return(FULL, [], 5)
+        result["start"] = start
+        print(json.dumps(start, indent=1), flush=True)
+
+    runs = []
+    for seed in args.seeds:
+        run_dir = ROOT / f"bench/runs/circuit/full/seed{seed}"
+        cfg = load_config(FULL, [f"steps={args.steps}", f"seed={seed}", f"run_dir={run_dir}",
+                                 "trainer.progress=false"])
+        t0 = time.perf_counter()
+        summary = train(cfg)
+        print(f"ncap_plus seed {seed}: initial {summary['initial_eval_return']:.1f} final "
+              f"{summary['final_eval_return']:.1f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        runs.append(run_dir)
+    if runs:
+        curves = [RunDir(r).eval_curve() for r in runs]
+        steps = curves[0][0]
+        mat = np.stack([c[1][: len(steps)] for c in curves])
+        _, agent, _ = load_policy(runs[0] / "checkpoints" / "last.pt")
+        result["training"] = {
+            "steps": args.steps, "seeds": args.seeds,
+            "curve_steps": [int(s) for s in steps],
+            "per_seed": mat.tolist(), "median": np.median(mat, 0).tolist(),
+            "parameters": agent.trainable_parameters()["policy"],
+            "final_parameters": {f"seed{s}": load_policy(r / "checkpoints" / "last.pt")[1]
+                                 .actor.circuit.readable() for s, r in zip(args.seeds, runs)}}
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        ax.plot(steps, np.median(mat, 0), label=f"NCAP+ full (median of {len(runs)})")
+        ax.fill_between(steps, mat.min(0), mat.max(0), alpha=0.2)
+        learning = ROOT / "bench/results/learning.json"
+        if learning.exists():
+            ref = json.loads(learning.read_text())["agents"]
+            for name in ("ncap", "ncap_tuned", "mlp"):
+                if name in ref:
+                    pts = sorted((int(k), v["median"]) for k, v in ref[name]["at"].items())
+                    ax.plot(*zip(*pts), "o--", label=f"{name}-PPO (learning.json median)")
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("evaluation return (5 episodes)")
+        ax.set_title("swim, N = 5: NCAP+ (12 params) vs NCAP and MLP")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out.with_suffix(".png"), dpi=120)
+        plt.close(fig)
+
+    if args.transfer:
+        rows = {f"ncap_plus/seed{s}": transfer_row(r / "checkpoints" / "last.pt", args.episodes)
+                for s, r in zip(args.seeds, runs)}
+        for ref in map(Path, args.reference):
+            rows[f"ncap:{ref.parent.name}/{ref.name}"] = transfer_row(
+                ref / "checkpoints" / "last.pt", args.episodes)
+        result["transfer"] = {"episodes": args.episodes, "rows": rows}
+
+    if "start" in result:
+        lines += ["Untrained return, N = 5 (5 episodes, mean actions):", "",
+                  "| circuit | return |", "|---|---|"]
+        lines += [f"| {k} | {v:.1f} |" for k, v in result["start"].items()]
+        lines.append("")
+    if "training" in result:
+        tr = result["training"]
+        marks = [s for s in tr["curve_steps"] if s in (0, 10_000, 50_000, 100_000, 200_000,
+                                                       300_000) or s == tr["steps"]]
+        mat = np.array(tr["per_seed"])
+        lines += [f"NCAP+ full, {len(tr['seeds'])} seeds, {tr['steps']} steps "
+                  f"({tr['parameters']} parameters): median (min-max)", "",
+                  "| " + " | ".join(f"{s // 1000}k" for s in marks) + " |",
+                  "|" + "---|" * len(marks)]
+        cols = [tr["curve_steps"].index(s) for s in marks]
+        lines.append("| " + " | ".join(f"{np.median(mat[:, c]):.0f} ({mat[:, c].min():.0f}-"
+                                       f"{mat[:, c].max():.0f})" for c in cols) + " |")
+        lines.append("")
+    if "transfer" in result:
+        rows = result["transfer"]["rows"]
+        lines += [f"Zero-shot transfer ({result['transfer']['episodes']} episodes per cell):", "",
+                  "| policy | " + " | ".join(f"N={n}" for n in JOINTS) + " |",
+                  "|---|" + "---|" * len(JOINTS)]
+        for name, row in rows.items():
+            lines.append(f"| {name} | " + " | ".join(f"{row[str(n)]:.0f}" for n in JOINTS) + " |")
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    cmd = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+    out.with_suffix(".md").write_text(f"Command: `{cmd}`\n\n" + "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
