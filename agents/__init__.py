@@ -13,6 +13,11 @@ __all__ = ["Agent", "Transition", "check_agent_config", "make_agent"]
 def check_agent_config(cfg) -> None:
     """Agent options that contradict the env config, found before any env is built (one-line
     ``ConfigError``); what needs the built env is checked by the agent's constructor."""
+    if cfg.agent.name == "es" and cfg.trainer.eval_actions == "sampled":
+        from configs.loader import ConfigError
+
+        raise ConfigError("config error: trainer.eval_actions: ES members act deterministically "
+                          "(exploration is in the weights); use trainer.eval_actions=mean")
     if cfg.agent.name in ("drqv2", "offpolicy"):
         from agents.offpolicy import check_observation_options
 
