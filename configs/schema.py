@@ -105,6 +105,23 @@ class FixedRRConfig(StrictModel):
     rr: float = Field(0.5, gt=0, description="updates per agent step (DrQ-v2: 0.5 = 1 per 2 steps)")
 
 
+class AdaptiveRRConfig(StrictModel):
+    """Adaptive RR (Ma et al. 2024): ``low`` until the critic FAU settles, then ``high`` for good.
+
+    The rule (``agents/schedules.py``): every ``interval`` episodes, the mean critic FAU over the
+    updates of the one episode before the check is compared with the previous check's; the
+    first switch with ``|change| <= threshold`` is permanent. ``trough_guard`` is our variant.
+    """
+
+    type: Literal["adaptive"] = "adaptive"
+    low: float = Field(0.5, gt=0, description="updates per agent step before the switch")
+    high: float = Field(2.0, gt=0, description="updates per agent step after the switch")
+    interval: int = Field(50, ge=1, description="episodes between FAU checks (paper: 50)")
+    threshold: float = Field(1e-3, gt=0, lt=1, description="switch when |FAU change| <= this")
+    trough_guard: bool = Field(False, description="our variant, not the paper's: switch only "
+                               "once FAU has risen above its lowest checked value by > threshold")
+
+
 class DrQV2Config(StrictModel):
     """DrQ-v2 from pixels (``agents/drqv2.py``); defaults are the paper's (Yarats et al. 2021).
 
@@ -129,7 +146,8 @@ class DrQV2Config(StrictModel):
                                "agent steps")
     seed_frames: int = Field(4000, ge=0, description="no updates before this many frames")
     augment_pad: int = Field(4, ge=0, description="random-shift padding in pixels (0 = off)")
-    rr_schedule: Annotated[Union[FixedRRConfig], Field(discriminator="type")] = Field(
+    rr_schedule: Annotated[Union[FixedRRConfig, AdaptiveRRConfig],
+                           Field(discriminator="type")] = Field(
         default_factory=FixedRRConfig)
 
     @field_validator("std_schedule")

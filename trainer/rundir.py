@@ -4,6 +4,7 @@ Layout::
 
     <run_dir>/config.yaml  versions.json  git.txt  git.diff
               metrics.csv  eval.csv  tb/  checkpoints/{step_*.pt,last.pt,best.pt}  summary.json
+              <table>.csv  (an agent's records, e.g. rr_checks.csv, interventions.csv)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Keys that may differ between an interrupted run and the command that resumes it (a run
 # folder may be moved, extended or resumed without a progress bar).
 RESUMABLE_CHANGES = {"steps", "run_dir", "trainer.progress"}
+RR_CHECKS = "rr_checks"  # the adaptive replay-ratio schedule's table of FAU checks
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -96,6 +98,27 @@ class RunDir:
     @property
     def last_checkpoint(self) -> Path:
         return self.checkpoints / "last.pt"
+
+    def table(self, name: str) -> Path:
+        """The CSV an agent's records table ``name`` is written to (``<run_dir>/<name>.csv``)."""
+        return self.path / f"{name}.csv"
+
+    @staticmethod
+    def read_table(path: Path) -> list[dict[str, str]]:
+        """Rows of a CSV as dicts of text; [] while it does not exist."""
+        if not path.exists():
+            return []
+        with path.open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    def rr_switch(self) -> dict[str, int] | None:
+        """An adaptive-RR run's switch as ``{"episode", "step", "frames"}`` (its first check
+        with decision ``switch`` in ``rr_checks.csv``); None before it switches."""
+        for row in self.read_table(self.table(RR_CHECKS)):
+            if row["decision"] == "switch":
+                return {"episode": int(row["episode"]), "step": int(row["step"]),
+                        "frames": int(row["frame"])}
+        return None
 
     def eval_curve(self, x: str = "step") -> tuple[np.ndarray, np.ndarray]:
         """``(x values, mean returns)`` from ``eval.csv`` (``x``: ``step`` or ``frames``);
