@@ -22,6 +22,21 @@ these methods trains through it:
                                        ``env.reset()``; agents with per-episode state (a circuit
                                        that counts its own steps) reset it here. In training the
                                        agent resets such state in ``on_episode_end``
+``pending_metrics()``                  optional: per-update metrics the agent keeps on its device
+``-> dict[str, list[float]]``          instead of returning them from ``update()`` (which may
+                                       then return ``{}``), read back in one transfer: every
+                                       value since the last call, in update order. The loop calls
+                                       it before each log row, evaluation and checkpoint, checks
+                                       ``loss*`` values for NaN/Inf as it checks ``update()``'s
+                                       and logs them the same way
+``records()``                          optional: rows the agent produced since the last call
+``-> dict[str, list[dict]]``           (e.g. ``rr_checks``: each Adaptive-RR check;
+                                       ``interventions``: each Reset/ReDo), by table name; each
+                                       row has a ``step``. Drained with ``pending_metrics`` and
+                                       appended to ``<run_dir>/<table>.csv`` (rows past the
+                                       checkpoint are dropped on resume)
+``summary() -> dict``                  optional: facts merged into ``summary.json`` at the end
+                                       of a run (e.g. the Adaptive-RR switch step and frame)
 =====================================  ===========================================================
 """
 

@@ -73,14 +73,13 @@ class AdaptiveReplayRatio:
     ``e`` the number of episodes completed (1 at the end of the first):
 
     1. ``last`` starts as the FAU of the very first update;
-    2. at the end of episode ``e = I - 1 (mod I)``: start a fresh sum and count of per-update
-       critic FAU, so the window holds the updates of the one next episode;
-    3. at the end of episode ``e = 0 (mod I)``, once updates have started (``last`` is set) and
-       the window holds updates: ``avg`` = the window's mean FAU; if ``|avg - last| <= threshold``
-       (absolute; the paper writes <, the code <=) and RR is still ``low``: switch to ``high``
-       and record the step and frame; then ``last <- avg``.
+    2. at the end of episode ``e = 0 (mod I)``, once updates have started (``last`` is set) and
+       that episode had updates: ``avg`` = the mean critic FAU over the updates of that **one
+       episode** (the reference resets its running sum at ``e = I - 1`` and reads it at
+       ``e = 0 (mod I)``: the same window); if ``|avg - last| <= threshold`` (absolute; the
+       paper writes <, the code <=) and RR is still ``low``: switch to ``high`` and record the
+       step and frame; then ``last <- avg``.
 
-    With ``interval = 1`` the window is the episode just ended (check first, then restart it).
     Updates run after the loop's episode-end hook in the same agent step, so "the updates of
     an episode" are those after its predecessor's end, as in the reference loop.
 
@@ -89,10 +88,12 @@ class AdaptiveReplayRatio:
     included) by more than ``threshold``, i.e. FAU has risen from its early minimum; it guards
     against the false switch of a check pair straddling the trough (notes sec. 8.5).
 
-    Per-update FAU may be a device tensor: it is summed on its device and read back only at a
-    check. Every check is kept in ``checks`` (drained by ``pop_checks``) with ``episode``,
-    ``step``, ``frame``, ``fau``, ``previous_fau``, ``change``, ``decision`` and ``rr`` (after
-    the decision).
+    Per-update FAU may be a device tensor: it is summed on its device (float64) and read back
+    only at a check, or when the records are drained. ``pop_records`` returns two tables:
+    ``rr_checks`` (every check: ``episode``, ``step``, ``frame``, ``fau``, ``previous_fau``,
+    ``change``, ``decision``, ``rr`` after it) and ``fau_episodes`` (every episode with updates:
+    its mean critic FAU and update count, to measure the single-episode noise the threshold
+    faces).
     """
 
     FAU_KEY = "fau/critic"
@@ -113,9 +114,10 @@ class AdaptiveReplayRatio:
         self.switch_episode: int | None = None
         self._last: torch.Tensor | float | None = None   # previous check's FAU (or first update's)
         self._lowest: float | None = None
-        self._sum: torch.Tensor | float = 0.0
+        self._sum: torch.Tensor | float = 0.0            # this episode's FAU sum and updates
         self._count = 0
         self.checks: list[dict[str, Any]] = []
+        self._episodes: list[tuple[int, int, torch.Tensor | float, int]] = []
 
     @property
     def rr(self) -> float:
@@ -138,23 +140,22 @@ class AdaptiveReplayRatio:
         self._count += 1
 
     def on_episode_end(self, info: dict[str, Any]) -> None:
-        episode = int(info["episode"])
-        if episode % self.interval == 0 and self._last is not None and self._count:
-            self._check(episode, int(info["step"]))
-        if episode % self.interval == (self.interval - 1) % self.interval:
-            self._sum, self._count = 0.0, 0
+        episode, step = int(info["episode"]), int(info["step"])
+        if self._count:
+            self._episodes.append((episode, step, self._sum, self._count))
+            if episode % self.interval == 0:
+                self._check(episode, step)
+        self._sum, self._count = 0.0, 0
 
     def _check(self, episode: int, step: int) -> None:
         avg, last = float(self._sum) / self._count, float(self._last)
         self._lowest = last if self._lowest is None else min(self._lowest, last)
         change = avg - last
-        settled = abs(change) <= self.threshold
-        risen = avg - self._lowest > self.threshold
         if self.switched:
             decision = "already switched"
-        elif not settled:
+        elif abs(change) > self.threshold:
             decision = "keep (changing)"
-        elif self.trough_guard and not risen:
+        elif self.trough_guard and not avg - self._lowest > self.threshold:
             decision = "keep (trough guard)"
         else:
             decision = "switch"
@@ -172,10 +173,22 @@ class AdaptiveReplayRatio:
         ratio.load_state_dict({**self._ratio.state_dict(), "rr": rr})
         return ratio
 
-    def pop_checks(self) -> list[dict[str, Any]]:
-        """The checks since the last call (for the run folder's ``rr_checks.csv``)."""
-        out, self.checks = self.checks, []
+    def _episode_rows(self) -> list[dict[str, Any]]:
+        sums = [torch.as_tensor(s, dtype=torch.float64).cpu() for _, _, s, _ in self._episodes]
+        values = torch.stack(sums).tolist() if sums else []
+        return [{"episode": e, "step": t, "frame": t * self.frames_per_step, "fau": v / n,
+                 "updates": n} for (e, t, _, n), v in zip(self._episodes, values)]
+
+    def pop_records(self) -> dict[str, list[dict[str, Any]]]:
+        """``{"rr_checks": [...], "fau_episodes": [...]}`` since the last call (class doc)."""
+        out = {"rr_checks": self.checks, "fau_episodes": self._episode_rows()}
+        self.checks, self._episodes = [], []
         return out
+
+    def summary(self) -> dict[str, Any]:
+        """The switch, for ``summary.json`` (None while RR is still ``low``)."""
+        return {"rr_switch_episode": self.switch_episode, "rr_switch_step": self.switch_step,
+                "rr_switch_frame": self.switch_frame, "rr_final": self.rr}
 
     def state_dict(self) -> dict[str, Any]:
         """The whole state (FAU sums read back as floats; exact for float64 sums)."""
@@ -183,7 +196,8 @@ class AdaptiveReplayRatio:
                 "switch_step": self.switch_step, "switch_episode": self.switch_episode,
                 "last": None if self._last is None else float(self._last),
                 "lowest": self._lowest, "sum": float(self._sum), "count": self._count,
-                "checks": list(self.checks)}
+                "checks": list(self.checks),
+                "episodes": [(e, t, float(s), n) for e, t, s, n in self._episodes]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._ratio.load_state_dict(state["ratio"])
@@ -192,6 +206,7 @@ class AdaptiveReplayRatio:
         self._last, self._lowest = state["last"], state["lowest"]
         self._sum, self._count = state["sum"], state["count"]
         self.checks = list(state["checks"])
+        self._episodes = list(state["episodes"])
 
 
 def make_rr_schedule(cfg, frames_per_step: int = 1) -> FixedReplayRatio | AdaptiveReplayRatio:

@@ -122,6 +122,28 @@ class AdaptiveRRConfig(StrictModel):
                                "once FAU has risen above its lowest checked value by > threshold")
 
 
+class ResetConfig(StrictModel):
+    """Periodic Reset (Nikishin et al. 2022): re-initialise ``modules`` and their Adam state.
+
+    ``count`` resets at agent steps ``k * steps / (count + 1)``, ``k = 1..count``, evenly spaced
+    inside the run (none at its end); the replay buffer (and any module not named) is kept.
+    """
+
+    count: int = Field(10, ge=1, description="resets over the run (ARR paper: 10; quadruped 5)")
+    modules: list[Literal["actor", "critic", "encoder"]] = Field(
+        ["actor", "critic"], min_length=1, description="modules to reset (the critic's target "
+        "is set to the fresh critic); encoder only for pixel agents")
+
+
+class ReDoConfig(StrictModel):
+    """ReDo (Sokar et al. 2023): every ``every`` updates, re-initialise tau-dormant units."""
+
+    every: int = Field(1000, ge=1, description="updates between ReDo steps")
+    tau: float = Field(0.025, ge=0, lt=1, description="dormant if score <= tau")
+    modules: list[Literal["actor", "critic"]] = Field(
+        ["actor", "critic"], min_length=1, description="modules whose hidden layers ReDo treats")
+
+
 class DrQV2Config(StrictModel):
     """DrQ-v2 from pixels (``agents/drqv2.py``); defaults are the paper's (Yarats et al. 2021).
 

@@ -50,7 +50,7 @@ def settling(e: int) -> float:
 def test_adaptive_rr_switches_on_a_flat_stream_at_the_episode_the_rule_implies():
     s = AdaptiveReplayRatio(interval=50, frames_per_step=2)
     drive(s, settling, range(1, 301))
-    checks = s.pop_checks()
+    checks = s.pop_records()["rr_checks"]
     assert [c["episode"] for c in checks] == [50, 100, 150, 200, 250, 300]
     # first check vs the very first update (episode 1's 0.9); then 0.1 -> -0.4 -> ... flat
     assert [c["decision"] for c in checks] == ["keep (changing)", "keep (changing)",
@@ -67,7 +67,7 @@ def test_adaptive_rr_never_switches_on_a_changing_stream():
     s = AdaptiveReplayRatio(interval=50)
     counts = drive(s, lambda e: 0.5 + 0.002 * (e // 50) * (-1) ** (e // 50), range(1, 501))
     assert not s.switched and s.rr == 0.5
-    assert all(c["decision"] == "keep (changing)" for c in s.pop_checks())
+    assert all(c["decision"] == "keep (changing)" for c in s.pop_records()["rr_checks"])
     assert sum(counts) == 500 * EPISODE // 2
 
 
@@ -92,7 +92,7 @@ def test_adaptive_rr_waits_for_updates_before_its_first_check():
     s = AdaptiveReplayRatio(interval=2)
     for e in range(1, 5):
         s.on_episode_end({"episode": e, "step": e * EPISODE})  # no update yet (seed frames)
-    assert s.pop_checks() == [] and not s.switched
+    assert s.pop_records()["rr_checks"] == [] and not s.switched
 
 
 def trough(e: int) -> float:
@@ -111,14 +111,14 @@ def test_trough_guard_defers_the_switch_until_fau_has_risen_from_its_minimum():
     drive(guarded, trough, range(1, 41))
     assert plain.switch_episode == 12, "the paper's rule switches in the trough"
     assert guarded.switch_episode == 24, "the guard waits for the recovered plateau"
-    assert "keep (trough guard)" in [c["decision"] for c in guarded.pop_checks()]
+    assert "keep (trough guard)" in [c["decision"] for c in guarded.pop_records()["rr_checks"]]
 
 
 def test_adaptive_rr_reads_device_tensors_like_floats():
     a, b = AdaptiveReplayRatio(interval=50), AdaptiveReplayRatio(interval=50)
     drive(a, settling, range(1, 251))
     drive(b, settling, range(1, 251), as_tensor=True)
-    for x, y in zip(a.pop_checks(), b.pop_checks(), strict=True):
+    for x, y in zip(a.pop_records()["rr_checks"], b.pop_records()["rr_checks"], strict=True):
         assert x == pytest.approx(y, abs=1e-6), "float32 tensors, same decisions"
 
 
@@ -140,3 +140,15 @@ def test_adaptive_rr_state_survives_checkpoint_and_resume_bit_identically():
     assert counts == counts_full
     assert resumed.state_dict() == full.state_dict(), "continuation differs after resume"
     assert full.switch_episode == 33, "the first check pair inside the flat part (30, 33)"
+
+
+def test_every_episode_mean_fau_is_recorded_for_the_noise_measurement():
+    s = AdaptiveReplayRatio(interval=50, frames_per_step=2)
+    for e in range(1, 3):   # before updates start: no episode row, no check
+        s.on_episode_end({"episode": e, "step": e * EPISODE})
+    drive(s, settling, range(3, 61), as_tensor=True)
+    rows = s.pop_records()["fau_episodes"]
+    assert [r["episode"] for r in rows] == list(range(3, 61))
+    assert [r["fau"] for r in rows] == pytest.approx([settling(e) for e in range(3, 61)])
+    assert all(r["updates"] == EPISODE // 2 and r["frame"] == 2 * r["step"] for r in rows)
+    assert s.pop_records() == {"rr_checks": [], "fau_episodes": []}

@@ -1,8 +1,9 @@
 """Logging: CSV files (one row per interval), TensorBoard event files and a tqdm progress bar.
 
 CSV columns grow as new metric keys appear (the file is rewritten with the wider header; this
-is rare and the files are small). On resume, rows past the checkpoint's step are dropped, and
-TensorBoard events past it are purged, so the logs read as one uninterrupted run.
+is rare and the files are small). An agent's records go to ``<table>.csv`` (``log_records``).
+On resume, rows past the checkpoint's step are dropped from every step-indexed CSV of the run
+folder, and TensorBoard events past it are purged, so the logs read as one uninterrupted run.
 """
 
 from __future__ import annotations
@@ -60,8 +61,12 @@ class Logger:
                  progress: bool):
         self.metrics = CSVLog(run_dir.metrics_csv)
         self.evals = CSVLog(run_dir.eval_csv)
-        self.metrics.truncate_after(start_step)
-        self.evals.truncate_after(start_step)
+        self.run_dir = run_dir
+        self.tables: dict[str, CSVLog] = {}
+        for path in sorted(run_dir.path.glob("*.csv")):   # metrics, eval, agent records
+            log = CSVLog(path)
+            if "step" in log.fields:
+                log.truncate_after(start_step)
         self.tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -91,6 +96,13 @@ class Logger:
         self._tb("eval", row, int(row["step"]))
         self._postfix["eval_return"] = f"{row['mean_return']:.1f}"
         self.bar.set_postfix(self._postfix, refresh=False)
+
+    def log_records(self, table: str, rows: list[dict]) -> None:
+        """Append an agent's records (each row with a ``step``) to ``<run_dir>/<table>.csv``."""
+        if table not in self.tables:
+            self.tables[table] = CSVLog(self.run_dir.table(table))
+        for row in rows:
+            self.tables[table].write(row)
 
     def advance(self, n: int = 1) -> None:
         self.bar.update(n)
