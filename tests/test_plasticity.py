@@ -149,3 +149,23 @@ def test_redo_touches_exactly_the_dormant_rows_columns_and_their_adam_moments():
     for i, j in itertools.combinations(range(8), 2):
         if dead1[i] and dead1[j]:
             assert not torch.equal(after["0.weight"][i], after["0.weight"][j])
+
+
+def test_resets_are_spread_evenly_inside_the_run_and_redo_follows_its_update_period():
+    from agents.plasticity import InterventionSchedule
+    from configs.schema import ReDoConfig, ResetConfig
+
+    s = InterventionSchedule(ResetConfig(count=4), ReDoConfig(every=3), total_steps=1000,
+                             frames_per_step=2)
+    assert s.reset_steps == [200, 400, 600, 800]
+    fired = []
+    for step in range(1, 1001):
+        if s.reset_due(step):
+            s.resets_done += 1
+            fired.append(step)
+    assert fired == [200, 400, 600, 800] and not s.reset_due(10_000)
+    assert [u for u in range(1, 10) if s.redo_due(u)] == [3, 6, 9]
+    s.record("redo", 10, 3, "critic", units=5, layers=4)
+    assert s.pop_rows() == [{"step": 10, "frame": 20, "update": 3, "kind": "redo",
+                             "module": "critic", "units": 5, "layers": 4}]
+    assert not InterventionSchedule().reset_due(5) and not InterventionSchedule().redo_due(1000)
