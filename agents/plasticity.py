@@ -76,10 +76,13 @@ class DeviceMetrics:
 
     ``add`` takes 0-d tensors (and plain floats, kept on the host); ``read`` returns every value
     added since the last ``read`` as ``{name: [per-update values]}`` and forgets them.
+    ``nonfinite`` is a 0-d bool tensor on the device: some ``loss*`` value added since the last
+    ``read`` is NaN or Inf (an agent reads it together with a transfer it makes anyway).
     """
 
     def __init__(self) -> None:
         self._rows: list[tuple[tuple[str, ...], torch.Tensor | None, dict[str, float]]] = []
+        self.nonfinite: torch.Tensor | bool = False
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -89,6 +92,9 @@ class DeviceMetrics:
         values = torch.stack([metrics[k].detach().float() for k in names]) if names else None
         host = {k: float(v) for k, v in metrics.items() if not isinstance(v, torch.Tensor)}
         self._rows.append((names, values, host))
+        for k in names:
+            if k.startswith("loss"):
+                self.nonfinite = self.nonfinite | ~torch.isfinite(metrics[k].detach())
 
     def read(self) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {}
@@ -102,6 +108,7 @@ class DeviceMetrics:
             for k, v in host.items():
                 out.setdefault(k, []).append(v)
         self._rows.clear()
+        self.nonfinite = False
         return out
 
 

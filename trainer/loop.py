@@ -29,13 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import Transition
+from agents.base import DivergenceError, Transition
 from trainer.checkpoint import CheckpointError, CheckpointManager, rng_state, set_rng_state
 from trainer.evaluation import evaluate
-
-
-class DivergenceError(RuntimeError):
-    """A loss became NaN or Inf; the run stopped before writing anything from that state."""
 
 
 class Trainer:
