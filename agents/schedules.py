@@ -174,8 +174,11 @@ class AdaptiveReplayRatio:
         return ratio
 
     def _episode_rows(self) -> list[dict[str, Any]]:
-        sums = [torch.as_tensor(s, dtype=torch.float64).cpu() for _, _, s, _ in self._episodes]
-        values = torch.stack(sums).tolist() if sums else []
+        device = next((s.device for _, _, s, _ in self._episodes if isinstance(s, torch.Tensor)),
+                      "cpu")
+        sums = [torch.as_tensor(s, dtype=torch.float64, device=device)
+                for _, _, s, _ in self._episodes]
+        values = torch.stack(sums).tolist() if sums else []   # one transfer for all episodes
         return [{"episode": e, "step": t, "frame": t * self.frames_per_step, "fau": v / n,
                  "updates": n} for (e, t, _, n), v in zip(self._episodes, values)]
 
