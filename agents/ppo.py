@@ -87,7 +87,9 @@ def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray,
 class PPOAgent:
     """Clipped-ratio PPO over any actor module (NCAP circuit or MLP); MLP critic."""
 
-    def __init__(self, cfg, observation_space, action_space, env=None, device: str = "cpu"):
+    def __init__(self, cfg, observation_space, action_space, env=None, device: str = "cpu",
+                 acting_only: bool = False):
+        """``acting_only`` builds no rollout buffer (evaluation, rendering, transfer)."""
         self.cfg = cfg
         self.device = torch.device(device)
         obs_dim = int(np.prod(observation_space.shape))
@@ -104,7 +106,7 @@ class PPOAgent:
         self.optimizer = torch.optim.Adam(
             [{"params": policy_params, "lr": cfg.actor_lr},
              {"params": list(self.critic.parameters()), "lr": cfg.critic_lr}], fused=True)
-        self.buffer = RolloutBuffer(cfg.segment, obs_dim, self.act_dim)
+        self.buffer = None if acting_only else RolloutBuffer(cfg.segment, obs_dim, self.act_dim)
         self.updates = 0
 
     # --- acting ---------------------------------------------------------------------------
