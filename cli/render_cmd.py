@@ -22,7 +22,7 @@ import argparse
 import time
 from pathlib import Path
 
-from cli.errors import one_line_errors
+from cli.errors import ArgumentParser, one_line_errors
 from configs.loader import ConfigError
 
 CAMERA = "tracking1"
@@ -40,8 +40,8 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python train.py render", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python train.py render", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="run folder, checkpoint .pt or config YAML (untrained)")
     parser.add_argument("--out", type=Path, required=True, help="output video (.mp4)")
     parser.add_argument("--gif", action="store_true", help="also write a GIF beside the MP4")

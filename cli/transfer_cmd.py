@@ -17,7 +17,7 @@ import argparse
 import time
 from pathlib import Path
 
-from cli.errors import one_line_errors
+from cli.errors import ArgumentParser, one_line_errors
 
 DEFAULT_JOINTS = [2, 3, 4, 5, 6, 7, 9, 11, 13]
 
@@ -28,8 +28,8 @@ def main(argv: list[str]) -> int:
     from envs.bodies import body_grid, body_of
     from trainer.api import load_run_config
 
-    parser = argparse.ArgumentParser(prog="python train.py transfer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python train.py transfer", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="run folder, checkpoint .pt or config YAML (untrained)")
     parser.add_argument("--joints", type=int, nargs="+", default=DEFAULT_JOINTS,
                         help=f"joint counts N (default {' '.join(map(str, DEFAULT_JOINTS))})")
@@ -51,6 +51,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
+    if min(args.joints) < 2:
+        parser.error(f"--joints: a swimmer has at least 2 joints (got {min(args.joints)})")
 
     cfg, _ = load_run_config(args.target, args.overrides)
     own = body_of(cfg.env)
