@@ -28,14 +28,16 @@ log = logging.getLogger(__name__)
 
 
 class CSVLog:
-    """Append rows of ``{column: value}``; missing values are left empty."""
+    """Append rows of ``{column: value}``; missing values are left empty. ``records``: an
+    agent's records table (text values, repeated steps; ``trainer.files.read_csv_rows``)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, records: bool = False):
         self.path = path
-        self.fields: list[str] = read_csv_rows(path)[0]
+        self.records = records
+        self.fields: list[str] = read_csv_rows(path, records)[0]
 
     def rows(self) -> list[dict[str, str]]:
-        return read_csv_rows(self.path)[1]
+        return read_csv_rows(self.path, self.records)[1]
 
     def repair(self, step: int | None) -> None:
         """Keep the complete rows of steps ``<= step`` (resume from that checkpoint); ``None``
@@ -44,7 +46,7 @@ class CSVLog:
             self.path.unlink(missing_ok=True)
             self.fields = []
             return
-        fields, rows, bad = read_csv_rows(self.path)
+        fields, rows, bad = read_csv_rows(self.path, self.records)
         if not fields:
             return
         if bad:
@@ -88,7 +90,7 @@ class Logger:
         self.run_dir = run_dir
         self.tables: dict[str, CSVLog] = {}
         for path in sorted(run_dir.path.glob("*.csv")):   # an agent's records tables
-            table = CSVLog(path)
+            table = CSVLog(path, records=True)
             if path not in (run_dir.metrics_csv, run_dir.eval_csv) and "step" in table.fields:
                 table.repair(start_step)
         self.tb = None
@@ -125,7 +127,7 @@ class Logger:
     def log_records(self, table: str, rows: list[dict]) -> None:
         """Append an agent's records (each row with a ``step``) to ``<run_dir>/<table>.csv``."""
         if table not in self.tables:
-            self.tables[table] = CSVLog(self.run_dir.table(table))
+            self.tables[table] = CSVLog(self.run_dir.table(table), records=True)
         for row in rows:
             self.tables[table].write(row)
 

@@ -131,17 +131,15 @@ class RunDir:
         return self.path / f"{name}.csv"
 
     @staticmethod
-    def read_table(path: Path) -> list[dict[str, str]]:
-        """Rows of a CSV as dicts of text; [] while it does not exist."""
-        if not path.exists():
-            return []
-        with path.open(newline="") as f:
-            return list(csv.DictReader(f))
+    def read_table(path: Path, records: bool = False) -> list[dict[str, str]]:
+        """The complete rows of a log CSV (``records``: an agent's table) as dicts of text;
+        [] while it does not exist (``trainer.files.read_csv_rows``)."""
+        return read_csv_rows(path, records)[1]
 
     def rr_switch(self) -> dict[str, int] | None:
         """An adaptive-RR run's switch as ``{"episode", "step", "frames"}`` (its first check
         with decision ``switch`` in ``rr_checks.csv``); None before it switches."""
-        for row in self.read_table(self.table(RR_CHECKS)):
+        for row in self.read_table(self.table(RR_CHECKS), records=True):
             if row["decision"] == "switch":
                 return {"episode": int(row["episode"]), "step": int(row["step"]),
                         "frames": int(row["frame"])}
