@@ -83,8 +83,8 @@ def merge(base: dict[str, Any], over: dict[str, Any], top: bool = True) -> dict[
 
 def resolve_preset(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The preset at ``path`` with its ``base:`` chain merged in (module docstring)."""
+    data = read_yaml(path)   # errors name the path as given
     path = Path(path).resolve()
-    data = read_yaml(path)
     base = data.pop("base", None)
     if base is None:
         return data
