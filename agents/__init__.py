@@ -19,9 +19,10 @@ def check_agent_config(cfg) -> None:
         raise ConfigError("config error: trainer.eval_actions: ES members act deterministically "
                           "(exploration is in the weights); use trainer.eval_actions=mean")
     if cfg.agent.name in ("drqv2", "offpolicy"):
-        from agents.offpolicy import check_observation_options
+        from agents.offpolicy import check_interventions, check_observation_options
 
         check_observation_options(cfg.agent, pixels=cfg.env.pixels is not None)
+        check_interventions(cfg.agent, pixels=cfg.env.pixels is not None)
 
 
 def make_agent(cfg, observation_space, action_space, env: Any = None, device: str = "cpu",
@@ -44,7 +45,7 @@ def make_agent(cfg, observation_space, action_space, env: Any = None, device: st
 
         cls = DrQV2Agent if name == "drqv2" else OffPolicyAgent
         return cls(cfg.agent, observation_space, action_space, env=env, device=device,
-                   seed=cfg.seed, acting_only=acting_only)
+                   seed=cfg.seed, acting_only=acting_only, total_steps=cfg.steps)
     if name == "es":
         from agents.es import ESAgent
 

@@ -27,6 +27,21 @@ these methods trains through it:
                                        keep files of their own there (a probe set, a record of
                                        a transferred encoder) write or read them here;
                                        ``make_env(seed)`` builds another env of the run's config
+``pending_metrics()``                  optional: per-update metrics the agent keeps on its device
+``-> dict[str, list[float]]``          instead of returning them from ``update()`` (which may
+                                       then return ``{}``), read back in one transfer: every
+                                       value since the last call, in update order. The loop calls
+                                       it before each log row, evaluation and checkpoint, checks
+                                       ``loss*`` values for NaN/Inf as it checks ``update()``'s
+                                       and logs them the same way
+``records()``                          optional: rows the agent produced since the last call
+``-> dict[str, list[dict]]``           (e.g. ``rr_checks``: each Adaptive-RR check;
+                                       ``interventions``: each Reset/ReDo), by table name; each
+                                       row has a ``step``. Drained with ``pending_metrics`` and
+                                       appended to ``<run_dir>/<table>.csv`` (rows past the
+                                       checkpoint are dropped on resume)
+``summary() -> dict``                  optional: facts merged into ``summary.json`` at the end
+                                       of a run (e.g. the Adaptive-RR switch step and frame)
 =====================================  ===========================================================
 """
 
@@ -37,6 +52,14 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
+
+
+class DivergenceError(RuntimeError):
+    """A loss became NaN or Inf; the run stopped before writing anything from that state.
+
+    Raised by the loop when it checks ``update()``'s or ``pending_metrics()``'s losses, and by
+    an agent that defers its metrics as soon as it sees a non-finite loss flag on its own (e.g.
+    read with the action it transfers anyway), before the diverged policy acts."""
 
 
 @dataclass

@@ -51,11 +51,12 @@ class DrQV2Agent(OffPolicyAgent):
     """
 
     def __init__(self, cfg, observation_space, action_space, env: Any = None,
-                 device: str = "cpu", seed: int = 0, acting_only: bool = False):
+                 device: str = "cpu", seed: int = 0, acting_only: bool = False,
+                 total_steps: int = 0):
         if not is_pixel_space(observation_space):
             raise ConfigError(f"config error: agent.name: drqv2 needs uint8 pixel observations "
                               f"(3 m, H, H): set env.pixels, or use agent.name=offpolicy for "
                               f"states (got {observation_space.dtype} "
                               f"{tuple(observation_space.shape)})")
         super().__init__(cfg, observation_space, action_space, env=env, device=device, seed=seed,
-                         acting_only=acting_only)
+                         acting_only=acting_only, total_steps=total_steps)

@@ -26,6 +26,23 @@ One update on a replay batch (pixels: independent random shifts of ``o`` and ``o
 * ``theta_bar <- tau theta + (1 - tau) theta_bar`` for the critic (and the target actor).
 
 Logged per update: ``loss/critic``, ``loss/actor``, ``q``, ``target_q``, ``batch_reward`` (mean
+n-step return ``R_n``), ``actor_std`` (the scheduled ``sigma``), ``rr`` (the current replay
+ratio) and ``fau/critic``: the fraction of positive units over the critic's hidden ReLU layers
+(4 with two heads) in its own training pass (augmented obs, buffer actions), pooled over batch x
+units x layers (Ma et al. 2024). With ``plasticity_metrics`` (default) also ``fau/encoder`` (its
+4 conv ReLU maps, pixels), ``fau/actor`` (the MLP actor's 2 hidden layers, in the actor loss's
+pass) and ReDo's tau-dormant ratios ``dormant0/...`` and ``dormant0.025/...`` of critic and
+actor (``agents/plasticity.py``). Metrics stay on the device (no host sync per update) until
+the loop drains them (``pending_metrics``) at log, evaluation and checkpoint time.
+
+Plasticity interventions (optional): ``reset`` re-initialises the named modules (default actor
+and critic; the target critic is set to the fresh critic, a target actor to the fresh actor)
+with their Adam state, ``count`` times evenly inside the run; ``redo`` re-initialises the
+tau-dormant hidden units of actor and critic every ``every`` updates, read from that update's
+training passes (the targets are left to follow by Polyak averaging). Each is a row of the run
+folder's ``interventions.csv``; the adaptive replay ratio writes ``rr_checks.csv`` and
+``fau_episodes.csv`` and its switch goes into ``summary.json``.
+
 n-step return ``R_n``), ``actor_std`` (the scheduled ``sigma``) and ``fau/critic``: the fraction
 of positive units over the critic's hidden ReLU layers (4 with two heads) in its own training
 pass (augmented obs, buffer actions), pooled over batch x units x layers (Ma et al. 2024).
@@ -57,10 +74,12 @@ from torch import nn
 
 from agents.augment import RandomShift
 from agents.auxiliary import AuxObjectives
-from agents.base import Transition
+from agents.base import DivergenceError, Transition
 from agents.encoder_init import RECORD_FILE, load_encoder
 from agents.normalizer import RunningNormalizer
-from agents.offpolicy_nets import Actor, Critic, Encoder, fraction_active, sample_action, trunk
+from agents.offpolicy_nets import (Actor, Critic, Encoder, orthogonal_init, sample_action,
+                                   trunk)
+from agents.plasticity import DeviceMetrics, InterventionSchedule, module_metrics, redo_, reset_
 from agents.policies import build_ncap_actor
 from agents.replay import FrameReplay, VectorReplay
 from agents.representation import RepresentationLog
@@ -71,6 +90,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONV_CHANNELS = 32
 DEFAULT_AUGMENT_PAD = 4
+DORMANT_TAUS = (0.0, 0.025)   # ReDo's tau-dormant ratios logged (tau = 0: silent units)
 
 
 def is_pixel_space(space) -> bool:
@@ -98,6 +118,22 @@ def check_observation_options(cfg, pixels: bool) -> None:
                           "angles and its clock from state observations; set env.pixels=null")
 
 
+def check_interventions(cfg, pixels: bool) -> None:
+    """Reset/ReDo of a module this agent does not have is a one-line error (checked from the
+    config before any env is made, and again by the agent)."""
+    lacks = {}
+    if not pixels:
+        lacks["encoder"] = "state observations have no encoder (env.pixels is null)"
+    if cfg.actor.type != "mlp":
+        lacks["actor"] = (f"the {cfg.actor.type} actor has no MLP layers to re-initialise "
+                          "(Reset and ReDo treat the MLP actor)")
+    for key in ("reset", "redo"):
+        section = getattr(cfg, key)
+        for module in section.modules if section is not None else []:
+            if module in lacks:
+                raise ConfigError(f"config error: agent.{key}.modules: {module}: {lacks[module]}")
+
+
 class OffPolicyAgent:
     """The off-policy actor-critic behind the loop's agent interface (module docstring).
 
@@ -111,10 +147,13 @@ class OffPolicyAgent:
         seed: seed of the replay's sampling generator (torch's RNG is the loop's).
         acting_only: build only what acting needs (no replay, no optimisers), for evaluation,
             rendering and transfer.
+        total_steps: the run's agent steps (``steps``), over which ``reset.count`` resets are
+            spread.
     """
 
     def __init__(self, cfg, observation_space, action_space, env: Any = None,
-                 device: str = "cpu", seed: int = 0, acting_only: bool = False):
+                 device: str = "cpu", seed: int = 0, acting_only: bool = False,
+                 total_steps: int = 0):
         if not (np.all(action_space.low == -1.0) and np.all(action_space.high == 1.0)):
             raise ConfigError(f"config error: agent.name: {cfg.name} needs actions in [-1, 1] "
                               f"(got [{action_space.low}, {action_space.high}])")
@@ -124,12 +163,14 @@ class OffPolicyAgent:
                               f"uint8 pixels (3 m, H, H) (got {observation_space.dtype} "
                               f"{tuple(observation_space.shape)})")
         check_observation_options(cfg, self.pixels)
+        check_interventions(cfg, self.pixels)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.cfg = cfg
         self.device = torch.device(device)
         self.action_dim = int(np.prod(action_space.shape))
         frames_per_step = int(getattr(env, "frames_per_step", 1))
+        self.frames_per_step = frames_per_step
         self.seed_steps = math.ceil(cfg.seed_frames / frames_per_step)
         self.std = parse_std_schedule(cfg.std_schedule)
 
@@ -165,7 +206,13 @@ class OffPolicyAgent:
             self.actor_target.requires_grad_(False)
         pad = DEFAULT_AUGMENT_PAD if cfg.augment_pad is None else cfg.augment_pad
         self.aug = RandomShift(pad) if self.pixels else None
-        self.rr_schedule = make_rr_schedule(cfg.rr_schedule)
+        self.rr_schedule = make_rr_schedule(cfg.rr_schedule, frames_per_step)
+        self.interventions = InterventionSchedule(cfg.reset, cfg.redo, total_steps,
+                                                  frames_per_step)
+        self.metrics = DeviceMetrics()
+        # this update's hidden maps (critic pass, actor-loss pass), for ReDo; cleared after it
+        self._critic_maps: list[torch.Tensor] | None = None
+        self._actor_maps: list[torch.Tensor] | None = None
         self.step = 0        # agent steps observed
         self.updates = 0
         self.replay: FrameReplay | None = None
@@ -267,7 +314,15 @@ class OffPolicyAgent:
         x = self._tensor(obs).unsqueeze(0)
         mu = self._policy(self.actor, x, self.encoder(x) if self.actor.uses_encoder else x)[0]
         action = sample_action(mu, self.std(self.step), clip=None) if explore else mu
-        return action.cpu().numpy()
+        flag = self.metrics.nonfinite
+        if not (explore and isinstance(flag, torch.Tensor)):
+            return action.cpu().numpy()
+        # the loss check rides on the action's transfer: no extra host sync
+        out = torch.cat([action, flag.to(action.dtype).reshape(1)]).cpu().numpy()
+        if out[-1]:
+            raise DivergenceError(f"a loss became NaN or Inf in an update before agent step "
+                                  f"{self.step}; stopped without saving this state")
+        return out[:-1]
 
     def observe(self, transition: Transition) -> None:
         self.replay.add(transition)
@@ -320,8 +375,10 @@ class OffPolicyAgent:
         self.critic_opt.step()
         if self.encoder_opt is not None:
             self.encoder_opt.step()
+        self._critic_maps = hidden
+        taus = DORMANT_TAUS if self.cfg.plasticity_metrics else ()
         return {"loss/critic": loss.detach(), "q": q1.detach().mean(),
-                "target_q": target_q.mean(), "fau/critic": fraction_active(hidden)}
+                "target_q": target_q.mean(), **module_metrics("critic", hidden, taus)}
 
     def update_actor(self, h: torch.Tensor, std: float,
                      obs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -330,17 +387,27 @@ class OffPolicyAgent:
 
         Gradients are computed for the actor's parameters only (the critic's weight gradients
         of this pass would be discarded anyway)."""
-        action = self._sample(self._policy(self.actor, obs, h), std)
+        if isinstance(self.actor, Actor):
+            mu, self._actor_maps = self.actor.forward_maps(h)
+        else:
+            mu, self._actor_maps = self._policy(self.actor, obs, h), None
+        action = self._sample(mu, std)
         q1, q2, _ = self.critic(h, action)
         loss = -torch.min(q1, q2).mean()
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward(inputs=list(self.actor.parameters()))
         self.actor_opt.step()
-        return {"loss/actor": loss.detach()}
+        metrics = {"loss/actor": loss.detach()}
+        if self.cfg.plasticity_metrics and self._actor_maps is not None:
+            metrics.update(module_metrics("actor", self._actor_maps, DORMANT_TAUS))
+        return metrics
 
     def update(self) -> dict[str, float]:
-        """One update on a fresh replay batch (module docstring); metrics as floats, read back
-        from the device in one transfer."""
+        """One update on a fresh replay batch (module docstring), preceded by a Reset when one
+        is due and followed by ReDo when due. Returns ``{}``: the metrics stay on the device
+        until ``pending_metrics``."""
+        if self.interventions.reset_due(self.step):
+            self._reset()
         aux = self.aux
         sample = (self.replay.sample(self.cfg.batch_size) if aux is None else
                   self.replay.sample(self.cfg.batch_size, aux.window, aux.obs_offsets))
@@ -350,7 +417,11 @@ class OffPolicyAgent:
         if self.aug is not None:
             obs, next_obs = self.aug(obs), self.aug(next_obs)
         std = self.std(self.step)
-        h = self.encoder(obs)
+        encoder_metrics = self.cfg.plasticity_metrics and isinstance(self.encoder, Encoder)
+        if encoder_metrics:
+            h, encoder_maps = self.encoder.forward_maps(obs)
+        else:
+            h = self.encoder(obs)
         with torch.no_grad():
             next_h = self.encoder(next_obs)
         features, aux_loss, aux_metrics = None, None, {}
@@ -358,8 +429,9 @@ class OffPolicyAgent:
             z = self.latent_map(h)
             aux_loss, aux_metrics = aux.loss(h, batch, self.step, z)
             features = z if self.projection is None else None
-        metrics = self.update_critic(h, batch["action"], batch["reward"], batch["discount"],
-                                     next_h, std, next_obs, features, aux_loss)
+        metrics = module_metrics("encoder", encoder_maps) if encoder_metrics else {}
+        metrics |= self.update_critic(h, batch["action"], batch["reward"], batch["discount"],
+                                      next_h, std, next_obs, features, aux_loss)
         metrics.update(self.update_actor(h.detach(), std, obs))
         if aux is not None and aux.separate:
             aux_metrics = aux.separate_update(raw_obs, batch, self.step)
@@ -374,13 +446,63 @@ class OffPolicyAgent:
                 aux.ema_update()
         metrics["batch_reward"] = batch["reward"].mean()
         self.updates += 1
-        names = list(metrics)
-        values = dict(zip(names, torch.stack([metrics[k].float() for k in names]).tolist()))
-        values["actor_std"] = std
+        self.rr_schedule.observe(metrics)
+        metrics.update(actor_std=std, rr=self.rr_schedule.rr)
+        if self.interventions.redo_due(self.updates):
+            metrics.update(self._redo())
         if self.representation.due(self.step):
-            values.update(self.representation.measure(self.latents, self.step))
-        self.rr_schedule.observe(values)
-        return values
+            metrics.update(self.representation.measure(self.latents, self.step))
+        self._critic_maps = self._actor_maps = None
+        self.metrics.add(metrics)
+        return {}
+
+    # --- plasticity: metrics out, interventions -------------------------------------------
+    def _reset(self) -> None:
+        """Reset (module docstring): fresh weights and Adam state for ``reset.modules``."""
+        parts = {"encoder": (self.encoder, self.encoder_opt), "actor": (self.actor, self.actor_opt),
+                 "critic": (self.critic, self.critic_opt)}
+        for name in self.cfg.reset.modules:
+            module, opt = parts[name]
+            touched = reset_([module], [opt], orthogonal_init)
+            self.interventions.record("reset", self.step, self.updates, name,
+                                      parameters=touched)
+        if "critic" in self.cfg.reset.modules:
+            self.critic_target.load_state_dict(self.critic.state_dict())
+        if "actor" in self.cfg.reset.modules and self.actor_target is not None:
+            self.actor_target.load_state_dict(self.actor.state_dict())
+        self.interventions.resets_done += 1
+
+    def _redo(self) -> dict[str, float]:
+        """ReDo on this update's hidden maps (module docstring); units touched per module."""
+        parts = {"critic": (self.critic, self.critic_opt, self._critic_maps),
+                 "actor": (self.actor, self.actor_opt, self._actor_maps)}
+        out = {}
+        for name in self.cfg.redo.modules:
+            module, opt, maps = parts[name]
+            units = redo_(module.redo_pairs(), maps, self.cfg.redo.tau, [opt], orthogonal_init)
+            self.interventions.record("redo", self.step, self.updates, name, units=sum(units),
+                                      layers=len(units), tau=self.cfg.redo.tau)
+            out[f"redo/{name}_units"] = float(sum(units))
+        return out
+
+    def pending_metrics(self) -> dict[str, list[float]]:
+        """Every update's metrics since the last call, read from the device in one transfer."""
+        return self.metrics.read()
+
+    def records(self) -> dict[str, list[dict]]:
+        """``interventions`` rows and, for the adaptive RR, ``rr_checks`` / ``fau_episodes``."""
+        tables = {"interventions": self.interventions.pop_rows()}
+        pop = getattr(self.rr_schedule, "pop_records", None)
+        if pop is not None:
+            tables.update(pop())
+        return {name: rows for name, rows in tables.items() if rows}
+
+    def summary(self) -> dict[str, Any]:
+        """The adaptive RR's switch and the number of Resets, for ``summary.json``."""
+        out = getattr(self.rr_schedule, "summary", dict)()
+        if self.cfg.reset is not None:
+            out["resets"] = self.interventions.resets_done
+        return out
 
     # --- persistence ----------------------------------------------------------------------
     def _modules(self) -> dict[str, Any]:
@@ -403,6 +525,7 @@ class OffPolicyAgent:
                      rr_schedule=self.rr_schedule.state_dict(),
                      aux=self.aux.full_state() if self.aux is not None else None,
                      representation=self.representation.state_dict(),
+                     interventions=self.interventions.state_dict(),
                      replay=self.replay.state_dict() if include_replay else None)
         return state
 
@@ -414,6 +537,7 @@ class OffPolicyAgent:
         if self.aux is not None:
             self.aux.load_full_state(state["aux"])
         self.representation.load_state_dict(state["representation"])
+        self.interventions.load_state_dict(state["interventions"])
         if state["replay"] is not None:
             self.replay.load_state_dict(state["replay"])
 

@@ -9,6 +9,10 @@
 * ``Critic``: its own trunk, then ``Q_i(z, a)``: MLP ReLU (``hidden_dim`` x 2) -> 1, two heads
   (double Q, DrQ-v2/TD3) or one (DDPG).
 * Orthogonal weights, zero biases; conv gain ``sqrt(2)``.
+
+``forward_maps`` (encoder, actor) and the critic's ``forward`` also return the post-ReLU maps
+the plasticity metrics read (``agents/plasticity.py``); ``redo_pairs`` name the Linear layers
+around each hidden map, for ReDo.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from agents.plasticity import fraction_active  # noqa: F401  (FAU of the maps returned here)
 
 
 def orthogonal_init(m: nn.Module) -> None:
@@ -47,6 +53,15 @@ class Encoder(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.convnet(obs / 255.0 - 0.5).flatten(1)
 
+    def forward_maps(self, obs: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``forward`` (the same operations) and the 4 post-ReLU conv maps (encoder FAU)."""
+        x, maps = obs / 255.0 - 0.5, []
+        for layer in self.convnet:
+            x = layer(x)
+            if isinstance(layer, nn.ReLU):
+                maps.append(x)
+        return x.flatten(1), maps
+
 
 def trunk(repr_dim: int, feature_dim: int | None) -> nn.Module:
     """``Linear -> LayerNorm -> tanh`` to ``feature_dim``; the identity when it is None."""
@@ -74,6 +89,19 @@ class Actor(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.policy(self.trunk(h)))
 
+    def forward_maps(self, h: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``forward`` (the same operations) and the 2 post-ReLU hidden maps (actor FAU)."""
+        x, maps = self.trunk(h), []
+        for layer in self.policy:
+            x = layer(x)
+            if isinstance(layer, nn.ReLU):
+                maps.append(x)
+        return torch.tanh(x), maps
+
+    def redo_pairs(self) -> list[tuple[nn.Linear, nn.Linear]]:
+        """``(incoming, outgoing)`` Linear layers of each hidden ReLU layer, in map order."""
+        return [(self.policy[0], self.policy[2]), (self.policy[2], self.policy[4])]
+
 
 def sample_action(mu: torch.Tensor, std: float, clip: float | None) -> torch.Tensor:
     """Truncated-normal sample ``clamp(mu + clip(std eps, +-clip), -1 + 1e-6, 1 - 1e-6)``.
@@ -100,6 +128,9 @@ class QHead(nn.Module):
         h1 = F.relu(self.l1(x), inplace=True)
         h2 = F.relu(self.l2(h1), inplace=True)
         return self.out(h2), (h1, h2)
+
+    def redo_pairs(self) -> list[tuple[nn.Linear, nn.Linear]]:
+        return [(self.l1, self.l2), (self.l2, self.out)]
 
 
 class Critic(nn.Module):
@@ -129,8 +160,7 @@ class Critic(nn.Module):
         q2, hidden2 = self.q2(x)
         return q1, q2, hidden1 + hidden2
 
-
-def fraction_active(hidden: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """FAU: positive elements over all maps / total elements (pooled over batch, units, layers)."""
-    active = sum((h > 0).sum() for h in hidden)
-    return active / sum(h.numel() for h in hidden)
+    def redo_pairs(self) -> list[tuple[nn.Linear, nn.Linear]]:
+        """``(incoming, outgoing)`` Linear layers of each hidden map ``forward`` returns."""
+        return [pair for head in (self.q1, self.q2) if head is not None
+                for pair in head.redo_pairs()]

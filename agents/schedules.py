@@ -21,6 +21,8 @@ import re
 from fractions import Fraction
 from typing import Any, Callable
 
+import torch
+
 
 class FixedReplayRatio:
     """A constant RR: the credit ``c <- c + rr`` per new agent step; ``floor(c)`` updates are due.
@@ -73,10 +75,160 @@ class FixedReplayRatio:
         self._last_step = state["last_step"]
 
 
-def make_rr_schedule(cfg) -> FixedReplayRatio:
-    """The replay-ratio schedule a config section (``type: fixed``) describes."""
+class AdaptiveReplayRatio:
+    """Adaptive RR (Ma et al. 2024, "Revisiting Plasticity in Visual RL"; notes sec. 8.4).
+
+    Start at ``low`` (0.5) and switch **once and permanently** to ``high`` (2) when the critic's
+    FAU has settled. Exactly the reference code's rule, with ``I = interval`` (50) episodes and
+    ``e`` the number of episodes completed (1 at the end of the first):
+
+    1. ``last`` starts as the FAU of the very first update;
+    2. at the end of episode ``e = 0 (mod I)``, once updates have started (``last`` is set) and
+       that episode had updates: ``avg`` = the mean critic FAU over the updates of that **one
+       episode** (the reference resets its running sum at ``e = I - 1`` and reads it at
+       ``e = 0 (mod I)``: the same window); if ``|avg - last| <= threshold`` (absolute; the
+       paper writes <, the code <=) and RR is still ``low``: switch to ``high`` and record the
+       step and frame; then ``last <- avg``.
+
+    Updates run after the loop's episode-end hook in the same agent step, so "the updates of
+    an episode" are those after its predecessor's end, as in the reference loop.
+
+    **Trough guard** (``trough_guard``, off by default; *our variant, not the paper's*): a check
+    may switch only if ``avg`` exceeds the lowest checked FAU so far (``last``'s initial value
+    included) by more than ``threshold``, i.e. FAU has risen from its early minimum; it guards
+    against the false switch of a check pair straddling the trough (notes sec. 8.5).
+
+    Per-update FAU may be a device tensor: it is summed on its device (float64) and read back
+    only at a check, or when the records are drained. ``pop_records`` returns two tables:
+    ``rr_checks`` (every check: ``episode``, ``step``, ``frame``, ``fau``, ``previous_fau``,
+    ``change``, ``decision``, ``rr`` after it) and ``fau_episodes`` (every episode with updates:
+    its mean critic FAU and update count, to measure the single-episode noise the threshold
+    faces).
+    """
+
+    FAU_KEY = "fau/critic"
+
+    def __init__(self, low: float = 0.5, high: float = 2.0, interval: int = 50,
+                 threshold: float = 1e-3, trough_guard: bool = False, frames_per_step: int = 1):
+        if not (low > 0 and high > 0):
+            raise ValueError(f"replay ratios must be > 0 (got low {low}, high {high})")
+        if interval < 1 or not threshold > 0:
+            raise ValueError(f"need interval >= 1 and threshold > 0 (got {interval}, {threshold})")
+        self.low, self.high = float(low), float(high)
+        self.interval, self.threshold = int(interval), float(threshold)
+        self.trough_guard = bool(trough_guard)
+        self.frames_per_step = int(frames_per_step)
+        self._ratio = FixedReplayRatio(low)
+        self.switched = False
+        self.switch_step: int | None = None
+        self.switch_episode: int | None = None
+        self._last: torch.Tensor | float | None = None   # previous check's FAU (or first update's)
+        self._lowest: float | None = None
+        self._sum: torch.Tensor | float = 0.0            # this episode's FAU sum and updates
+        self._count = 0
+        self.checks: list[dict[str, Any]] = []
+        self._episodes: list[tuple[int, int, torch.Tensor | float, int]] = []
+
+    @property
+    def rr(self) -> float:
+        return self._ratio.rr
+
+    @property
+    def switch_frame(self) -> int | None:
+        return None if self.switch_step is None else self.switch_step * self.frames_per_step
+
+    def updates_due(self, agent_step: int) -> int:
+        return self._ratio.updates_due(agent_step)
+
+    def observe(self, metrics: dict[str, Any]) -> None:
+        """Add one update's critic FAU (a float or a 0-d tensor, summed where it lives)."""
+        fau = metrics[self.FAU_KEY]
+        fau = fau.detach().double() if isinstance(fau, torch.Tensor) else float(fau)
+        if self._last is None:
+            self._last = fau
+        self._sum = self._sum + fau
+        self._count += 1
+
+    def on_episode_end(self, info: dict[str, Any]) -> None:
+        episode, step = int(info["episode"]), int(info["step"])
+        if self._count:
+            self._episodes.append((episode, step, self._sum, self._count))
+            if episode % self.interval == 0:
+                self._check(episode, step)
+        self._sum, self._count = 0.0, 0
+
+    def _check(self, episode: int, step: int) -> None:
+        avg, last = float(self._sum) / self._count, float(self._last)
+        self._lowest = last if self._lowest is None else min(self._lowest, last)
+        change = avg - last
+        if self.switched:
+            decision = "already switched"
+        elif abs(change) > self.threshold:
+            decision = "keep (changing)"
+        elif self.trough_guard and not avg - self._lowest > self.threshold:
+            decision = "keep (trough guard)"
+        else:
+            decision = "switch"
+            self.switched, self.switch_step, self.switch_episode = True, step, episode
+            self._ratio = self._ratio_at(self.high)
+        self.checks.append({"episode": episode, "step": step, "frame": step * self.frames_per_step,
+                            "fau": avg, "previous_fau": last, "change": change,
+                            "decision": decision, "rr": self.rr})
+        self._lowest = min(self._lowest, avg)
+        self._last = avg
+
+    def _ratio_at(self, rr: float) -> FixedReplayRatio:
+        """A fixed ratio ``rr`` that carries on this one's credit (no update lost or added)."""
+        ratio = FixedReplayRatio(rr)
+        ratio.load_state_dict({**self._ratio.state_dict(), "rr": rr})
+        return ratio
+
+    def _episode_rows(self) -> list[dict[str, Any]]:
+        device = next((s.device for _, _, s, _ in self._episodes if isinstance(s, torch.Tensor)),
+                      "cpu")
+        sums = [torch.as_tensor(s, dtype=torch.float64, device=device)
+                for _, _, s, _ in self._episodes]
+        values = torch.stack(sums).tolist() if sums else []   # one transfer for all episodes
+        return [{"episode": e, "step": t, "frame": t * self.frames_per_step, "fau": v / n,
+                 "updates": n} for (e, t, _, n), v in zip(self._episodes, values)]
+
+    def pop_records(self) -> dict[str, list[dict[str, Any]]]:
+        """``{"rr_checks": [...], "fau_episodes": [...]}`` since the last call (class doc)."""
+        out = {"rr_checks": self.checks, "fau_episodes": self._episode_rows()}
+        self.checks, self._episodes = [], []
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """The switch, for ``summary.json`` (None while RR is still ``low``)."""
+        return {"rr_switch_episode": self.switch_episode, "rr_switch_step": self.switch_step,
+                "rr_switch_frame": self.switch_frame, "rr_final": self.rr}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The whole state (FAU sums read back as floats; exact for float64 sums)."""
+        return {"ratio": self._ratio.state_dict(), "switched": self.switched,
+                "switch_step": self.switch_step, "switch_episode": self.switch_episode,
+                "last": None if self._last is None else float(self._last),
+                "lowest": self._lowest, "sum": float(self._sum), "count": self._count,
+                "checks": list(self.checks),
+                "episodes": [(e, t, float(s), n) for e, t, s, n in self._episodes]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._ratio.load_state_dict(state["ratio"])
+        self.switched, self.switch_step = state["switched"], state["switch_step"]
+        self.switch_episode = state["switch_episode"]
+        self._last, self._lowest = state["last"], state["lowest"]
+        self._sum, self._count = state["sum"], state["count"]
+        self.checks = list(state["checks"])
+        self._episodes = list(state["episodes"])
+
+
+def make_rr_schedule(cfg, frames_per_step: int = 1) -> FixedReplayRatio | AdaptiveReplayRatio:
+    """The replay-ratio schedule a config section (``type: fixed | adaptive``) describes."""
     if cfg.type == "fixed":
         return FixedReplayRatio(cfg.rr, cfg.period)
+    if cfg.type == "adaptive":
+        return AdaptiveReplayRatio(cfg.low, cfg.high, cfg.interval, cfg.threshold,
+                                   cfg.trough_guard, frames_per_step)
     raise ValueError(f"unknown replay-ratio schedule '{cfg.type}'")
 
 

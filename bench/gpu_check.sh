@@ -13,8 +13,20 @@
 #        AUX_SECONDS (default 150) of training each, representation metrics every 2500 agent
 #        steps; the summary (aux/gpu_check_aux.json) compares frames/s, evaluations and metrics
 #        (too short to rank the arms: a check that A runs, logs and costs what it should).
+#   bash bench/gpu_check.sh --arr      replay-ratio check instead: stage 2, then three short
+#       cheetah_run runs from pixels (paper hyperparameters, SIGINT after ARR_SECONDS = 100 s
+#       each): fixed RR 0.5, fixed RR 2, and adaptive RR with a 2-episode check interval (ours,
+#       so a short run checks at all; the paper checks every 50 episodes). Reports updates/s at
+#       RR 0.5 and 2 and the adaptive run's checks (worst case 90 + 3 x 120 s < 8 min).
 set -uo pipefail                      # no -e: a failed stage is reported, the next still runs
 cd "$(dirname "$0")/.."
+MODE=default
+case "${1:-}" in
+  "") ;;
+  --arr) MODE=arr ;;
+  --aux) MODE=aux ;;
+  *) echo "usage: bash bench/gpu_check.sh [--arr | --aux]" >&2; exit 2 ;;
+esac
 
 export MUJOCO_GL=egl                  # GPU EGL; must be set before Python imports mujoco
 DEST="${OUT:-bench/results}/gpu_check"
@@ -25,7 +37,7 @@ fi
 TRAIN_SECONDS=${TRAIN_SECONDS:-270}   # worst case 90 + 90 + 270 + 20 s < 8 min
 RUN="$DEST/cartpole_swingup"
 
-if [[ "${1:-}" == "--aux" ]]; then
+if [[ "$MODE" == aux ]]; then
   AUX_SECONDS=${AUX_SECONDS:-150}     # worst case 90 + 2 x (150 + 20) + 20 s < 8 min
   DEST="$DEST/aux"; mkdir -p "$DEST"
   echo "== 1/2 auxiliary-loss update time on cuda (84x84, batch 256)"
@@ -71,6 +83,59 @@ fi
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true; } \
   > "$DEST/gpu.txt" 2>&1
+if [[ "$MODE" == arr ]]; then
+  ARR_SECONDS=${ARR_SECONDS:-100}
+  echo "== 1/2 DrQ-v2 update time on cuda"
+  timeout 90 "$PYTHON" bench/drqv2_update.py --device cuda --batches 256 --reps 10 \
+    --out "$DEST" 2>&1 | tee "$DEST/drqv2_update.log"
+  for variant in rr0.5 rr2 arr; do
+    case $variant in
+      rr0.5) schedule="agent.rr_schedule.type=fixed agent.rr_schedule.rr=0.5" ;;
+      rr2)   schedule="agent.rr_schedule.type=fixed agent.rr_schedule.rr=2" ;;
+      arr)   schedule="agent.rr_schedule.type=adaptive agent.rr_schedule.interval=2" ;;
+    esac
+    echo "== 2/2 cheetah_run $variant (${ARR_SECONDS}s of training, then SIGINT)"
+    rm -rf "$DEST/arr_$variant"
+    # shellcheck disable=SC2086
+    timeout -s INT -k 20 "$ARR_SECONDS" "$PYTHON" train.py configs/drqv2_cheetah_run.yaml \
+      steps=100000 device=cuda run_dir="$DEST/arr_$variant" $schedule trainer.eval_at_start=false \
+      trainer.eval_every=1000000 trainer.log_every=250 trainer.checkpoint_every=1000000 \
+      trainer.save_replay=false trainer.progress=false trainer.tensorboard=false 2>&1 \
+      | tail -n 5 | tee "$DEST/arr_$variant.log"
+  done
+  "$PYTHON" - "$DEST" <<'EOF'
+"""updates/s = steps/s x rr over the metrics.csv rows with updates; the adaptive run's checks."""
+import csv, json, sys
+from pathlib import Path
+
+def table(path):
+    return list(csv.DictReader(path.open())) if path.exists() else []
+
+dest = Path(sys.argv[1])
+out = {"gpu": (dest / "gpu.txt").read_text().strip(), "runs": {}}
+for variant in ("rr0.5", "rr2", "arr"):
+    run = dest / f"arr_{variant}"
+    rows = [r for r in table(run / "metrics.csv") if r.get("rr") and r.get("loss/critic")]
+    by_rr = {}
+    for r in rows:
+        by_rr.setdefault(float(r["rr"]), []).append(float(r["steps_per_second"]) * float(r["rr"]))
+    out["runs"][variant] = {
+        "frames": int(rows[-1]["frames"]) if rows else 0,
+        "updates_per_s_by_rr": {rr: sum(v) / len(v) for rr, v in by_rr.items()},
+        "checks": [{k: c[k] for k in ("episode", "frame", "fau", "change", "decision")}
+                   for c in table(run / "rr_checks.csv")]}
+(dest / "gpu_check.json").write_text(json.dumps(out, indent=2) + "\n")
+print("\n== summary:", dest / "gpu_check.json")
+for variant, r in out["runs"].items():
+    rates = ", ".join(f"RR {rr:g}: {u:.1f} updates/s"
+                      for rr, u in sorted(r["updates_per_s_by_rr"].items()))
+    print(f"  {variant:<6} {r['frames']:>7} frames; {rates or 'no updates logged (see log)'}")
+for c in out["runs"]["arr"]["checks"]:
+    print(f"  check episode {c['episode']} frame {c['frame']}: FAU {float(c['fau']):.4f}, "
+          f"change {float(c['change']):+.4f} -> {c['decision']}")
+EOF
+  exit 0
+fi
 echo "== 1/3 render throughput (84x84, action repeat 2)"
 timeout 90 "$PYTHON" bench/pixel_fps.py --task cheetah-run --steps 300 --rounds 3 --out "$DEST" \
   2>&1 | tee "$DEST/pixel_fps.log"

@@ -63,7 +63,9 @@ def summarize_group(runs: list[RunResult]) -> dict[str, Any]:
     return {
         "runs": [{"path": str(r.path), "seed": r.seed, "status": r.status, "error": r.error,
                   "env_steps": r.env_steps, "final_eval_return": r.final_return,
-                  "best_eval_return": r.best_return} for r in runs],
+                  "best_eval_return": r.best_return,
+                  **({"rr_switch_frame": r.rr_switch_frame} if r.adaptive_rr else {})}
+                 for r in runs],
         "complete": len(complete),
         "failed": sum(r.status in FAILED for r in runs),
         "unfinished": sum(r.status in ("interrupted", "unfinished") for r in runs),
@@ -118,6 +120,20 @@ def problems_table(groups: dict[str, dict]) -> list[str]:
     return lines
 
 
+def switch_table(groups: dict[str, dict]) -> list[str]:
+    """Per adaptive-RR run, the frame of its switch to the high replay ratio."""
+    rows = [(name, r) for name, g in groups.items() for r in g["runs"] if "rr_switch_frame" in r]
+    if not rows:
+        return []
+    lines = ["", "## Adaptive replay ratio: switch frame", "", "| config | seed | status | "
+             "switch frame |", "|---|---|---|---|"]
+    for name, r in rows:
+        frame = "no switch" if r["rr_switch_frame"] is None else f"{r['rr_switch_frame']:,}"
+        lines.append(f"| `{name}` | {r['seed']} | {r['status']} | {frame} |")
+    return lines + ["", "From each run's `rr_checks.csv` (every FAU check, its change and "
+                    "decision); the paper's quadruped_run switches: 0.55M-1.2M frames."]
+
+
 def transfer_section(groups: dict[str, dict]) -> list[str]:
     lines: list[str] = []
     for name, g in groups.items():
@@ -162,7 +178,7 @@ def markdown(root: Path, groups: dict[str, dict], spec: dict | None, plots: list
         lines += ["", "## Learning curves", "", f"![learning curves]({CURVES_PNG})", "",
                   "Mean evaluation return over seeds against agent steps; band: 95% bootstrap "
                   "interval of the mean (each step over the seeds that reached it)."]
-    lines += problems_table(groups) + transfer_section(groups)
+    lines += switch_table(groups) + problems_table(groups) + transfer_section(groups)
     return "\n".join(lines) + "\n"
 
 

@@ -45,6 +45,8 @@ class RunResult:
     curve_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     curve_returns: np.ndarray = field(default_factory=lambda: np.zeros(0))
     transfer: list[dict[str, str]] = field(default_factory=list)
+    adaptive_rr: bool = False
+    rr_switch_frame: int | None = None
 
     @property
     def name(self) -> str:
@@ -104,6 +106,11 @@ def read_run(path: Path, root: Path) -> RunResult:
                        status=status, error=error,
                        curve_steps=curve_steps, curve_returns=curve_returns,
                        transfer=read_csv(path / "transfer.csv"))
+    schedule = (config.get("agent") or {}).get("rr_schedule") or {}
+    if schedule.get("type") == "adaptive":
+        switch = RunDir(path).rr_switch()
+        result.adaptive_rr = True
+        result.rr_switch_frame = None if switch is None else switch["frames"]
     if summary:
         result.env_steps = summary.get("env_steps")
         result.final_return = summary.get("final_eval_return")

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from configs.loader import (ALIASES, DEFAULT_PRESET, ConfigError, apply_overrides, config_to_dict,
-                            parse_value, read_yaml, validate)
+                            parse_value, read_yaml, resolve_preset, validate)
 from configs.schema import RunConfig
 from trainer.files import read_json, write_atomic
 from trainer.rundir import RunDir, first_config_difference
@@ -159,8 +159,9 @@ def value_label(value: Any) -> str:
 def read_sweep_file(path: Path) -> dict[str, Any] | None:
     """The sweep-file keys of ``path``, or None when it is an ordinary config preset."""
     data = read_yaml(path)
-    if not any(k in data for k in ("base", "grid", "seeds")):
-        return None
+    if not any(k in data for k in ("overrides", "grid", "seeds")) \
+            and not isinstance(data.get("base"), dict):
+        return None  # a preset (which may name its own base preset)
     unknown = sorted(set(data) - set(SWEEP_KEYS))
     if unknown:
         raise ConfigError(f"sweep file {path}: unknown key '{unknown[0]}' "
@@ -173,7 +174,7 @@ def base_data(sweep: dict[str, Any], path: Path) -> dict[str, Any]:
     if isinstance(base, dict):
         return base
     if isinstance(base, str):
-        return read_yaml(base)
+        return resolve_preset(base)
     raise ConfigError(f"sweep file {path}: 'base' must be a preset path or a mapping of keys")
 
 

@@ -1,4 +1,13 @@
-"""Load a YAML preset, apply ``key=value`` overrides, validate; one-line errors on bad input."""
+"""Load a YAML preset, apply ``key=value`` overrides, validate; one-line errors on bad input.
+
+Presets compose: a preset may name a ``base:`` preset (a path relative to its own folder) and
+give only what differs. ``resolve_preset`` merges the chain, base first: mappings merge key by
+key; any other value (a number, a list, ``null``) replaces the base's; a section that names a
+different variant than the base's (another ``agent.name``, ``agent.actor.type`` or
+``...rr_schedule.type``) replaces the base's section whole, since the base's keys belong to the
+other variant. The merged mapping is validated as one config, so a run folder's ``config.yaml``
+is always fully resolved. A missing base and a cycle are one-line errors.
+"""
 
 from __future__ import annotations
 
@@ -58,10 +67,56 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+TAGS = ("name", "type")  # discriminator keys of the config's tagged unions
+
+
+def merge(base: dict[str, Any], over: dict[str, Any], top: bool = True) -> dict[str, Any]:
+    """``over`` laid on ``base`` (module docstring); neither is modified."""
+    if not top and any(k in over and k in base and over[k] != base[k] for k in TAGS):
+        return dict(over)
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = (merge(base[k], v, top=False)
+                  if isinstance(v, dict) and isinstance(base.get(k), dict) else v)
+    return out
+
+
+def resolve_preset(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The preset at ``path`` with its ``base:`` chain merged in (module docstring)."""
+    data = read_yaml(path)   # errors name the path as given
+    path = Path(path).resolve()
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"config error: base: must be a preset path in {path.name} "
+                          f"(got {base!r})")
+    base_path = (path.parent / base).resolve()
+    chain = (*_chain, path)
+    if base_path in chain:
+        cycle = " -> ".join(p.name for p in (*chain[chain.index(base_path):], base_path))
+        raise ConfigError(f"config error: base: presets form a cycle ({cycle})")
+    if not base_path.is_file():
+        raise ConfigError(f"config error: base: {base} not found (named in {path}; "
+                          "a base path is relative to the preset's folder)")
+    return merge(resolve_preset(base_path, chain), data)
+
+
+def _sets_tag(item: str) -> bool:
+    """``item`` is ``<section>.<name|type>=value`` (a variant tag, not the run's own name)."""
+    key = ALIASES.get(item.partition("=")[0], item.partition("=")[0])
+    return "." in key and key.rsplit(".", 1)[1] in TAGS
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``a.b.c=value`` overrides to a nested dict (a copy)."""
+    """Apply ``a.b.c=value`` overrides to a nested dict (a copy).
+
+    Setting a section's variant tag to another value (``agent.rr_schedule.type=adaptive``,
+    ``agent.name=drqv2``) first empties that section, as a preset's ``base:`` merge does; tag
+    overrides are applied before the others, so their order on the command line is free.
+    """
     out = yaml.safe_load(yaml.safe_dump(data))
-    for item in overrides:
+    for item in sorted(overrides, key=lambda item: not _sets_tag(item)):
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"bad override '{item}': expected key=value (e.g. steps=20000)")
@@ -73,7 +128,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             if not isinstance(child, dict):
                 raise ConfigError(f"bad override '{item}': '{part}' is not a section")
             node = child
-        node[parts[-1]] = parse_value(raw)
+        value = parse_value(raw)
+        if len(parts) > 1 and parts[-1] in TAGS and node.get(parts[-1], value) != value:
+            node.clear()
+        node[parts[-1]] = value
     return out
 
 
@@ -108,8 +166,9 @@ def validate(data: dict[str, Any]) -> RunConfig:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
-    """Preset (default ``configs/ncap_swim_ppo.yaml``) + overrides -> validated ``RunConfig``."""
-    data = read_yaml(path or DEFAULT_PRESET)
+    """Preset (default ``configs/ncap_swim_ppo.yaml``, its ``base:`` chain resolved) +
+    overrides -> validated ``RunConfig``."""
+    data = resolve_preset(path or DEFAULT_PRESET)
     return validate(apply_overrides(data, overrides or []))
 
 

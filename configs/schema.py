@@ -292,6 +292,43 @@ class EncoderInitConfig(StrictModel):
                             "checkpoints/ (ignored when run is a .pt)")
     freeze: bool = Field(True, description="keep the loaded encoder (and projection) fixed")
     projection: bool = Field(True, description="also load g (the critic trunk or projection)")
+class AdaptiveRRConfig(StrictModel):
+    """Adaptive RR (Ma et al. 2024): ``low`` until the critic FAU settles, then ``high`` for good.
+
+    The rule (``agents/schedules.py``): every ``interval`` episodes, the mean critic FAU over the
+    updates of the one episode before the check is compared with the previous check's; the
+    first switch with ``|change| <= threshold`` is permanent. ``trough_guard`` is our variant.
+    """
+
+    type: Literal["adaptive"] = "adaptive"
+    low: float = Field(0.5, gt=0, description="updates per agent step before the switch")
+    high: float = Field(2.0, gt=0, description="updates per agent step after the switch")
+    interval: int = Field(50, ge=1, description="episodes between FAU checks (paper: 50)")
+    threshold: float = Field(1e-3, gt=0, lt=1, description="switch when |FAU change| <= this")
+    trough_guard: bool = Field(False, description="our variant, not the paper's: switch only "
+                               "once FAU has risen above its lowest checked value by > threshold")
+
+
+class ResetConfig(StrictModel):
+    """Periodic Reset (Nikishin et al. 2022): re-initialise ``modules`` and their Adam state.
+
+    ``count`` resets at agent steps ``k * steps / (count + 1)``, ``k = 1..count``, evenly spaced
+    inside the run (none at its end); the replay buffer (and any module not named) is kept.
+    """
+
+    count: int = Field(10, ge=1, description="resets over the run (ARR paper: 10; quadruped 5)")
+    modules: list[Literal["actor", "critic", "encoder"]] = Field(
+        ["actor", "critic"], min_length=1, description="modules to reset (the critic's target "
+        "is set to the fresh critic); encoder only for pixel agents")
+
+
+class ReDoConfig(StrictModel):
+    """ReDo (Sokar et al. 2023): every ``every`` updates, re-initialise tau-dormant units."""
+
+    every: int = Field(1000, ge=1, description="updates between ReDo steps")
+    tau: float = Field(0.025, ge=0, lt=1, description="dormant if score <= tau")
+    modules: list[Literal["actor", "critic"]] = Field(
+        ["actor", "critic"], min_length=1, description="modules whose hidden layers ReDo treats")
 
 
 class OffPolicyMLPActorConfig(StrictModel):
@@ -342,12 +379,18 @@ class OffPolicyConfig(StrictModel):
     seed_frames: int = Field(4000, ge=0, description="no updates before this many frames")
     augment_pad: int | None = Field(None, ge=0, description="pixels only: random-shift padding in "
                                     "pixels (0 = off; null: 4)")
-    rr_schedule: Annotated[Union[FixedRRConfig], Field(discriminator="type")] = Field(
+    rr_schedule: Annotated[Union[FixedRRConfig, AdaptiveRRConfig],
+                           Field(discriminator="type")] = Field(
         default_factory=FixedRRConfig)
     aux: AuxConfig = Field(default_factory=AuxConfig)
     representation: RepresentationConfig = Field(default_factory=RepresentationConfig)
     encoder_init: EncoderInitConfig | None = Field(None, description="transfer: start from "
                                                    "another run's encoder")
+    plasticity_metrics: bool = Field(True, description="log FAU of encoder and actor and the "
+                                     "tau-dormant ratios (0, 0.025) of actor and critic; the "
+                                     "critic FAU is always logged")
+    reset: ResetConfig | None = Field(None, description="periodic Reset of modules (null: off)")
+    redo: ReDoConfig | None = Field(None, description="ReDo of tau-dormant units (null: off)")
 
     @field_validator("std_schedule")
     @classmethod

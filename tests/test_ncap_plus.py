@@ -10,7 +10,6 @@ import pytest
 import torch
 
 import envs
-from agents.circuit_actor import NCAPPlusActor, observation_layout
 from circuits.ncap import NCAPSwimmerCircuit
 from circuits.ncap_plus import NCAPPlusCircuit, graded, legendre, oscillator_wave
 from configs.loader import load_config

@@ -10,7 +10,7 @@ import pytest
 import train as cli
 from circuits.ncap import NCAPSwimmerCircuit
 from circuits.plots import weight_caption
-from cli.plot_cmd import curve_mean_ci, mean_ci, t975
+from trainer.plots import curve_mean_ci, mean_ci, t975
 from configs.loader import load_config
 from trainer.api import train
 
@@ -36,8 +36,18 @@ def test_plot_command_groups_seeds_by_config_name(tmp_path, tiny_ppo, capsys):
     code = cli.main(["plot", str(tmp_path / "runs/ncap"), "--out", str(out)])
     stdout = capsys.readouterr().out
     assert code == 0
-    assert "| ncap_swim_ppo | 2 |" in stdout
+    assert "| return | ncap_swim_ppo | 2 |" in stdout
     assert out.stat().st_size > 10_000
+    panels = tmp_path / "panels.png"
+    code = cli.main(["plot", str(tmp_path / "runs/ncap"), "--out", str(panels), "--x", "frames",
+                     "--metric", "return", "--metric", "steps_per_second", "--metric",
+                     "eval/std_return"])
+    stdout = capsys.readouterr().out
+    assert code == 0 and "| steps_per_second | ncap_swim_ppo | 2 |" in stdout, stdout
+    assert "| eval/std_return | ncap_swim_ppo | 2 |" in stdout
+    assert panels.stat().st_size > out.stat().st_size, "three panels, one figure"
+    code = cli.main(["plot", str(tmp_path / "runs/ncap"), "--out", str(panels), "--metric", "nope"])
+    assert code == 2 and "has no column 'nope'" in capsys.readouterr().err
     code = cli.main(["plot", str(tmp_path / "runs/ncap"), "--out", str(out),
                      "--group-by", "agent.nope"])
     assert code == 2 and "no key 'agent.nope'" in capsys.readouterr().err

@@ -94,6 +94,7 @@ def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None) -> dict
         "train_seconds": trainer.train_seconds,
         "session_wall_seconds": time.perf_counter() - t0,
         "parameters": getattr(agent, "trainable_parameters", lambda: {})(),
+        **getattr(agent, "summary", lambda: {})(),
         "files": {"config": str(run.config_file), "metrics": str(run.metrics_csv),
                   "eval": str(run.eval_csv), "tensorboard": str(run.tb),
                   "last_checkpoint": str(run.last_checkpoint),

@@ -10,6 +10,8 @@
   header column, every value is empty or a number, and its ``step`` is larger than the previous
   complete row's. A process killed mid-append leaves at most one incomplete last line; other
   damage (NUL bytes from a crashed file system, two writers' interleaved rows) fails the same test.
+  An agent's records tables (``records=True``) may hold text and repeat a step; only their
+  ``step`` must be a number that never decreases.
 """
 
 from __future__ import annotations
@@ -73,9 +75,11 @@ def _is_number(value: str) -> bool:
     return True
 
 
-def read_csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]], int]:
+def read_csv_rows(path: Path, records: bool = False) -> tuple[list[str], list[dict[str, str]], int]:
     """``(header, complete rows, number of incomplete rows)`` of a log CSV; a missing or empty
-    file gives ``([], [], 0)``."""
+    file gives ``([], [], 0)``. ``records``: an agent's records table (``rr_checks.csv``,
+    ``interventions.csv``), whose values may be text and whose steps may repeat (several rows
+    per step), so only the step must be a number and no smaller than the previous row's."""
     try:
         text = path.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
@@ -90,8 +94,9 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]], int]:
         values = next(csv.reader([line]), []) if line.endswith("\n") and "\x00" not in line else []
         row = dict(zip(header, values))
         step = row.get("step", "")
-        if (len(values) != len(header) or not all(v == "" or _is_number(v) for v in values)
-                or not _is_number(step) or float(step) <= last_step):
+        if (len(values) != len(header) or not _is_number(step)
+                or not (records or all(v == "" or _is_number(v) for v in values))
+                or float(step) < last_step or (float(step) == last_step and not records)):
             bad += 1
             continue
         last_step = float(step)

@@ -8,7 +8,8 @@ with a warning naming the file; a fresh run starts with empty logs. TensorBoard 
 ``s`` are purged, so the logs read as one uninterrupted run.
 
 Every row of step ``<= s`` is written before the checkpoint of step ``s`` and every row of a
-later step after it (``trainer/loop.py``), which is what makes this repair exact.
+later step after it (``trainer/loop.py``), which is what makes this repair exact. An agent's
+records (``log_records``) go to ``<table>.csv`` and are repaired the same way.
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ log = logging.getLogger(__name__)
 
 
 class CSVLog:
-    """Append rows of ``{column: value}``; missing values are left empty."""
+    """Append rows of ``{column: value}``; missing values are left empty. ``records``: an
+    agent's records table (text values, repeated steps; ``trainer.files.read_csv_rows``)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, records: bool = False):
         self.path = path
-        self.fields: list[str] = read_csv_rows(path)[0]
+        self.records = records
+        self.fields: list[str] = read_csv_rows(path, records)[0]
 
     def rows(self) -> list[dict[str, str]]:
-        return read_csv_rows(self.path)[1]
+        return read_csv_rows(self.path, self.records)[1]
 
     def repair(self, step: int | None) -> None:
         """Keep the complete rows of steps ``<= step`` (resume from that checkpoint); ``None``
@@ -43,7 +46,7 @@ class CSVLog:
             self.path.unlink(missing_ok=True)
             self.fields = []
             return
-        fields, rows, bad = read_csv_rows(self.path)
+        fields, rows, bad = read_csv_rows(self.path, self.records)
         if not fields:
             return
         if bad:
@@ -84,6 +87,12 @@ class Logger:
         self.evals = CSVLog(run_dir.eval_csv)
         self.metrics.repair(start_step)
         self.evals.repair(start_step)
+        self.run_dir = run_dir
+        self.tables: dict[str, CSVLog] = {}
+        for path in sorted(run_dir.path.glob("*.csv")):   # an agent's records tables
+            table = CSVLog(path, records=True)
+            if path not in (run_dir.metrics_csv, run_dir.eval_csv) and "step" in table.fields:
+                table.repair(start_step)
         self.tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -114,6 +123,13 @@ class Logger:
         self._tb("eval", row, int(row["step"]))
         self._postfix["eval_return"] = f"{row['mean_return']:.1f}"
         self.bar.set_postfix(self._postfix, refresh=False)
+
+    def log_records(self, table: str, rows: list[dict]) -> None:
+        """Append an agent's records (each row with a ``step``) to ``<run_dir>/<table>.csv``."""
+        if table not in self.tables:
+            self.tables[table] = CSVLog(self.run_dir.table(table), records=True)
+        for row in rows:
+            self.tables[table].write(row)
 
     def advance(self, n: int = 1) -> None:
         self.bar.update(n)

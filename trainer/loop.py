@@ -15,6 +15,11 @@ Within a step, the log rows are written before the checkpoint, so the checkpoint
 comes after every row of steps ``<= s`` and before any later one: a run killed at any point
 resumes from its newest checkpoint with its logs repaired to that step (``trainer/logger.py``).
 
+Before every log row, evaluation and checkpoint the loop drains the agent's optional deferred
+outputs (``agents/base.py``): ``pending_metrics()`` (per-update metrics kept on the device,
+NaN/Inf-checked like ``update()``'s, so a bad loss still stops the run before anything is written
+from that state) and ``records()`` (rows of the run folder's ``<table>.csv``).
+
 ``steps`` count agent steps; ``frames = steps * env.frames_per_step`` (action repeat).
 SIGINT/SIGTERM finish the current step, write a checkpoint and return, so the same command
 resumes later.
@@ -29,13 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import Transition
+from agents.base import DivergenceError, Transition
 from trainer.checkpoint import CheckpointError, CheckpointManager, rng_state, set_rng_state
 from trainer.evaluation import Evaluator
-
-
-class DivergenceError(RuntimeError):
-    """A loss became NaN or Inf; the run stopped before writing anything from that state."""
 
 
 class Trainer:
@@ -100,10 +101,25 @@ class Trainer:
         set_rng_state(ckpt["rng"])
 
     def save_checkpoint(self) -> None:
+        self._drain_agent()
         self.ckpt.save(self._snapshot(self.tcfg.save_replay), self.step)
+
+    def _drain_agent(self) -> None:
+        """Collect the agent's deferred metrics (checked) and records (written)."""
+        pending = getattr(self.agent, "pending_metrics", None)
+        if pending is not None:
+            for k, values in pending().items():
+                for v in values:
+                    self._check_finite({k: v})
+                self.window.setdefault(k, []).extend(values)
+        records = getattr(self.agent, "records", None)
+        if records is not None:
+            for table, rows in records().items():
+                self.log.log_records(table, rows)
 
     # --- evaluation -----------------------------------------------------------------------
     def evaluate(self) -> float:
+        self._drain_agent()
         t0 = time.perf_counter()
         returns = self.evaluator(self.agent)
         mean = float(returns.mean())
@@ -182,6 +198,7 @@ class Trainer:
             clock = time.perf_counter()  # evaluation and checkpoints are not training time
 
     def _log_window(self) -> None:
+        self._drain_agent()
         self.train_seconds += self.window_seconds
         row = {"step": self.step, "frames": self.step * self.frames_per_step,
                "episodes": self.episodes,

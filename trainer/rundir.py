@@ -4,6 +4,7 @@ Layout::
 
     <run_dir>/config.yaml  versions.json  git.txt  git.diff  train.lock
               metrics.csv  eval.csv  tb/  checkpoints/{step_*.pt,last.pt,best.pt}  summary.json
+              <table>.csv  (an agent's records, e.g. rr_checks.csv, interventions.csv)
 
 One writer per run folder: a training process holds an exclusive ``flock`` on ``train.lock``
 (which holds its pid and host) for its whole life (``RunDir.exclusive``); the OS releases the
@@ -43,6 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # folder may be moved, extended or resumed without a progress bar).
 RESUMABLE_CHANGES = {"steps", "run_dir", "trainer.progress", "trainer.resume_from"}
 LOCK_FILE = "train.lock"
+RR_CHECKS = "rr_checks"  # the adaptive replay-ratio schedule's table of FAU checks
 
 
 @dataclass
@@ -123,6 +125,25 @@ class RunDir:
     @property
     def last_checkpoint(self) -> Path:
         return self.checkpoints / "last.pt"
+
+    def table(self, name: str) -> Path:
+        """The CSV an agent's records table ``name`` is written to (``<run_dir>/<name>.csv``)."""
+        return self.path / f"{name}.csv"
+
+    @staticmethod
+    def read_table(path: Path, records: bool = False) -> list[dict[str, str]]:
+        """The complete rows of a log CSV (``records``: an agent's table) as dicts of text;
+        [] while it does not exist (``trainer.files.read_csv_rows``)."""
+        return read_csv_rows(path, records)[1]
+
+    def rr_switch(self) -> dict[str, int] | None:
+        """An adaptive-RR run's switch as ``{"episode", "step", "frames"}`` (its first check
+        with decision ``switch`` in ``rr_checks.csv``); None before it switches."""
+        for row in self.read_table(self.table(RR_CHECKS), records=True):
+            if row["decision"] == "switch":
+                return {"episode": int(row["episode"]), "step": int(row["step"]),
+                        "frames": int(row["frame"])}
+        return None
 
     def eval_curve(self, x: str = "step") -> tuple[np.ndarray, np.ndarray]:
         """``(x values, mean returns)`` from ``eval.csv`` (``x``: ``step`` or ``frames``);

@@ -35,7 +35,7 @@ from __future__ import annotations
 import torch
 
 from agents.auxiliary.base import (AuxBatch, AuxLoss, Dynamics, cosine_distance, ema_update,
-                                   frozen_copy, masked_mean, repulsion)
+                                   frozen_copy, repulsion)
 from agents.auxiliary.repulsion import pair_distance_scale, random_pair_repulsion
 
 

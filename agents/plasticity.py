@@ -1,0 +1,227 @@
+"""Plasticity metrics and the two interventions we compare against (Reset, ReDo).
+
+Metrics, on post-ReLU activation maps ``a`` (``(B, units)`` or conv ``(B, C, H, W)``):
+
+* **FAU** (fraction of active units; Ma et al. 2024, our notes sec. 8.2), pooled over every
+  element of every map of a module::
+
+      Phi_M = sum_maps #{a > 0} / sum_maps numel(a)
+
+  i.e. batch x units (x pixels) x layers; for the critic's 4 hidden maps at batch 256 that is one
+  count over 4 x 256 x 1024 elements. It equals the batch mean of the per-sample fraction. It is
+  *not* "a unit fires for some sample" and not ReDo's dormancy.
+* **tau-dormant ratio** (ReDo; Sokar et al. 2023): the score of unit ``i`` of one layer is its
+  mean absolute activation over the batch (and pixels) divided by the layer's mean of those::
+
+      s_i = E|a_i| / ((1/H) sum_k E|a_k|)        dormant  <=>  s_i <= tau
+
+  The ratio pools units over the given layers: dormant units / all units. ``tau = 0`` counts
+  units that never fire on the batch. A layer whose units are all silent scores 0 everywhere
+  (the denominator carries ``+1e-9``, as in ReDo's code), so all of them are dormant.
+
+Everything returns 0-d tensors on the maps' device; ``DeviceMetrics`` keeps per-update values
+there and reads them back in one transfer when asked (log time), so collecting them never forces
+a host-device sync per update.
+
+Interventions (notes sec. 9; applied between updates, under ``no_grad``):
+
+* ``reset_``: re-initialise whole modules (Reset, Nikishin et al. 2022) and drop their Adam
+  state (moments and step count), so they restart exactly as at construction;
+* ``redo_``: for each (incoming, outgoing) layer pair, the tau-dormant units of the incoming
+  layer's output get fresh incoming weights (rows of a freshly initialised copy of the layer,
+  bias from it too) and zero outgoing weights (the outgoing layer's columns); exactly those
+  entries of the Adam moments are zeroed (the per-tensor step count is kept).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Sequence
+
+import torch
+from torch import nn
+
+EPS = 1e-9
+
+
+def fraction_active(maps: Sequence[torch.Tensor]) -> torch.Tensor:
+    """FAU: positive elements of all ``maps`` / their total size (pooled; module docstring).
+
+    ``count_nonzero(m > 0)`` rather than ``(m > 0).sum()``: the same count, ~7x faster on CPU
+    for the encoder's 47M elements at batch 256 (about 30 ms instead of 220 ms per update)."""
+    active = sum(torch.count_nonzero(m > 0) for m in maps)
+    return active / sum(m.numel() for m in maps)
+
+
+def unit_scores(act: torch.Tensor) -> torch.Tensor:
+    """ReDo score per unit (channel for conv maps): ``E|a_i| / (mean_k E|a_k| + 1e-9)``."""
+    dims = [d for d in range(act.dim()) if d != 1]
+    mean_abs = act.abs().mean(dim=dims)
+    return mean_abs / (mean_abs.mean() + EPS)
+
+
+def dormant_mask(act: torch.Tensor, tau: float) -> torch.Tensor:
+    """Boolean ``(units,)``: unit ``i`` is tau-dormant, ``s_i <= tau``."""
+    return unit_scores(act) <= tau
+
+
+def dormant_ratio(maps: Sequence[torch.Tensor], tau: float) -> torch.Tensor:
+    """Dormant units over all units of ``maps`` (pooled over layers)."""
+    dormant = sum(dormant_mask(m, tau).sum() for m in maps)
+    return dormant / sum(m.shape[1] for m in maps)
+
+
+class DeviceMetrics:
+    """Per-update scalar metrics kept where they were computed; one transfer per ``read``.
+
+    ``add`` takes 0-d tensors (and plain floats, kept on the host); ``read`` returns every value
+    added since the last ``read`` as ``{name: [per-update values]}`` and forgets them.
+    ``nonfinite`` is a 0-d bool tensor on the device: some ``loss*`` value added since the last
+    ``read`` is NaN or Inf (an agent reads it together with a transfer it makes anyway).
+    """
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[tuple[str, ...], torch.Tensor | None, dict[str, float]]] = []
+        self.nonfinite: torch.Tensor | bool = False
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(self, metrics: dict[str, torch.Tensor | float]) -> None:
+        names = tuple(k for k, v in metrics.items() if isinstance(v, torch.Tensor))
+        values = torch.stack([metrics[k].detach().float() for k in names]) if names else None
+        host = {k: float(v) for k, v in metrics.items() if not isinstance(v, torch.Tensor)}
+        self._rows.append((names, values, host))
+        for k in names:
+            if k.startswith("loss"):
+                self.nonfinite = self.nonfinite | ~torch.isfinite(metrics[k].detach())
+
+    def read(self) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        tensors = [v for _, v, _ in self._rows if v is not None]
+        flat = torch.cat(tensors).tolist() if tensors else []
+        i = 0
+        for names, _, host in self._rows:
+            for k in names:
+                out.setdefault(k, []).append(flat[i])
+                i += 1
+            for k, v in host.items():
+                out.setdefault(k, []).append(v)
+        self._rows.clear()
+        self.nonfinite = False
+        return out
+
+
+def _forget_adam_state(optimizers: Iterable[torch.optim.Optimizer],
+                       params: Iterable[nn.Parameter]) -> None:
+    params = list(params)
+    for opt in optimizers:
+        for p in params:
+            opt.state.pop(p, None)
+
+
+@torch.no_grad()
+def reset_(modules: Sequence[nn.Module], optimizers: Iterable[torch.optim.Optimizer],
+           init: Callable[[nn.Module], None]) -> int:
+    """Re-initialise ``modules`` as at construction and drop their optimiser state.
+
+    Every sub-module with ``reset_parameters`` (Linear, LayerNorm, Conv) is reset, then ``init``
+    is applied (the agent's own initialiser, e.g. orthogonal). Returns the parameters touched.
+    """
+    params = [p for m in modules for p in m.parameters()]
+    for m in modules:
+        for sub in m.modules():
+            if hasattr(sub, "reset_parameters"):
+                sub.reset_parameters()
+        m.apply(init)
+    _forget_adam_state(optimizers, params)
+    return sum(p.numel() for p in params)
+
+
+def _zero_moments(optimizers: Iterable[torch.optim.Optimizer], param: nn.Parameter,
+                  index: tuple) -> None:
+    for opt in optimizers:
+        state = opt.state.get(param)
+        if not state:
+            continue
+        for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+            if key in state:
+                state[key][index] = 0.0
+
+
+@torch.no_grad()
+def redo_(pairs: Sequence[tuple[nn.Linear, nn.Linear]], maps: Sequence[torch.Tensor], tau: float,
+          optimizers: Iterable[torch.optim.Optimizer],
+          init: Callable[[nn.Module], None]) -> list[int]:
+    """ReDo on each ``(incoming, outgoing)`` Linear pair whose post-ReLU output is ``maps[i]``.
+
+    Dormant units (``s_i <= tau``) get the incoming rows (weight and bias) of a fresh copy of
+    ``incoming`` initialised by ``init``; then (after every pair's re-init, so a dormant unit's
+    outgoing weights end at zero even where they are another dormant unit's incoming row) the
+    outgoing columns are zeroed; the Adam moments of exactly those rows and columns are zeroed.
+    Returns the units re-initialised per pair.
+    """
+    optimizers = list(optimizers)
+    masks = [dormant_mask(act, tau) for act in maps]
+    for (incoming, _), mask in zip(pairs, masks, strict=True):
+        fresh = copy.deepcopy(incoming)
+        init(fresh)
+        incoming.weight[mask] = fresh.weight[mask]
+        incoming.bias[mask] = fresh.bias[mask]
+        _zero_moments(optimizers, incoming.weight, (mask,))
+        _zero_moments(optimizers, incoming.bias, (mask,))
+    for (_, outgoing), mask in zip(pairs, masks):  # after all re-inits: outgoing stays zero
+        outgoing.weight[:, mask] = 0.0
+        _zero_moments(optimizers, outgoing.weight, (slice(None), mask))
+    return [int(mask.sum()) for mask in masks]
+
+
+def module_metrics(name: str, maps: Sequence[torch.Tensor], dormant_taus: Sequence[float] = ()
+                   ) -> dict[str, torch.Tensor]:
+    """``fau/<name>`` and ``dormant<tau>/<name>`` for each tau (e.g. ``dormant0.025/critic``),
+    as 0-d tensors, computed without building an autograd graph."""
+    with torch.no_grad():
+        out = {f"fau/{name}": fraction_active(maps)}
+        for tau in dormant_taus:
+            out[f"dormant{tau:g}/{name}"] = dormant_ratio(maps, tau)
+    return out
+
+
+class InterventionSchedule:
+    """When the configured Reset and ReDo are due, and the rows recording what they touched.
+
+    Reset (``configs.schema.ResetConfig``): ``count`` resets at agent steps
+    ``k * total_steps // (count + 1)``, ``k = 1..count``, each run before the first update at or
+    after its step. ReDo (``ReDoConfig``): after every ``every``-th update. ``rows`` feed the
+    run folder's ``interventions.csv`` (one row per module touched).
+    """
+
+    def __init__(self, reset=None, redo=None, total_steps: int = 0, frames_per_step: int = 1):
+        self.reset, self.redo = reset, redo
+        self.reset_steps = ([k * total_steps // (reset.count + 1)
+                             for k in range(1, reset.count + 1)] if reset else [])
+        self.frames_per_step = frames_per_step
+        self.resets_done = 0
+        self.rows: list[dict] = []
+
+    def reset_due(self, step: int) -> bool:
+        return self.resets_done < len(self.reset_steps) \
+            and step >= self.reset_steps[self.resets_done]
+
+    def redo_due(self, updates: int) -> bool:
+        """True after update number ``updates`` (1-based) when it is a multiple of ``every``."""
+        return self.redo is not None and updates % self.redo.every == 0
+
+    def record(self, kind: str, step: int, updates: int, module: str, **touched: int) -> None:
+        self.rows.append({"step": step, "frame": step * self.frames_per_step, "update": updates,
+                          "kind": kind, "module": module, **touched})
+
+    def pop_rows(self) -> list[dict]:
+        out, self.rows = self.rows, []
+        return out
+
+    def state_dict(self) -> dict:
+        return {"resets_done": self.resets_done, "rows": list(self.rows)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.resets_done, self.rows = state["resets_done"], list(state["rows"])

@@ -1,0 +1,230 @@
+"""The plasticity metrics, the Adaptive RR and Reset/ReDo inside the off-policy agent and the loop:
+logged at the log interval from device-side buffers, not changing training, surviving resume,
+stopping on a NaN before any checkpoint, and refusing interventions an agent cannot take."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import train as cli
+from agents.base import Transition
+from configs.loader import load_config
+from trainer.api import build, train
+from trainer.checkpoint import load_checkpoint
+from trainer.loop import DivergenceError
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / "configs/offpolicy_cartpole_swingup.yaml"
+PIXELS = ROOT / "configs/drqv2_tiny.yaml"
+# cartpole from states: 1000 agent steps per episode; updates from step 200
+TINY_STATE = ["agent.hidden_dim=32", "agent.feature_dim=16", "agent.batch_size=32",
+              "agent.replay_capacity=5000", "agent.explore_steps=200", "agent.seed_frames=200",
+              "trainer.eval_every=1000", "trainer.eval_episodes=1", "trainer.log_every=250",
+              "trainer.checkpoint_every=1000", "trainer.progress=false",
+              "trainer.tensorboard=false"]
+TINY_PIXELS = ["env.pixels.size=32", "agent.batch_size=8", "agent.replay_capacity=1000",
+               "agent.hidden_dim=32", "agent.feature_dim=16", "agent.conv_channels=8"]
+# switch at the first check that sees a change <= 0.5: at the end of episode 1 (step 1000)
+ADAPTIVE = ["agent.rr_schedule.type=adaptive", "agent.rr_schedule.interval=1",
+            "agent.rr_schedule.threshold=0.5"]
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def state_fingerprint(agent) -> dict[str, torch.Tensor]:
+    return {f"{part}.{k}": v.detach().clone() for part in ("encoder", "actor", "critic",
+                                                          "critic_target")
+            for k, v in getattr(agent, part).state_dict().items()}
+
+
+def filled_agent(overrides: list[str], transitions: int = 60):
+    """A tiny pixel agent whose replay holds real cartpole transitions (random actions)."""
+    cfg = load_config(PIXELS, [*TINY_PIXELS, "agent.seed_frames=0", *overrides])
+    env, agent, _ = build(cfg)
+    obs, _ = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(transitions):
+        action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
+        nxt, reward, term, trunc, _ = env.step(action)
+        agent.observe(Transition(obs, action, reward, nxt, term, trunc))
+        obs = nxt
+    return agent
+
+
+def test_metric_collection_does_not_change_training():
+    fingerprints, metrics = [], []
+    for on in ("true", "false"):
+        agent = filled_agent([f"agent.plasticity_metrics={on}"])
+        torch.manual_seed(3)
+        for _ in range(4):
+            assert agent.update() == {}, "metrics stay on the device until pending_metrics"
+        fingerprints.append(state_fingerprint(agent))
+        metrics.append(agent.pending_metrics())
+    on, off = fingerprints
+    assert on.keys() == off.keys()
+    for k in on:
+        assert torch.equal(on[k], off[k]), f"{k} differs with metrics on vs off"
+    with_metrics, without = metrics
+    assert {"fau/encoder", "fau/actor", "dormant0/critic", "dormant0.025/critic",
+            "dormant0/actor", "dormant0.025/actor"} <= set(with_metrics)
+    assert not any(k.startswith(("dormant", "fau/encoder", "fau/actor")) for k in without)
+    assert with_metrics["fau/critic"] == without["fau/critic"] and len(without["q"]) == 4
+
+
+def test_pixel_agent_metrics_match_a_brute_force_count_on_its_own_maps():
+    agent = filled_agent([])
+    obs = torch.as_tensor(agent.replay.sample(8)["obs"]).float()
+    h, maps = agent.encoder.forward_maps(obs)
+    assert len(maps) == 4 and torch.equal(h, agent.encoder(obs))
+    positive = sum(int((m > 0).sum()) for m in maps)
+    from agents.plasticity import fraction_active
+    assert fraction_active(maps).item() == pytest.approx(positive / sum(m.numel() for m in maps))
+    mu, hidden = agent.actor.forward_maps(h)
+    assert torch.equal(mu, agent.actor(h)) and [m.shape[1] for m in hidden] == [32, 32]
+
+
+def test_adaptive_run_logs_checks_metrics_switch_and_plots_it(tmp_path, capsys):
+    run = tmp_path / "arr"
+    summary = train(load_config(STATE, [*TINY_STATE, *ADAPTIVE, "steps=3000",
+                                        f"run_dir={run}"]))
+    checks = rows(run / "rr_checks.csv")
+    assert [(c["episode"], c["decision"]) for c in checks] == [
+        ("1", "switch"), ("2", "already switched"), ("3", "already switched")]
+    assert (summary["rr_switch_step"], summary["rr_switch_frame"]) == (1000, 1000)
+    assert json.loads((run / "summary.json").read_text())["rr_switch_episode"] == 1
+    episodes = rows(run / "fau_episodes.csv")
+    assert [int(e["updates"]) for e in episodes] == [400, 2000, 2000], \
+        "RR 0.5 from step 200 to 1000, then RR 2 for 1000 steps an episode"
+    metrics = rows(run / "metrics.csv")
+    assert [float(r["rr"]) for r in metrics if r.get("rr")][0] == 0.5
+    assert float(metrics[-1]["rr"]) == 2.0
+    for key in ("fau/critic", "fau/actor", "dormant0/critic", "dormant0.025/actor"):
+        values = [float(r[key]) for r in metrics if r.get(key)]
+        assert values and all(0.0 <= v <= 1.0 for v in values), key
+    assert "fau/encoder" not in metrics[-1], "states have no encoder"
+    out = tmp_path / "arr.png"
+    assert cli.main(["plot", str(run), "--metric", "return", "--metric", "fau/critic",
+                     "--metric", "rr", "--x", "frames", "--out", str(out)]) == 0
+    assert "RR switch (frames) of offpolicy_cartpole_swingup: 1,000" in capsys.readouterr().out
+    assert cli.main(["report", str(tmp_path)]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "## Adaptive replay ratio: switch frame" in report and "| 1,000 |" in report
+
+
+def test_adaptive_schedule_and_switch_survive_resume_bit_identically(tmp_path):
+    args = [*TINY_STATE, *ADAPTIVE, "trainer.eval_every=1500", "trainer.checkpoint_every=1500"]
+    a = train(load_config(STATE, [*args, "steps=3000", f"run_dir={tmp_path / 'a'}"]))
+    train(load_config(STATE, [*args, "steps=1500", f"run_dir={tmp_path / 'b'}"]))
+    b = train(load_config(STATE, [*args, "steps=3000", f"run_dir={tmp_path / 'b'}"]))
+    assert b["resumed_from_step"] == 1500 and a["rr_switch_step"] == b["rr_switch_step"] == 1000
+    sa = load_checkpoint(tmp_path / "a/checkpoints/last.pt")["agent"]
+    sb = load_checkpoint(tmp_path / "b/checkpoints/last.pt")["agent"]
+    # RR 0.5 on steps 200-999, RR 2 from the switch at step 1000 (its updates follow the
+    # episode-end hook) to step 3000
+    assert sa["updates"] == sb["updates"] == 400 + 2 * 2001
+    assert sa["rr_schedule"] == sb["rr_schedule"]
+    for part in ("actor", "critic", "critic_target", "critic_opt"):
+        for (k, x), (_, y) in zip(sorted(sa[part].items()), sorted(sb[part].items())):
+            if torch.is_tensor(x):
+                assert torch.equal(x, y), f"{part}.{k} differs after resume"
+    for table in ("rr_checks.csv", "fau_episodes.csv", "metrics.csv"):
+        strip = [{k: v for k, v in r.items() if k not in ("steps_per_second", "train_seconds")}
+                 for r in rows(tmp_path / "a" / table)]
+        again = [{k: v for k, v in r.items() if k not in ("steps_per_second", "train_seconds")}
+                 for r in rows(tmp_path / "b" / table)]
+        assert strip == again, f"{table} differs after resume"
+
+
+def test_nan_loss_stops_the_run_before_any_checkpoint_is_written(tmp_path):
+    run = tmp_path / "nan"
+    cfg = load_config(STATE, [*TINY_STATE, "agent.lr=1e30", "trainer.log_every=100000",
+                              "trainer.eval_every=100000", "trainer.eval_at_start=false",
+                              "trainer.checkpoint_every=900", "steps=2000", f"run_dir={run}"])
+    # caught by the agent when it next acts (the flag rides on the action's transfer), or by the
+    # loop at its first drain: either way before the checkpoint at step 900
+    diverged = (r"(a loss became NaN or Inf in an update before agent step"
+                r"|loss/\w+ became \S+ at step)")
+    with pytest.raises(DivergenceError, match=diverged):
+        train(cfg)
+    assert not (run / "checkpoints/last.pt").exists(), "no checkpoint from a diverged state"
+    assert not list((run / "checkpoints").glob("*.pt"))
+
+
+def test_reset_and_redo_touch_and_log_what_they_should(tmp_path):
+    run = tmp_path / "rr"
+    train(load_config(STATE, [*TINY_STATE, "steps=1500", "agent.reset.count=2",
+                              "agent.redo.every=300", "agent.redo.tau=0.1", f"run_dir={run}"]))
+    touched = rows(run / "interventions.csv")
+    resets = [(r["step"], r["module"]) for r in touched if r["kind"] == "reset"]
+    assert resets == [("500", "actor"), ("500", "critic"), ("1000", "actor"), ("1000", "critic")]
+    redo = [(r["update"], r["module"], int(r["layers"])) for r in touched if r["kind"] == "redo"]
+    updates = 1300  # RR 1 from step 201
+    assert redo == [(str(u), m, 2 if m == "actor" else 4) for u in range(300, updates + 1, 300)
+                    for m in ("actor", "critic")]
+    assert json.loads((run / "summary.json").read_text())["resets"] == 2
+
+
+def test_reset_keeps_encoder_and_its_optimiser_and_syncs_the_target_critic():
+    agent = filled_agent(["agent.reset.count=1", "agent.reset.modules=[actor,critic]"])
+    for _ in range(2):
+        agent.update()
+    encoder = {k: v.clone() for k, v in agent.encoder.state_dict().items()}
+    encoder_moments = {id(p): agent.encoder_opt.state[p]["exp_avg"].clone()
+                       for p in agent.encoder.parameters()}
+    agent._reset()
+    assert all(torch.equal(v, agent.encoder.state_dict()[k]) for k, v in encoder.items())
+    assert all(torch.equal(agent.encoder_opt.state[p]["exp_avg"], encoder_moments[id(p)])
+               for p in agent.encoder.parameters())
+    assert not agent.actor_opt.state and not agent.critic_opt.state
+    for p, q in zip(agent.critic.parameters(), agent.critic_target.parameters()):
+        assert torch.equal(p, q), "the target critic restarts from the fresh critic"
+    assert [r["module"] for r in agent.records()["interventions"]] == ["actor", "critic"]
+
+
+@pytest.mark.parametrize("config, overrides, message", [
+    (STATE, ["agent.reset.modules=[encoder]"],
+     "config error: agent.reset.modules: encoder: state observations have no encoder"),
+    (ROOT / "configs/ncap_swim_ddpg.yaml", ["agent.redo.every=10"],
+     "config error: agent.redo.modules: actor: the ncap actor has no MLP layers"),
+    (STATE, ["agent.rr_schedule.type=fixed", "agent.rr_schedule.rr=0"],
+     "config error: agent.rr_schedule.rr: Input should be greater than 0"),
+    (None, ["agent.reset.count=3"], "config error: unknown key 'agent.reset'"),
+])
+def test_interventions_an_agent_cannot_take_exit_2_with_one_line(tmp_path, capsys, config,
+                                                                  overrides, message):
+    run = tmp_path / "run"
+    code = cli.main([*([str(config)] if config else []), *overrides, f"run_dir={run}",
+                     "trainer.progress=false"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not run.exists()
+
+
+def test_paper_comparison_presets_are_a_few_lines_over_their_task_preset():
+    for task in ("cheetah_run", "walker_run", "quadruped_run"):
+        for variant in ("rr0.5", "rr2", "rr2_reset", "rr2_redo", "arr"):
+            path = ROOT / f"configs/arr/{task}_{variant}.yaml"
+            assert len(yaml.safe_load(path.read_text())) <= 4, f"{path.name} is not an override"
+            cfg = load_config(path)
+            schedule = cfg.agent.rr_schedule
+            assert cfg.name == f"arr_{task}_{variant}" and cfg.steps * 2 == 2_000_000
+            assert (schedule.type == "adaptive") == (variant == "arr")
+            if variant != "arr":
+                assert schedule.rr == (0.5 if variant == "rr0.5" else 2.0)
+            assert (cfg.agent.reset is not None) == variant.endswith("reset")
+            assert (cfg.agent.redo is not None) == variant.endswith("redo")
+            if task == "walker_run":
+                assert (cfg.agent.n_step, cfg.agent.batch_size) == (1, 512)
+            if task == "quadruped_run":
+                assert cfg.agent.replay_capacity == 100_000
+                assert cfg.agent.reset is None or cfg.agent.reset.count == 5

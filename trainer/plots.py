@@ -1,0 +1,172 @@
+"""Curves of any logged metric of one or several run folders, grouped by a config key.
+
+A metric is ``return`` (the deterministic evaluation return, ``eval.csv``'s ``mean_return``),
+``eval/<column>`` (any ``eval.csv`` column) or any ``metrics.csv`` column (``fau/critic``,
+``rr``, ``loss/critic``, ``episode_return``, ...). Runs are grouped by a config key (default
+``name``; any dotted key, e.g. ``agent.rr_schedule.type``) and each group is drawn as the mean
+over its runs with a 95% confidence band for the mean,
+
+    mean +- t_{0.975, n-1} * s / sqrt(n)        (Student t, n runs with that x, s = sample std)
+
+against agent steps or simulator frames; one panel per metric, stacked. Adaptive-RR runs get a
+dashed vertical line at their switch (``rr_checks.csv``), in their group's colour.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from configs.loader import ConfigError, read_yaml
+from trainer.rundir import RunDir
+
+# Two-sided 95% Student t quantiles t_{0.975, df} for df = 1..30; 1.96 beyond.
+_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+RETURN = "return"
+Curve = dict[int, float]
+
+
+def t975(df: int) -> float:
+    """The 97.5% quantile of Student's t with ``df`` degrees of freedom (df >= 1)."""
+    return _T975[df - 1] if df <= len(_T975) else 1.96
+
+
+def expand_runs(paths: list[Path]) -> list[Path]:
+    """Run folders among ``paths`` (a folder without eval.csv stands for its sub-folders)."""
+    runs: list[Path] = []
+    for p in paths:
+        if (p / "eval.csv").exists():
+            runs.append(p)
+            continue
+        found = sorted(q.parent for q in p.glob("*/eval.csv"))
+        if not found:
+            raise ConfigError(f"{p}: no eval.csv in it or in its sub-folders (not a run folder)")
+        runs.extend(found)
+    return runs
+
+
+def config_value(run: Path, key: str) -> str:
+    """The value of dotted config ``key`` in ``run/config.yaml``, as text."""
+    node = read_yaml(run / "config.yaml")
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"{run}/config.yaml has no key '{key}' to group by")
+        node = node[part]
+    return str(node)
+
+
+def config_value_or_none(run: Path, key: str) -> str | None:
+    """``config_value``, or None when the run's config has no such key."""
+    try:
+        return config_value(run, key)
+    except ConfigError:
+        return None
+
+
+def read_metric(run: Path, metric: str, x: str = "step") -> Curve:
+    """``x`` (``step`` or ``frames``) -> value of ``metric`` (module docstring) in ``run``."""
+    rd = RunDir(run)
+    if metric == RETURN:
+        xs, values = rd.eval_curve(x)
+        return {int(k): float(v) for k, v in zip(xs, values)}
+    table, column = ((rd.eval_csv, metric[len("eval/"):]) if metric.startswith("eval/")
+                     else (rd.metrics_csv, metric))
+    rows = rd.read_table(table)
+    if rows and column not in rows[0]:
+        raise ConfigError(f"{table} has no column '{column}' (metric '{metric}'; columns: "
+                          f"{', '.join(k for k in rows[0] if k not in ('step', 'frames'))})")
+    return {int(float(r[x])): float(r[column]) for r in rows if r.get(column)}
+
+
+def group_curves(runs: list[Path], group_by: str, x: str,
+                 metric: str = RETURN) -> dict[str, list[Curve]]:
+    groups: dict[str, list[Curve]] = defaultdict(list)
+    for run in runs:
+        groups[config_value(run, group_by)].append(read_metric(run, metric, x))
+    return dict(groups)
+
+
+def group_switches(runs: list[Path], group_by: str, x: str) -> dict[str, list[int | None]]:
+    """Per group, each adaptive-RR run's switch (``x`` units; None: no switch yet); groups
+    without adaptive runs are left out."""
+    out: dict[str, list[int | None]] = defaultdict(list)
+    for run in runs:
+        if config_value_or_none(run, "agent.rr_schedule.type") == "adaptive":
+            switch = RunDir(run).rr_switch()
+            out[config_value(run, group_by)].append(None if switch is None else switch[x])
+    return dict(out)
+
+
+def mean_ci(values) -> tuple[float, float]:
+    """``(mean, half-width of its 95% CI)``; the half-width is 0 for a single value."""
+    v = np.asarray(values, dtype=float)
+    half = t975(len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0
+    return float(v.mean()), float(half)
+
+
+def curve_mean_ci(curves: list[Curve]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(x, mean, CI half-width)`` at every x any run logged (over the runs that did)."""
+    xs = np.array(sorted(set().union(*curves)))
+    stats = np.array([mean_ci([c[x] for c in curves if x in c]) for x in xs]).reshape(-1, 2)
+    return xs, stats[:, 0], stats[:, 1]
+
+
+def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, title: str = "",
+                switches: dict[str, list[int | None]] | None = None
+                ) -> list[tuple[str, str, int, float, float]]:
+    """Write one PNG with a panel per metric; returns ``(metric, group, runs, mean, CI
+    half-width)`` of each run's last value, per metric and group."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 1.2 + 3.0 * len(panels)), sharex=True,
+                             squeeze=False)
+    colours: dict[str, str] = {}
+    summary = []
+    for ax, (metric, groups) in zip(axes[:, 0], panels.items()):
+        for name, curves in groups.items():
+            curves = [c for c in curves if c]
+            if not curves:
+                continue
+            xs, mean, half = curve_mean_ci(curves)
+            line, = ax.plot(xs, mean, color=colours.get(name), label=f"{name} (n={len(curves)})")
+            colours[name] = line.get_color()
+            ax.fill_between(xs, mean - half, mean + half, color=colours[name], alpha=0.2)
+            summary.append((metric, name, len(curves), *mean_ci([c[max(c)] for c in curves])))
+        for name, points in (switches or {}).items():
+            for i, point in enumerate(p for p in points if p is not None):
+                ax.axvline(point, color=colours.get(name, "k"), ls="--", lw=0.8, alpha=0.7,
+                           label=f"{name}: RR switch" if i == 0 and ax is axes[0, 0] else None)
+        ax.set_ylabel("evaluation return" if metric == RETURN else metric)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    axes[-1, 0].set_xlabel("agent steps" if x == "step" else "simulator frames")
+    axes[0, 0].set_title(title or "mean over runs, 95% CI", fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return summary
+
+
+def plot_curves(groups: dict[str, list[Curve]], out: Path, x: str,
+                title: str = "") -> list[tuple[str, int, float, float]]:
+    """Evaluation-return curves only (one panel); ``(group, runs, mean, half-width)`` rows."""
+    rows = plot_panels({RETURN: groups}, out, x,
+                       title or "mean evaluation return, 95% CI over runs")
+    return [row[1:] for row in rows]
+
+
+def plot_runs(paths: list[Path], metrics: list[str], out: Path, x: str = "step",
+              group_by: str = "name", title: str = ""):
+    """Everything ``python train.py plot`` draws: ``(summary rows, switches per group)``."""
+    runs = expand_runs(paths)
+    panels = {m: group_curves(runs, group_by, x, m) for m in metrics}
+    switches = group_switches(runs, group_by, x)
+    return plot_panels(panels, out, x, title, switches), switches
