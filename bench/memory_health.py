@@ -11,7 +11,8 @@ by the configured intervals:
 
 The RSS figure to read is the growth after warm-up (from the sample at ``--warmup`` of the run
 to the end); a replay buffer fills (its projected size is printed by the agent at start-up) and
-then must stay flat. Prints a table and writes ``bench/results/memory_health.{json,md}``.
+then must stay flat. Prints a table and writes ``bench/results/memory_health.{json,md}`` and the
+samples, as they are taken, to ``bench/results/memory_health_samples.csv``.
 
     nice -n 15 python bench/memory_health.py configs/ncap_swim_ppo.yaml steps=200000
 """
@@ -63,17 +64,22 @@ def main() -> None:
                                        "trainer.progress=false"]
     cfg = load_config(config, overrides)
     log = args.run_dir.parent / f"{args.run_dir.name}.log"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    trace = args.out.with_name(args.out.name + "_samples.csv")  # written as it goes
     t0 = time.perf_counter()
-    with log.open("w") as err:
+    with log.open("w") as err, trace.open("w") as samples_csv:
         proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), config, *overrides],
                                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
         samples = []
+        samples_csv.write("seconds,step,rss_mib\n")
         while proc.poll() is None:
             rss = rss_mib(proc.pid)
             if rss is not None:
                 samples.append({"seconds": round(time.perf_counter() - t0, 1),
                                 "step": last_step(args.run_dir / "metrics.csv"),
                                 "rss_mib": round(rss, 1)})
+                samples_csv.write(",".join(str(v) for v in samples[-1].values()) + "\n")
+                samples_csv.flush()
             time.sleep(args.every)
     if proc.returncode != 0:
         raise SystemExit(f"training failed: {log.read_text()[-500:]}")
@@ -98,7 +104,7 @@ def main() -> None:
         "rss_growth_after_warmup_mib": round(samples[-1]["rss_mib"] - after[0]["rss_mib"], 1)
         if after else None,
         "start_up_log": [line for line in log.read_text().splitlines() if "replay" in line],
-        "files": files, "samples": samples,
+        "files": files, "samples": trace.name,
     }
     table = "\n".join([
         f"Command: `{result['command']}` ({result['wall_seconds']} s)", "",
@@ -112,7 +118,6 @@ def main() -> None:
         *[f"| {k} | {v.get('rows', len(v.get('files', [])))} | {v['expected']} | "
           f"{v.get('bytes', '')} |" for k, v in files.items()], ""])
     print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(table)
 

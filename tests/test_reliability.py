@@ -174,7 +174,7 @@ def test_sigkilled_ppo_run_resumes_bit_identically(tmp_path, tiny_ppo, reference
     cmd = [sys.executable, "train.py", *ppo_args(tiny_ppo, run)]
     kill_at(cmd, lambda _: (run / "metrics.csv").exists())  # mid-training, before a checkpoint
     kill_at(cmd, writing_checkpoint(run, "step_0000001000.pt"))
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-500:]
     assert not list(run.rglob("*.tmp")), "temporary files left behind"
     assert_same_run(reference, run)
@@ -185,7 +185,7 @@ def test_sigkilled_pixel_run_resumes_bit_identically_with_its_replay(tmp_path):
     train(load_config(PIXEL_PRESET, [*PIXEL, f"run_dir={ref}"]))
     cmd = [sys.executable, "train.py", str(PIXEL_PRESET), *PIXEL, f"run_dir={run}"]
     kill_at(cmd, writing_checkpoint(run, "step_0000000200.pt"))
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-500:]
     assert_same_run(ref, run)
     replay = load_checkpoint(run / "checkpoints" / "last.pt")["agent"]["replay"]
@@ -206,7 +206,7 @@ def test_checkpoint_that_cannot_be_written_stops_cleanly_and_resumes(tmp_path, t
     naming the checkpoint, exit 1, no temporary file; the same command then completes."""
     run = tmp_path / "run"
     cmd = [sys.executable, "train.py", *ppo_args(tiny_ppo, run)]
-    failed = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
+    failed = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900,
                             preexec_fn=limit_file_size(100_000))
     assert failed.returncode == 1, failed.stderr[-500:]
     expected = f"error: {run / 'checkpoints' / 'step_0000000500.pt'}: File too large\n"
