@@ -35,6 +35,22 @@ class PixelConfig(StrictModel):
         None, description="camera index or name; None = 0 (quadruped: 2, swim: tracking1)")
 
 
+class BodyConfig(StrictModel):
+    """Body changes of a dm_control domain (``envs/dmc_bodies.py``): multipliers, 1.0 = stock.
+
+    Applied to the MJCF before compiling; a change a domain does not define is refused when the
+    env is built. The swimmer's body is ``n_joints``, ``length_scale``, ``density``, ``viscosity``.
+    """
+
+    length: float = Field(1.0, gt=0, description="dmc: limb length scale (radii kept)")
+    mass: float = Field(1.0, gt=0, description="dmc: mass and inertia scale (all bodies)")
+    gear: float = Field(1.0, gt=0, description="dmc: actuator strength scale (motor gear; "
+                        "servo kp, kv)")
+    damping: float = Field(1.0, gt=0, description="dmc: joint damping scale")
+    friction: float = Field(1.0, gt=0, description="dmc: friction scale of every contact "
+                            "(floor included)")
+
+
 class EnvConfig(StrictModel):
     """Which environment and body to train on (see ``envs/factory.py``)."""
 
@@ -43,6 +59,8 @@ class EnvConfig(StrictModel):
     length_scale: float = Field(1.0, gt=0, description="swim only: link length multiplier")
     density: float | None = Field(None, ge=0, description="swim only: fluid density (None: 3000)")
     viscosity: float | None = Field(None, ge=0, description="swim only: fluid viscosity (None: 0)")
+    body: BodyConfig = Field(default_factory=BodyConfig,
+                             description="dm_control body changes (multipliers, 1 = stock)")
     time_feature: bool = Field(True, description="append the time feature -1 + 2k/T to observations")
     pixels: PixelConfig | None = Field(None, description="pixel observations; None = state")
 

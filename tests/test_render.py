@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 import train as cli
-from cli.frames import FrameRenderer, activity_panel
-from cli.rollout import record_rollout
+from circuits.panel import activity_panel
+from envs.render import Renderer
+from trainer.rollout import record_rollout
 from configs.loader import load_config
 from trainer.api import load_policy, train
 
@@ -69,9 +70,9 @@ def test_activity_panel_lights_the_head_neurons_the_oscillator_drives():
 def test_fast_profile_keeps_the_image_size_and_differs_from_standard():
     _, _, env = load_policy(ROOT / "configs/ncap_swim_ppo.yaml", [])
     env.reset(seed=0)
-    standard = FrameRenderer(env.physics, 48, 64, "tracking1", "standard").render()
-    fast_renderer = FrameRenderer(env.physics, 48, 64, "tracking1", "fast")
-    fast = fast_renderer.render()
+    standard = Renderer(env.physics, 48, 64, "tracking1", "standard")()
+    fast_renderer = Renderer(env.physics, 48, 64, "tracking1", "fast")
+    fast = fast_renderer()
     fast_renderer.close()
     assert standard.shape == fast.shape == (48, 64, 3)
     assert np.abs(standard.astype(int) - fast.astype(int)).mean() > 1, "profiles draw the same"
@@ -81,7 +82,7 @@ def test_render_refuses_activity_panel_for_an_mlp_with_one_line(tmp_path, capsys
     code = cli.main(["render", str(ROOT / "configs/mlp_swim_ppo.yaml"), "--out",
                      str(tmp_path / "m.mp4"), "--steps", "2", "--activity"])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "need an NCAP circuit policy" in err
+    assert code == 2 and err.count("\n") == 1 and "needs an NCAP circuit policy" in err
 
 
 def test_render_without_a_working_gl_backend_says_what_to_install(tmp_path):

@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from agents.base import begin_episode
+from trainer.rollout import rollout
 
 
 def run_episode(policy: Callable[[np.ndarray], np.ndarray], env, seed: int,
@@ -14,16 +15,10 @@ def run_episode(policy: Callable[[np.ndarray], np.ndarray], env, seed: int,
                 on_reset: Callable[[], None] | None = None) -> float:
     """Total reward of one episode started with ``env.reset(seed=seed)``; ``on_reset`` runs
     right after the reset (an agent's ``begin_episode`` hook, ``agents/base.py``)."""
-    obs, _ = env.reset(seed=seed)
-    if on_reset is not None:
-        on_reset()
-    total, steps = 0.0, 0
-    while True:
-        obs, reward, terminated, truncated, _ = env.step(policy(obs))
-        total += reward
-        steps += 1
-        if terminated or truncated or (max_steps is not None and steps >= max_steps):
-            return total
+    total = 0.0
+    for step in rollout(policy, env, seed, max_steps, on_reset):
+        total = step.episode_return
+    return total
 
 
 def evaluate(agent, env, episodes: int, seed_base: int) -> np.ndarray:
