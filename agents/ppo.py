@@ -87,7 +87,9 @@ def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray,
 class PPOAgent:
     """Clipped-ratio PPO over any actor module (NCAP circuit or MLP); MLP critic."""
 
-    def __init__(self, cfg, observation_space, action_space, env=None, device: str = "cpu"):
+    def __init__(self, cfg, observation_space, action_space, env=None, device: str = "cpu",
+                 acting_only: bool = False):
+        """``acting_only``: no optimiser and no rollout segment (the agent can only act)."""
         self.cfg = cfg
         self.device = torch.device(device)
         obs_dim = int(np.prod(observation_space.shape))
@@ -97,6 +99,9 @@ class PPOAgent:
         self.actor.to(self.device)
         self.head.to(self.device)
         self.critic = mlp(obs_dim, cfg.critic_hidden, 1, cfg.critic_activation).to(self.device)
+        self.updates = 0
+        if acting_only:
+            return
         # One Adam, two parameter groups (actor lr, critic lr). Parameters left without a
         # gradient (the actor after the KL stop) are skipped by Adam, so the critic trains on.
         # fused: one kernel per step instead of one per tensor (much faster for small nets).
@@ -105,7 +110,6 @@ class PPOAgent:
             [{"params": policy_params, "lr": cfg.actor_lr},
              {"params": list(self.critic.parameters()), "lr": cfg.critic_lr}], fused=True)
         self.buffer = RolloutBuffer(cfg.segment, obs_dim, self.act_dim)
-        self.updates = 0
 
     # --- acting ---------------------------------------------------------------------------
     def _actor_input(self, obs: torch.Tensor) -> torch.Tensor:

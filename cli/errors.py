@@ -6,9 +6,7 @@ import functools
 import sys
 from typing import Callable
 
-
-class MissingDependencyError(RuntimeError):
-    """An optional extra a command needs is not installed; the message says how to install it."""
+from trainer.ray_env import MissingDependencyError
 
 
 # Expected errors by module, looked up only in modules already imported (an exception cannot

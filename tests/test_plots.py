@@ -10,7 +10,7 @@ import pytest
 import train as cli
 from circuits.ncap import NCAPSwimmerCircuit
 from circuits.plots import weight_caption
-from cli.plot_cmd import curve_mean_ci, mean_ci, t975
+from trainer.curves import curve_mean_ci, mean_ci, t975
 from configs.loader import load_config
 from trainer.api import train
 

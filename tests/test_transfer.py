@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import train as cli
-from cli.transfer import RANDOM, UNTRAINED, transfer_rows
+from trainer.transfer import RANDOM, UNTRAINED, transfer_rows
 from configs.loader import load_config
 from envs.bodies import body_grid, body_overrides
 from trainer.api import train
@@ -39,13 +39,15 @@ def test_untrained_circuit_transfer_matches_section_8_2_reference_numbers():
     assert label == "ncap_swim_ppo_untrained"
     for row in rows:
         got = [float(r) for r in row.returns.split()]
-        want = REFERENCE_RETURNS[row.n_joints]
+        n = row.body["n_joints"]
+        want = REFERENCE_RETURNS[n]
         assert got == pytest.approx(want, abs=PER_EPISODE_TOLERANCE), \
-            f"N={row.n_joints}: returns {got}, reference {want}"
-        table = SECTION_8_2_MEANS[row.n_joints]
+            f"N={n}: returns {got}, reference {want}"
+        table = SECTION_8_2_MEANS[n]
         assert abs(row.mean_return - table) < MEAN_TOLERANCE, \
-            f"N={row.n_joints}: mean {row.mean_return:.1f}, ncap.md table {table}"
-        assert (row.density, row.viscosity, row.episodes, row.seed) == (3000.0, 0.0, 3, 0)
+            f"N={n}: mean {row.mean_return:.1f}, ncap.md table {table}"
+        assert (row.body["density"], row.body["viscosity"], row.episodes, row.seed) == \
+            (3000.0, 0.0, 3, 0)
 
 
 def test_transfer_command_writes_csv_markdown_plot_with_reference_rows(tmp_path, tiny_ppo, capsys):
@@ -83,4 +85,4 @@ def test_mlp_run_is_refused_on_other_joint_counts_with_one_line(tmp_path, tiny_p
     assert not (run / "transfer.csv").exists()
     _, rows = transfer_rows(run, body_grid([5], [0.9]), episodes=1, seed=0, references=False,
                             progress=False)
-    assert rows[0].length_scale == 0.9, "same N, other physics: the MLP's shapes still fit"
+    assert rows[0].body["length_scale"] == 0.9, "same N, other physics: the MLP's shapes fit"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cli.trial_record import TRIAL_FILE, read_record
+from trainer.trial_record import TRIAL_FILE, read_record
 from configs.loader import read_yaml
 from trainer.rundir import RunDir
 
