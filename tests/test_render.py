@@ -93,3 +93,53 @@ def test_render_without_a_working_gl_backend_says_what_to_install(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "MUJOCO_GL=egl" in proc.stderr
     assert "libosmesa6" in proc.stderr and not (tmp_path / "x.mp4").exists()
+
+
+@pytest.fixture(scope="module")
+def cartpole_run(tmp_path_factory) -> Path:
+    from conftest import TINY_PPO
+
+    run = tmp_path_factory.mktemp("render") / "cartpole"
+    train(load_config(ROOT / "configs/mlp_swim_ppo.yaml",
+                      [*TINY_PPO, "env.id=dmc:cartpole-swingup", "steps=500", f"run_dir={run}"]))
+    return run
+
+
+def test_render_dm_control_run_writes_the_requested_frames_and_size(cartpole_run, tmp_path,
+                                                                    capsys):
+    out = tmp_path / "cartpole.mp4"
+    code = cli.main(["render", str(cartpole_run), "--out", str(out), "--steps", "15",
+                     "--size", "96x64", "--text", "--camera", "lookatcart"])
+    assert code == 0, capsys.readouterr().err
+    frames = iio.imread(out)
+    assert frames.shape == (15, 64, 96, 3), f"decoded video has shape {frames.shape}"
+    assert frames.std() > 5, "frames are not blank"
+
+
+def test_render_pixel_agent_shows_its_own_view_beside_the_camera(tmp_path, capsys):
+    out = tmp_path / "drq.mp4"
+    code = cli.main(["render", str(ROOT / "configs/drqv2_tiny.yaml"), "--out", str(out),
+                     "--steps", "4", "--size", "64x48", "--agent-view", "env.pixels.size=24",
+                     "agent.replay_capacity=100"])
+    assert code == 0, capsys.readouterr().err
+    frames = iio.imread(out)
+    assert frames.shape == (4, 48, 64 + 48, 3), "camera view + the agent's 24 px view at 48 px"
+    view = frames[:, :, 64:].astype(int)
+    # nearest-neighbour upscaling x2: neighbouring pixel pairs are equal (up to video coding)
+    assert np.abs(view[:, ::2] - view[:, 1::2]).mean() < np.abs(view[:, 1:-1:2] -
+                                                                view[:, 2::2]).mean() + 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--camera", "nope"], "camera 'nope' not in this model"),
+    (["--camera", "7"], "camera 7 out of range"),
+    (["--joints", "6"], "--joints applies to the swim task"),
+    (["--agent-view"], "the agent view needs a pixel agent"),
+])
+def test_render_bad_request_is_one_line_and_writes_nothing(cartpole_run, tmp_path, capsys, args,
+                                                           message):
+    out = tmp_path / "bad.mp4"
+    code = cli.main(["render", str(cartpole_run), "--out", str(out), "--steps", "2", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not out.exists()
