@@ -221,7 +221,7 @@ def changed_model(domain: str, task: str, changes: BodyChanges) -> mujoco.MjMode
         for name in table.limbs:
             _scale_limb(spec.body(name), s)
         if table.root is not None:
-            stock = mujoco.MjModel.from_xml_string(xml, assets)
+            stock = _compile(mujoco.MjSpec.from_string(xml, include=include))
             data = mujoco.MjData(stock)
             mujoco.mj_forward(stock, data)
             root = spec.body(table.root)

@@ -112,6 +112,10 @@ def test_dm_control_transfer_rows_match_evaluate_on_the_same_body_and_seeds(cart
         assert code == 0 and result["body"] == {k: v for k, v in row.body.items() if v != 1.0}
         assert row.returns == " ".join(f"{r:.1f}" for r in result["returns"]), \
             f"transfer {row.returns} vs evaluate {result['returns']}"
+    code = cli.main(["evaluate", str(cartpole_run / "config.yaml"), "--episodes", "2", "--seed",
+                     "7", "--json", "env.body.length=0.7", "env.body.gear=1.5"])
+    untrained = json.loads(capsys.readouterr().out)["returns"]
+    assert rows[1].policy == UNTRAINED and rows[1].returns == " ".join(f"{r:.1f}" for r in untrained)
     by = {(r.policy, r.body["length"]): r.mean_return for r in rows}
     assert by["cartpole_mlp", 0.7] != by["cartpole_mlp", 1.0], "the pole's length matters"
 

@@ -48,6 +48,14 @@ def build(cfg: RunConfig, env_seed: int | None = None, acting_only: bool = False
     return env, agent, device
 
 
+def untrained_agent(cfg: RunConfig, env):
+    """The acting-only agent ``cfg`` describes at its initialisation (seeded from ``cfg.seed``,
+    as ``build`` seeds it), for an env already built."""
+    seed_everything(cfg.seed)
+    return make_agent(cfg, env.observation_space, env.action_space, env=env,
+                      device=resolve_device(cfg.device), acting_only=True)
+
+
 def train(cfg: RunConfig) -> dict[str, Any]:
     """Train (or resume) the run ``cfg`` describes; writes and returns ``summary.json``."""
     run = RunDir(cfg.resolved_run_dir())

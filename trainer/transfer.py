@@ -30,8 +30,9 @@ from tqdm import tqdm
 
 from configs.loader import ConfigError
 from envs.bodies import BODY_COLUMNS, Body, body_columns, body_overrides
-from envs.dmc_bodies import BodyChanges
-from trainer.api import load_policy, load_run_config
+from envs.dmc_bodies import BodyChanges, check_changes
+from envs.factory import parse_dmc_id
+from trainer.api import load_policy, load_run_config, untrained_agent
 from trainer.evaluation import evaluate, run_episode
 
 UNTRAINED = "untrained"
@@ -110,13 +111,17 @@ def transfer_rows(target: str | Path, bodies: Sequence[Body], episodes: int, see
     ``target`` is a run folder, a checkpoint or a config (its untrained policy, then no separate
     ``untrained`` row). ``seed=None`` uses the run's evaluation seeds (``seed +
     trainer.eval_seed_offset``), as ``train.py evaluate`` does. Every body is checked before
-    the first episode runs.
+    the first episode runs. The three policies of a body share its env (reset by seed).
     """
     overrides = list(overrides or [])
     cfg, ckpt = load_run_config(target, overrides)
     check_bodies(cfg.env.id, bodies)
-    for body in bodies:  # shapes and body parameters: refused before any episode runs
-        load_policy(target, overrides + body_overrides(body))[2].close()
+    if cfg.env.id == "swim":  # another N may not fit the policy: refuse before any episode
+        for n in dict.fromkeys(b.n_joints for b in bodies):
+            load_policy(target, overrides + [f"env.n_joints={n}"])[2].close()
+    else:
+        for body in bodies:
+            check_changes(parse_dmc_id(cfg.env.id)[0], body)
     label = cfg.name if ckpt is not None else f"{cfg.name}_untrained"
     seed = cfg.seed + cfg.trainer.eval_seed_offset if seed is None else seed
     policies = [label] + ([UNTRAINED] if references and ckpt is not None else []) + \
@@ -126,17 +131,18 @@ def transfer_rows(target: str | Path, bodies: Sequence[Body], episodes: int, see
                disable=None if progress else True, leave=False)
     with torch.inference_mode():
         for body in bodies:
-            body_cfg = overrides + body_overrides(body)
+            body_cfg, agent, env = load_policy(target, overrides + body_overrides(body))
+            columns = body_columns(body, env.physics)
             for name in policies:
-                _, agent, env = load_policy(target, body_cfg, trained=name != UNTRAINED)
                 if name == RANDOM:
                     returns = np.array([run_episode(uniform_random_policy(env.action_space, s),
                                                     env, s) for s in range(seed, seed + episodes)])
                 else:
-                    returns = evaluate(agent, env, episodes, seed)
-                rows.append(_row(name, cfg.env.id, body_columns(body, env.physics), returns, seed))
-                env.close()
+                    actor = untrained_agent(body_cfg, env) if name == UNTRAINED else agent
+                    returns = evaluate(actor, env, episodes, seed)
+                rows.append(_row(name, cfg.env.id, columns, returns, seed))
                 bar.update()
+            env.close()
     bar.close()
     return label, rows
 
