@@ -1,4 +1,5 @@
-"""Learners (PPO, DrQ-v2) and the pieces they share, behind one factory."""
+"""Learners (PPO, the off-policy actor-critic / DrQ-v2, ES) and the pieces they share, behind one
+factory."""
 
 from __future__ import annotations
 
@@ -6,18 +7,25 @@ from typing import Any
 
 from agents.base import Agent, Transition
 
-__all__ = ["Agent", "Transition", "make_agent"]
+__all__ = ["Agent", "Transition", "check_agent_config", "make_agent"]
+
+
+def check_agent_config(cfg) -> None:
+    """Agent options that contradict the env config, found before any env is built (one-line
+    ``ConfigError``); what needs the built env is checked by the agent's constructor."""
+    if cfg.agent.name in ("drqv2", "offpolicy"):
+        from agents.offpolicy import check_observation_options
+
+        check_observation_options(cfg.agent, pixels=cfg.env.pixels is not None)
 
 
 def make_agent(cfg, observation_space, action_space, env: Any = None, device: str = "cpu",
                acting_only: bool = False) -> Agent:
     """Build the agent ``cfg.agent`` names for the given spaces.
 
-    ``acting_only`` builds an agent that only acts (evaluate, render, transfer): no replay
-    buffer, rollout segment or optimisers.
-
     ``env`` is the training env, for agents that need body facts beyond the spaces (NCAP reads
-    ``env.body.n_joints`` and ``env.episode_steps``).
+    ``env.body.n_joints`` and ``env.episode_steps``). ``acting_only`` builds only what acting
+    needs (no replay buffer, no optimisers): for evaluation, rendering and transfer.
     """
     name = cfg.agent.name
     if name == "ppo":
@@ -25,9 +33,16 @@ def make_agent(cfg, observation_space, action_space, env: Any = None, device: st
 
         return PPOAgent(cfg.agent, observation_space, action_space, env=env, device=device,
                         acting_only=acting_only)
-    if name == "drqv2":
+    if name in ("drqv2", "offpolicy"):
         from agents.drqv2 import DrQV2Agent
+        from agents.offpolicy import OffPolicyAgent
 
-        return DrQV2Agent(cfg.agent, observation_space, action_space, env=env, device=device,
-                          seed=cfg.seed)
+        cls = DrQV2Agent if name == "drqv2" else OffPolicyAgent
+        return cls(cfg.agent, observation_space, action_space, env=env, device=device,
+                   seed=cfg.seed, acting_only=acting_only)
+    if name == "es":
+        from agents.es import ESAgent
+
+        return ESAgent(cfg.agent, observation_space, action_space, env=env, device=device,
+                       seed=cfg.seed, acting_only=acting_only)
     raise ValueError(f"unknown agent '{name}'")

@@ -21,12 +21,14 @@ class NCAPActor(nn.Module):
     """Swim observation -> torques through ``NCAPSwimmerCircuit``.
 
     The swim observation is ``[joints (N), body velocities (3 (N + 1)), time feature]``. The circuit
-    reads the joint angles and the control step ``t = round((x + 1) / 2 * T)`` recovered from the
-    time feature ``x = -1 + 2 t / T`` (``T`` = control steps per episode, from the env, not
-    hard-coded). Body velocities are ignored.
+    reads the joint angles and the control step ``t``: given by the caller (a circuit that counts
+    its own steps, as under ES, where the env has no time feature), or else recovered as
+    ``t = round((x + 1) / 2 * T)`` from the time feature ``x = -1 + 2 t / T`` (``T`` = control
+    steps per episode, from the env, not hard-coded). Body velocities are ignored.
     """
 
     uses_normalized_obs = False
+    uses_encoder = False  # off-policy agents feed it the raw observation, not the encoder's
 
     def __init__(self, circuit: NCAPSwimmerCircuit, n_joints: int, episode_steps: int):
         super().__init__()
@@ -39,9 +41,10 @@ class NCAPActor(nn.Module):
         """True when the same weights run on any number of joints (weight sharing)."""
         return self.circuit.shared
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def forward(self, obs: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
         joints = obs[..., : self.n_joints]
-        t = torch.round((obs[..., -1] + 1.0) * (0.5 * self.episode_steps))
+        if t is None:
+            t = torch.round((obs[..., -1] + 1.0) * (0.5 * self.episode_steps))
         return self.circuit(joints, t)
 
 
@@ -87,17 +90,32 @@ class GaussianHead(nn.Module):
         return (self.log_std + 0.5 * (1.0 + math.log(2 * math.pi))).expand(self.act_dim).sum()
 
 
+def build_ncap_actor(circuit_cfg, env, own_clock: bool = False) -> NCAPActor:
+    """The NCAP actor for ``circuit_cfg`` (``configs.schema.NCAPCircuitConfig``) on ``env``.
+
+    The circuit drives the N-joint swimmer and needs its clock: the env's time feature, unless
+    it counts its own steps (``own_clock``). Raises a one-line ``ConfigError`` naming the key.
+    """
+    from configs.loader import ConfigError
+
+    body = getattr(env, "body", None)
+    if body is None:
+        raise ConfigError("config error: agent.actor.type: the NCAP circuit drives the N-joint "
+                          "swimmer (env.id=swim); use agent.actor.type=mlp for other tasks")
+    if not own_clock and not getattr(env, "time_feature", False):
+        raise ConfigError("config error: env.time_feature: the NCAP actor reads its clock (the "
+                          "oscillator phase) from the time feature; set env.time_feature=true")
+    circuit = NCAPSwimmerCircuit(
+        n_joints=body.n_joints, shared=circuit_cfg.shared, signed=circuit_cfg.signed,
+        constant_init=circuit_cfg.constant_init, oscillator_period=circuit_cfg.oscillator_period,
+        proprioception=circuit_cfg.proprioception, head_oscillator=circuit_cfg.head_oscillator)
+    return NCAPActor(circuit, body.n_joints, env.episode_steps)
+
+
 def build_actor(actor_cfg, obs_dim: int, act_dim: int, env=None) -> tuple[nn.Module, GaussianHead]:
-    """The actor module and its Gaussian head for ``actor_cfg`` (``configs.schema``)."""
+    """The PPO actor module and its Gaussian head for ``actor_cfg`` (``configs.schema``)."""
     if actor_cfg.type == "ncap":
-        body = getattr(env, "body", None)
-        if body is None or not getattr(env, "time_feature", False):
-            raise ValueError("the NCAP actor needs the swim task with env.time_feature: true")
-        circuit = NCAPSwimmerCircuit(
-            n_joints=body.n_joints, shared=actor_cfg.shared, signed=actor_cfg.signed,
-            constant_init=actor_cfg.constant_init, oscillator_period=actor_cfg.oscillator_period,
-            proprioception=actor_cfg.proprioception, head_oscillator=actor_cfg.head_oscillator)
-        actor = NCAPActor(circuit, body.n_joints, env.episode_steps)
+        actor = build_ncap_actor(actor_cfg, env)
         return actor, GaussianHead(act_dim, math.log(actor_cfg.sigma), learned=False)
     actor = MLPActor(obs_dim, act_dim, actor_cfg.hidden, actor_cfg.activation)
     return actor, GaussianHead(act_dim, actor_cfg.log_std_init, learned=True)

@@ -89,7 +89,7 @@ class PPOAgent:
 
     def __init__(self, cfg, observation_space, action_space, env=None, device: str = "cpu",
                  acting_only: bool = False):
-        """``acting_only``: no optimiser and no rollout segment (the agent can only act)."""
+        """``acting_only`` builds no rollout buffer (evaluation, rendering, transfer)."""
         self.cfg = cfg
         self.device = torch.device(device)
         obs_dim = int(np.prod(observation_space.shape))
@@ -99,9 +99,6 @@ class PPOAgent:
         self.actor.to(self.device)
         self.head.to(self.device)
         self.critic = mlp(obs_dim, cfg.critic_hidden, 1, cfg.critic_activation).to(self.device)
-        self.updates = 0
-        if acting_only:
-            return
         # One Adam, two parameter groups (actor lr, critic lr). Parameters left without a
         # gradient (the actor after the KL stop) are skipped by Adam, so the critic trains on.
         # fused: one kernel per step instead of one per tensor (much faster for small nets).
@@ -109,7 +106,8 @@ class PPOAgent:
         self.optimizer = torch.optim.Adam(
             [{"params": policy_params, "lr": cfg.actor_lr},
              {"params": list(self.critic.parameters()), "lr": cfg.critic_lr}], fused=True)
-        self.buffer = RolloutBuffer(cfg.segment, obs_dim, self.act_dim)
+        self.buffer = None if acting_only else RolloutBuffer(cfg.segment, obs_dim, self.act_dim)
+        self.updates = 0
 
     # --- acting ---------------------------------------------------------------------------
     def _actor_input(self, obs: torch.Tensor) -> torch.Tensor:

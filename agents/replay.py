@@ -1,4 +1,8 @@
-"""Frame replay for pixel agents: every image stored once, stacks and n-step windows by index.
+"""Replay for off-policy agents: every observation stored once, stacks and n-step windows by index.
+
+``FrameReplay`` stores uint8 images for pixel agents; ``VectorReplay`` is the same ring with
+float32 state vectors as "frames" and a stack of one (``agents/offpolicy.py`` picks by
+observation type). Everything below holds for both with ``(c, h, w)`` read as ``(d,)``.
 
 Storage is one ring of ``capacity`` slots. A slot holds one uint8 image ``(c, h, w)`` and the
 step that produced it: slot ``s`` with in-episode index ``k_s >= 1`` stores image ``f_k`` and
@@ -19,7 +23,8 @@ Rebuilt on sampling (``m`` = frame stack, ``n`` = n-step, ``gamma`` per agent st
 
 Memory: one slot is ``c h w`` bytes of image plus ``4 |A| + 14`` bytes of step data (21,206 B at
 84x84 with 6 actions, 1.002x one frame); DrQ-v2's stacked-observation storage takes ``m`` times
-the image bytes per step.
+the image bytes per step. A state slot is ``4 d + 4 |A| + 14`` bytes (``d`` = observation size;
+swim N = 5 with the time feature: 130 B), about half of a store of ``(s, a, r, s')`` tuples.
 
 Sampling is uniform over stored transitions whose frame stack is still in the ring (vectorised
 rejection of reset slots and of the oldest transitions whose history was overwritten), with the
@@ -49,10 +54,12 @@ class FrameReplay:
         n_step: maximum n-step window ``n``.
         gamma: discount per agent step.
         seed: seed of the sampling generator.
+        dtype: storage type of a frame (uint8 images; ``VectorReplay``: float32 states).
     """
 
-    def __init__(self, capacity: int, frame_shape: tuple[int, int, int], frame_stack: int,
-                 action_dim: int, n_step: int, gamma: float, seed: int):
+    def __init__(self, capacity: int, frame_shape: tuple[int, ...], frame_stack: int,
+                 action_dim: int, n_step: int, gamma: float, seed: int,
+                 dtype: np.dtype = np.uint8):
         if capacity < frame_stack + n_step:
             raise ValueError(f"replay capacity must be >= frame_stack + n_step "
                              f"({frame_stack + n_step}), got {capacity}")
@@ -61,7 +68,7 @@ class FrameReplay:
         self.frame_stack = frame_stack
         self.n_step = n_step
         self.gamma = gamma
-        self.frames = np.empty((capacity, *frame_shape), np.uint8)
+        self.frames = np.empty((capacity, *frame_shape), dtype)
         self.actions = np.zeros((capacity, action_dim), np.float32)
         self.rewards = np.zeros(capacity, np.float32)
         self.index = np.zeros(capacity, np.int64)      # k: image index within its episode
@@ -116,8 +123,9 @@ class FrameReplay:
         last stored one: the env was reset without an episode end), the stored episode is
         closed as truncated and a new one begins.
         """
-        c = self.frame_shape[0]
-        first, last = tr.obs[-c:], tr.next_obs[-c:]
+        c, dtype = self.frame_shape[0], self.frames.dtype
+        first = np.asarray(tr.obs[-c:], dtype=dtype)
+        last = np.asarray(tr.next_obs[-c:], dtype=dtype)
         prev = (self.pos - 1) % self.capacity
         if self.open_episode and not np.array_equal(self.frames[prev], first):
             self.episode_end[prev] = True
@@ -198,3 +206,14 @@ class FrameReplay:
         self.pos, self.size, self.open_episode = state["pos"], n, state["open_episode"]
         self.transitions = int(np.count_nonzero(self.index[:n]))
         self.rng.bit_generator.state = state["rng"]
+
+
+class VectorReplay(FrameReplay):
+    """The frame ring for state vectors: one float32 observation of size ``obs_dim`` per slot
+    and a stack of one, so ``obs``/``next_obs`` batches are ``(B, obs_dim)``. Sampling, n-step
+    targets, episode handling and persistence are ``FrameReplay``'s (module docstring)."""
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int, n_step: int, gamma: float,
+                 seed: int):
+        super().__init__(capacity, (obs_dim,), 1, action_dim, n_step, gamma, seed,
+                         dtype=np.float32)

@@ -27,12 +27,18 @@ class FixedReplayRatio:
 
     ``rr = 0.5`` gives one update every 2 agent steps, ``rr = 2`` two updates every step. The
     credit is an exact fraction, so no update is lost or added to rounding over a long run.
+    With ``period = P > 1`` the updates come in bursts: nothing on other steps, and on agent
+    steps divisible by ``P`` the credit grows by ``rr P`` (tonic's DDPG, as the NCAP paper ran
+    it: ``rr = 1, P = 50`` = 50 updates every 50 steps).
     """
 
-    def __init__(self, rr: float):
+    def __init__(self, rr: float, period: int = 1):
         if not rr > 0:
             raise ValueError(f"replay ratio must be > 0 (got {rr})")
+        if period < 1:
+            raise ValueError(f"replay-ratio period must be >= 1 (got {period})")
         self.rr = float(rr)
+        self.period = int(period)
         self._rr = Fraction(rr).limit_denominator(1_000_000)
         self._credit = Fraction(0)
         self._last_step: int | None = None
@@ -41,7 +47,9 @@ class FixedReplayRatio:
         if agent_step == self._last_step:
             return 0
         self._last_step = agent_step
-        self._credit += self._rr
+        if agent_step % self.period:
+            return 0
+        self._credit += self._rr * self.period
         due = math.floor(self._credit)
         self._credit -= due
         return due
@@ -53,11 +61,13 @@ class FixedReplayRatio:
         """A fixed ratio ignores episode ends."""
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rr": self.rr, "credit": (self._credit.numerator, self._credit.denominator),
+        return {"rr": self.rr, "period": self.period,
+                "credit": (self._credit.numerator, self._credit.denominator),
                 "last_step": self._last_step}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rr = state["rr"]
+        self.period = state.get("period", 1)
         self._rr = Fraction(self.rr).limit_denominator(1_000_000)
         self._credit = Fraction(*state["credit"])
         self._last_step = state["last_step"]
@@ -66,7 +76,7 @@ class FixedReplayRatio:
 def make_rr_schedule(cfg) -> FixedReplayRatio:
     """The replay-ratio schedule a config section (``type: fixed``) describes."""
     if cfg.type == "fixed":
-        return FixedReplayRatio(cfg.rr)
+        return FixedReplayRatio(cfg.rr, cfg.period)
     raise ValueError(f"unknown replay-ratio schedule '{cfg.type}'")
 
 

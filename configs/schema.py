@@ -65,8 +65,9 @@ class EnvConfig(StrictModel):
     pixels: PixelConfig | None = Field(None, description="pixel observations; None = state")
 
 
-class NCAPActorConfig(StrictModel):
-    """The NCAP swimmer circuit as actor (``circuits/ncap.py``)."""
+class NCAPCircuitConfig(StrictModel):
+    """The NCAP swimmer circuit as a deterministic actor (``circuits/ncap.py``): off-policy
+    agents (exploration noise from ``std_schedule``) and ES (perturbed weights)."""
 
     type: Literal["ncap"] = "ncap"
     shared: bool = Field(True, description="share weights over segments (4 params) or not (6N)")
@@ -75,6 +76,11 @@ class NCAPActorConfig(StrictModel):
     oscillator_period: int = Field(60, ge=2, description="head oscillator period in control steps")
     proprioception: bool = Field(True, description="include the proprioceptive pathway")
     head_oscillator: bool = Field(True, description="include the head oscillator")
+
+
+class NCAPActorConfig(NCAPCircuitConfig):
+    """The NCAP swimmer circuit as PPO's actor, with a fixed Gaussian exploration std."""
+
     sigma: float = Field(0.1, gt=0, description="fixed std of the Gaussian exploration noise")
 
 
@@ -121,23 +127,48 @@ class FixedRRConfig(StrictModel):
 
     type: Literal["fixed"] = "fixed"
     rr: float = Field(0.5, gt=0, description="updates per agent step (DrQ-v2: 0.5 = 1 per 2 steps)")
+    period: int = Field(1, ge=1, description="release the due updates in bursts every this many "
+                        "agent steps (NCAP paper's DDPG: rr 1, period 50 = 50 updates every 50)")
 
 
-class DrQV2Config(StrictModel):
-    """DrQ-v2 from pixels (``agents/drqv2.py``); defaults are the paper's (Yarats et al. 2021).
+class OffPolicyMLPActorConfig(StrictModel):
+    """DrQ-v2's actor: trunk (``feature_dim``), MLP ReLU ``hidden_dim`` x 2, tanh mean."""
 
-    Step counts are agent steps except ``seed_frames`` (frames, as in DrQ-v2's config).
+    type: Literal["mlp"] = "mlp"
+
+
+class OffPolicyConfig(StrictModel):
+    """One off-policy actor-critic for states and pixels (``agents/offpolicy.py``).
+
+    Defaults are DrQ-v2's (Yarats et al. 2021); the DDPG presets of the NCAP paper set
+    ``double_q``, ``target_actor``, ``noisy_updates`` and ``normalize_observations``. The encoder
+    follows the observations: DrQ-v2's conv net + random shift for uint8 pixels (``env.pixels``),
+    none for state vectors. Step counts are agent steps except ``seed_frames`` (frames, as in
+    DrQ-v2's config; the same as agent steps for state envs).
     """
 
-    name: Literal["drqv2"] = "drqv2"
+    name: Literal["offpolicy"] = "offpolicy"
+    actor: Annotated[Union[OffPolicyMLPActorConfig, NCAPCircuitConfig],
+                     Field(discriminator="type")] = Field(default_factory=OffPolicyMLPActorConfig)
     batch_size: int = Field(256, ge=1, description="replay batch per update (walker: 512)")
     n_step: int = Field(3, ge=1, description="n-step return length (walker: 1)")
     gamma: float = Field(0.99, gt=0, le=1, description="discount per agent step")
     lr: float = Field(1e-4, gt=0, description="Adam lr of encoder, actor and critic")
-    feature_dim: int = Field(50, ge=1, description="trunk output size (LayerNorm + tanh)")
+    feature_dim: int | None = Field(50, ge=1, description="trunk output size (LayerNorm + tanh); "
+                                    "null = no trunk (DDPG's plain MLPs)")
     hidden_dim: int = Field(1024, ge=1, description="actor and Q-head hidden width")
-    conv_channels: int = Field(32, ge=1, description="channels of the 4 encoder conv layers")
+    conv_channels: int | None = Field(None, ge=1, description="pixels only: channels of the 4 "
+                                      "encoder conv layers (null: 32)")
     replay_capacity: int = Field(1_000_000, ge=8, description="replay slots (~transitions)")
+    double_q: bool = Field(True, description="two Q heads and min(Q1, Q2) (DrQ-v2, TD3); false = "
+                           "one Q head (DDPG)")
+    target_actor: bool = Field(False, description="a Polyak target actor picks the next action "
+                               "in the critic target (DDPG); false = the online actor (DrQ-v2)")
+    noisy_updates: bool = Field(True, description="sample a ~ pi with sigma(step), clipped by "
+                                "std_clip, in the critic target and the actor loss (DrQ-v2); "
+                                "false = the deterministic mean (DDPG)")
+    normalize_observations: bool = Field(False, description="states only: running mean/std "
+                                         "normaliser in front of critic and MLP actor")
     critic_tau: float = Field(0.01, gt=0, le=1, description="target critic Polyak rate")
     std_schedule: str = Field("linear(1.0,0.1,500000)",
                               description="exploration std: a number or linear(init,final,steps) "
@@ -146,7 +177,8 @@ class DrQV2Config(StrictModel):
     explore_steps: int = Field(2000, ge=0, description="uniform-random actions for this many "
                                "agent steps")
     seed_frames: int = Field(4000, ge=0, description="no updates before this many frames")
-    augment_pad: int = Field(4, ge=0, description="random-shift padding in pixels (0 = off)")
+    augment_pad: int | None = Field(None, ge=0, description="pixels only: random-shift padding in "
+                                    "pixels (0 = off; null: 4)")
     rr_schedule: Annotated[Union[FixedRRConfig], Field(discriminator="type")] = Field(
         default_factory=FixedRRConfig)
 
@@ -159,7 +191,48 @@ class DrQV2Config(StrictModel):
         return v
 
 
-AgentConfig = Annotated[Union[PPOConfig, DrQV2Config], Field(discriminator="name")]
+class DrQV2Config(OffPolicyConfig):
+    """DrQ-v2 from pixels (``agents/drqv2.py``): the off-policy agent with its paper defaults,
+    refusing state observations."""
+
+    name: Literal["drqv2"] = "drqv2"
+
+
+class ESMLPActorConfig(StrictModel):
+    """A deterministic MLP actor for ES: raw observation -> tanh(MLP) (NCAP paper: 64x64 tanh)."""
+
+    type: Literal["mlp"] = "mlp"
+    hidden: list[Annotated[int, Field(gt=0)]] = Field([64, 64], description="hidden layer sizes")
+    activation: Literal["tanh", "relu"] = "tanh"
+
+
+class ESConfig(StrictModel):
+    """OpenAI-style evolution strategies (``agents/es.py``), the NCAP paper's settings.
+
+    One training episode evaluates one population member; an update is due once the whole
+    generation has been evaluated. Every env step counts toward ``steps``.
+    """
+
+    name: Literal["es"] = "es"
+    actor: Annotated[Union[NCAPCircuitConfig, ESMLPActorConfig], Field(discriminator="type")] = (
+        Field(default_factory=NCAPCircuitConfig))
+    population: int = Field(8, ge=2, description="members per generation (even: antithetic pairs)")
+    sigma: float = Field(0.02, gt=0, description="std of the parameter perturbations")
+    lr: float = Field(0.01, gt=0, description="Adam learning rate")
+    weight_decay: float = Field(0.005, ge=0, description="L2 weight decay of Adam")
+    grad_clip: float | None = Field(1.0, gt=0, description="clamp the ES gradient element-wise "
+                                    "to [-clip, clip]; null = off")
+
+    @field_validator("population")
+    @classmethod
+    def _population_even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError(f"population must be even (antithetic pairs), got {v}")
+        return v
+
+
+AgentConfig = Annotated[Union[PPOConfig, OffPolicyConfig, DrQV2Config, ESConfig],
+                        Field(discriminator="name")]
 
 
 class TrainerConfig(StrictModel):

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from agents import make_agent
+from agents import check_agent_config, make_agent
 from configs.loader import ConfigError, load_config, read_yaml, validate
 from configs.schema import RunConfig
 from envs import make_env
@@ -41,6 +41,7 @@ def build(cfg: RunConfig, env_seed: int | None = None, acting_only: bool = False
     if cfg.torch_threads is not None:
         torch.set_num_threads(cfg.torch_threads)
     device = resolve_device(cfg.device)
+    check_agent_config(cfg)
     seed_everything(cfg.seed)
     env = make_env(cfg.env, seed=cfg.seed if env_seed is None else env_seed)
     agent = make_agent(cfg, env.observation_space, env.action_space, env=env, device=device,

@@ -1,0 +1,131 @@
+"""Networks of the off-policy actor-critic (``agents/offpolicy.py``), DrQ-v2's by default.
+
+* ``Encoder`` (pixels): conv 3x3 stride 2, then 3 x conv 3x3 stride 1 (``C`` channels, ReLU,
+  no padding; 84 -> 41 -> 39 -> 37 -> 35, flat size ``32 * 35 * 35 = 39200``), input
+  ``obs / 255 - 0.5``. State vectors have no encoder (or only a running normaliser).
+* ``trunk``: Linear -> LayerNorm -> tanh to ``feature_dim`` (DrQ-v2); ``feature_dim=None``
+  leaves it out (DDPG's plain MLPs).
+* ``Actor``: trunk, MLP ReLU (``hidden_dim`` x 2), ``mu = tanh(.)``.
+* ``Critic``: its own trunk, then ``Q_i(z, a)``: MLP ReLU (``hidden_dim`` x 2) -> 1, two heads
+  (double Q, DrQ-v2/TD3) or one (DDPG).
+* Orthogonal weights, zero biases; conv gain ``sqrt(2)``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def orthogonal_init(m: nn.Module) -> None:
+    """Orthogonal weights and zero biases; conv layers with the ReLU gain ``sqrt(2)``."""
+    if isinstance(m, nn.Linear):
+        nn.init.orthogonal_(m.weight)
+        nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.Conv2d):
+        nn.init.orthogonal_(m.weight, nn.init.calculate_gain("relu"))
+        nn.init.zeros_(m.bias)
+
+
+class Encoder(nn.Module):
+    """Four 3x3 conv layers (first stride 2), ReLU, flattened; input uint8-valued floats."""
+
+    def __init__(self, in_channels: int, size: int, channels: int = 32):
+        super().__init__()
+        self.convnet = nn.Sequential(
+            nn.Conv2d(in_channels, channels, 3, stride=2), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU())
+        side = (size - 3) // 2 + 1 - 6
+        if side < 1:
+            raise ValueError(f"image size {size} is too small for the DrQ-v2 encoder (min 15)")
+        self.repr_dim = channels * side * side
+        self.apply(orthogonal_init)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.convnet(obs / 255.0 - 0.5).flatten(1)
+
+
+def trunk(repr_dim: int, feature_dim: int | None) -> nn.Module:
+    """``Linear -> LayerNorm -> tanh`` to ``feature_dim``; the identity when it is None."""
+    if feature_dim is None:
+        return nn.Identity()
+    return nn.Sequential(nn.Linear(repr_dim, feature_dim), nn.LayerNorm(feature_dim), nn.Tanh())
+
+
+class Actor(nn.Module):
+    """``mu(h) = tanh(MLP(trunk(h)))``; the std is given, not learned. Reads the encoder's
+    output (``uses_encoder``), unlike a circuit, which reads the raw observation."""
+
+    uses_encoder = True
+    body_independent = False
+
+    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int | None, hidden_dim: int):
+        super().__init__()
+        self.trunk = trunk(repr_dim, feature_dim)
+        self.policy = nn.Sequential(
+            nn.Linear(feature_dim or repr_dim, hidden_dim), nn.ReLU(),
+            nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+            nn.Linear(hidden_dim, action_dim))
+        self.apply(orthogonal_init)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.policy(self.trunk(h)))
+
+
+def sample_action(mu: torch.Tensor, std: float, clip: float | None) -> torch.Tensor:
+    """Truncated-normal sample ``clamp(mu + clip(std eps, +-clip), -1 + 1e-6, 1 - 1e-6)``.
+
+    The clamp passes gradients straight through to ``mu`` (as DrQ-v2's ``TruncatedNormal``).
+    """
+    noise = torch.randn_like(mu) * std
+    if clip is not None:
+        noise = noise.clamp(-clip, clip)
+    x = mu + noise
+    return x - x.detach() + x.detach().clamp(-1.0 + 1e-6, 1.0 - 1e-6)
+
+
+class QHead(nn.Module):
+    """``Q(z, a)``: Linear -> ReLU -> Linear -> ReLU -> Linear(1); returns the hidden maps too."""
+
+    def __init__(self, in_dim: int, hidden_dim: int):
+        super().__init__()
+        self.l1 = nn.Linear(in_dim, hidden_dim)
+        self.l2 = nn.Linear(hidden_dim, hidden_dim)
+        self.out = nn.Linear(hidden_dim, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        h1 = F.relu(self.l1(x), inplace=True)
+        h2 = F.relu(self.l2(h1), inplace=True)
+        return self.out(h2), (h1, h2)
+
+
+class Critic(nn.Module):
+    """``Q_i(trunk(h), a)`` for ``i = 1, 2`` (``double_q``) or ``i = 1`` alone (DDPG)."""
+
+    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int | None, hidden_dim: int,
+                 double_q: bool = True):
+        super().__init__()
+        self.trunk = trunk(repr_dim, feature_dim)
+        in_dim = (feature_dim or repr_dim) + action_dim
+        self.q1 = QHead(in_dim, hidden_dim)
+        self.q2 = QHead(in_dim, hidden_dim) if double_q else None
+        self.apply(orthogonal_init)
+
+    def forward(self, h: torch.Tensor, action: torch.Tensor):
+        """``(Q1, Q2, hidden)`` with ``hidden`` the post-ReLU maps (4, or 2 for one head; FAU).
+        With one head ``Q2`` is ``Q1``, so ``min(Q1, Q2) = Q1``."""
+        x = torch.cat([self.trunk(h), action], dim=-1)
+        q1, hidden1 = self.q1(x)
+        if self.q2 is None:
+            return q1, q1, hidden1
+        q2, hidden2 = self.q2(x)
+        return q1, q2, hidden1 + hidden2
+
+
+def fraction_active(hidden: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """FAU: positive elements over all maps / total elements (pooled over batch, units, layers)."""
+    active = sum((h > 0).sum() for h in hidden)
+    return active / sum(h.numel() for h in hidden)
