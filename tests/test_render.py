@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -116,12 +117,14 @@ def test_render_dm_control_run_writes_the_requested_frames_and_size(cartpole_run
     assert frames.std() > 5, "frames are not blank"
 
 
-def test_render_pixel_agent_shows_its_own_view_beside_the_camera(tmp_path, capsys):
+def test_render_pixel_agent_shows_its_own_view_beside_the_camera(tmp_path, capsys, caplog):
     out = tmp_path / "drq.mp4"
+    caplog.set_level(logging.INFO)
     code = cli.main(["render", str(ROOT / "configs/drqv2_tiny.yaml"), "--out", str(out),
-                     "--steps", "4", "--size", "64x48", "--agent-view", "env.pixels.size=24",
-                     "agent.replay_capacity=100"])
+                     "--steps", "4", "--size", "64x48", "--agent-view", "env.pixels.size=24"])
     assert code == 0, capsys.readouterr().err
+    assert not [r.message for r in caplog.records if "replay" in r.message], \
+        "a policy loaded to act allocates and reports no replay buffer"
     frames = iio.imread(out)
     assert frames.shape == (4, 48, 64 + 48, 3), "camera view + the agent's 24 px view at 48 px"
     view = frames[:, :, 64:].astype(int)

@@ -35,8 +35,8 @@ def resolve_device(device: str) -> str:
 def build(cfg: RunConfig, env_seed: int | None = None, acting_only: bool = False):
     """``(env, agent, device)`` for a config, seeded from ``cfg.seed``.
 
-    ``acting_only`` builds an agent that can only act (no replay buffer, rollout segment or
-    optimisers): for evaluation, rendering and transfer.
+    ``acting_only`` builds an agent that only acts (``agents.make_agent``: no replay buffer or
+    rollout segment): for evaluation, rendering and transfer.
     """
     if cfg.torch_threads is not None:
         torch.set_num_threads(cfg.torch_threads)
@@ -161,7 +161,7 @@ def check_policy_fits(trained_cfg: RunConfig, cfg: RunConfig, env, agent) -> Non
 def load_policy(target: str | Path, overrides: list[str] | None = None, trained: bool = True):
     """``(cfg, agent, env)`` ready to act on the (possibly overridden) body of ``target``.
 
-    The agent is built for acting only (no replay, no optimisers) on the overridden env; a
+    The agent is built for acting only (no replay buffer) on the overridden env; a
     trained policy is loaded from the checkpoint (``trained=False``: the run's own config at
     its initialisation, the untrained policy). A policy whose shapes depend on the body (MLP,
     unshared circuit) is refused with one line on a body with other observation or action
