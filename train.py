@@ -5,6 +5,12 @@
     python train.py evaluate <CONFIG.yaml | RUN_DIR | CKPT.pt> [--episodes N] [key=value ...]
 
 Run ``python train.py --help`` for every subcommand and config key.
+
+No traceback reaches a user: every error of every subcommand ends as one line on stderr,
+``error: ...``, and an exit code: 2 for bad input (a config or argument error, a busy or
+corrupt run folder), 1 for a failure of the run itself (an ``OSError`` such as a full disk,
+named with its file, or any unexpected error), 130 for Ctrl+C. ``BIOEMBODIED_DEBUG=1`` shows
+the traceback instead.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import os
 import sys
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must precede dm_control imports
+DEBUG_ENV = "BIOEMBODIED_DEBUG"
+EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
 # subcommand -> module with ``main(argv) -> int``
 SUBCOMMANDS = {
@@ -73,14 +81,42 @@ def main(argv: list[str]) -> int:
     if name == "train" and any(a in ("-h", "--help") for a in rest):
         print_help()
         return 0
-    from configs.loader import ConfigError
+    return run_subcommand(name, rest)
+
+
+def error_line(error: BaseException) -> str:
+    """``error: <message>`` in one line."""
+    if isinstance(error, OSError) and error.filename is not None:
+        target = f"{error.filename} -> {error.filename2}" if error.filename2 else error.filename
+        text = f"{target}: {error.strerror or error}"
+    else:
+        lines = str(error).strip().splitlines()
+        text = lines[0] if lines else type(error).__name__
+    return f"error: {text[len('error: '):] if text.startswith('error: ') else text}"
+
+
+def run_subcommand(name: str, argv: list[str]) -> int:
+    """Import and run a subcommand; any exception becomes one line and an exit code."""
+    from cli.errors import user_errors
 
     try:
-        module = importlib.import_module(SUBCOMMANDS[name][0])
-    except ConfigError as e:  # e.g. no working GL backend, detected when envs is imported
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return module.main(rest)
+        # importing may fail too, e.g. envs finds no working GL backend (a ConfigError)
+        return importlib.import_module(SUBCOMMANDS[name][0]).main(argv)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        if isinstance(e, user_errors()):
+            print(error_line(e), file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if isinstance(e, OSError):
+            print(error_line(e), file=sys.stderr)
+            return EXIT_FAILURE
+        print(f"{error_line(e)} ({type(e).__name__}; set {DEBUG_ENV}=1 for the traceback)",
+              file=sys.stderr)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.errors import one_line_errors
+from cli.errors import ArgumentParser, one_line_errors
 from configs.loader import ConfigError
 
 
@@ -23,8 +23,8 @@ def main(argv: list[str]) -> int:
     from trainer.rollout import circuit_of, record_rollout
     from trainer.api import load_policy
 
-    parser = argparse.ArgumentParser(prog="python train.py activity", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python train.py activity", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="run folder, checkpoint .pt or config YAML (untrained)")
     parser.add_argument("--out", type=Path, required=True, help="output PNG")
     parser.add_argument("--joints", type=int, default=None,

@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
-from typing import Callable
+from typing import Callable, NoReturn
 
 from trainer.ray_env import MissingDependencyError
+
+
+class UsageError(ValueError):
+    """A bad command-line argument (argparse's error, raised instead of printing the usage)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose errors are one line: raises ``UsageError``."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
 # Expected errors by module, looked up only in modules already imported (an exception cannot
 # come from a module that was never imported), so light commands (report, the sweep driver)
 # do not import torch and MuJoCo just to name these classes.
 USER_ERRORS = {"configs.loader": "ConfigError", "envs.factory": "UnknownEnvError",
-               "trainer.checkpoint": "CheckpointError", "trainer.loop": "DivergenceError"}
+               "trainer.checkpoint": "CheckpointError", "trainer.loop": "DivergenceError",
+               "trainer.rundir": "RunDirLockedError", "trainer.files": "CorruptFileError"}
 EXIT_USER_ERROR = 2
 
 
 def user_errors() -> tuple[type[Exception], ...]:
     loaded = tuple(getattr(sys.modules[m], name) for m, name in USER_ERRORS.items()
                    if m in sys.modules)
-    return (*loaded, FileNotFoundError, MissingDependencyError)
+    return (*loaded, FileNotFoundError, MissingDependencyError, UsageError)
 
 
 def one_line_errors(main: Callable[[list[str]], int]) -> Callable[[list[str]], int]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from cli.errors import one_line_errors
+from cli.errors import ArgumentParser, one_line_errors
 
 
 @one_line_errors
@@ -23,8 +23,8 @@ def main(argv: list[str]) -> int:
     from trainer.api import load_policy
     from trainer.evaluation import evaluate
 
-    parser = argparse.ArgumentParser(prog="python train.py evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python train.py evaluate", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="config YAML, run folder or checkpoint .pt")
     parser.add_argument("--episodes", type=int, default=5, help="episodes (default 5)")
     parser.add_argument("--seed", type=int, default=None,

@@ -17,14 +17,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.errors import one_line_errors
+from cli.errors import ArgumentParser, one_line_errors
 from trainer.curves import expand_runs, group_curves, plot_curves
 
 
 @one_line_errors
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python train.py plot", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python train.py plot", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", type=Path, nargs="+", help="run folders (or their parents)")
     parser.add_argument("--out", type=Path, required=True, help="output PNG")
     parser.add_argument("--group-by", default="name", help="config key to group runs by (name)")

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 
-from cli.errors import one_line_errors
+from cli.errors import ArgumentParser, one_line_errors
 from trainer.report import write_report
 
 
 @one_line_errors
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python train.py report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python train.py report", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", help="a sweep folder or a folder of run folders")
     args = parser.parse_args(argv)
     data = write_report(args.folder)

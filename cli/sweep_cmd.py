@@ -20,7 +20,7 @@ import argparse
 import sys
 from typing import Any, Callable
 
-from cli.errors import one_line_errors
+from cli.errors import ArgumentParser, one_line_errors
 from trainer.ray_env import INSTALL_HINT, MissingDependencyError, local_cpus, ray_environment, require_ray
 from trainer.report import write_report
 from trainer.sweep_spec import check_folder, expand, resolve_spec, write_spec
@@ -32,8 +32,8 @@ EXIT_STOPPED = 130
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python train.py sweep", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python train.py sweep", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("args", nargs="*", metavar="CONFIG.yaml | key=value",
                         help="a preset or sweep file, then key=value overrides of the base config")
     parser.add_argument("--seeds", help="a count N (seeds seed..seed+N-1) or a list, e.g. 0,3,7")

@@ -21,7 +21,7 @@ import argparse
 import time
 from pathlib import Path
 
-from cli.errors import one_line_errors
+from cli.errors import ArgumentParser, one_line_errors
 from configs.loader import ConfigError
 
 DEFAULT_JOINTS = [2, 3, 4, 5, 6, 7, 9, 11, 13]
@@ -31,8 +31,8 @@ DMC_OPTIONS = ("length", "mass", "gear", "damping", "friction")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python train.py transfer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python train.py transfer", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="run folder, checkpoint .pt or config YAML (untrained)")
     swim = parser.add_argument_group("swim bodies")
     swim.add_argument("--joints", type=int, nargs="+", default=None,
@@ -71,6 +71,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_intermixed_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
+    if args.joints and min(args.joints) < 2:
+        parser.error(f"--joints: a swimmer has at least 2 joints (got {min(args.joints)})")
     cfg, _ = load_run_config(args.target, args.overrides)
     own = body_of(cfg.env)
     swim = cfg.env.id == "swim"

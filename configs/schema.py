@@ -246,6 +246,9 @@ class TrainerConfig(StrictModel):
     checkpoint_every: int = Field(10_000, ge=1, description="agent steps between checkpoints")
     keep_checkpoints: int = Field(3, ge=1, description="periodic checkpoints kept (plus best)")
     save_replay: bool = Field(True, description="include replay buffers in checkpoints")
+    resume_from: str | None = Field(
+        None, min_length=1, description="checkpoint to resume from instead of checkpoints/last.pt "
+        "(a file name in checkpoints/ or a path), e.g. the newest intact one if last.pt is corrupt")
     progress: bool = Field(True, description="show a progress bar")
     tensorboard: bool = Field(True, description="write TensorBoard event files under tb/")
 

@@ -2,7 +2,8 @@
 
 Running ``train`` on a run folder that holds ``checkpoints/last.pt`` resumes it exactly; a run
 folder with another config is refused. Nothing is written before the config, the env and the
-agent have been built successfully.
+agent have been built successfully. The process holds the folder's writer lock while it trains
+(``RunDir.exclusive``): a second ``train`` on the same folder stops at once, writing nothing.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from agents import check_agent_config, make_agent
 from configs.loader import ConfigError, load_config, read_yaml, validate
 from configs.schema import RunConfig
 from envs import make_env
-from trainer.checkpoint import load_checkpoint, seed_everything
+from trainer.checkpoint import load_checkpoint, resume_state, seed_everything
 from trainer.logger import Logger
 from trainer.loop import Trainer
-from trainer.rundir import RunDir, write_atomic
+from trainer.files import write_atomic
+from trainer.rundir import RunDir
 
 
 def resolve_device(device: str) -> str:
@@ -60,17 +62,28 @@ def untrained_agent(cfg: RunConfig, env):
 def train(cfg: RunConfig) -> dict[str, Any]:
     """Train (or resume) the run ``cfg`` describes; writes and returns ``summary.json``."""
     run = RunDir(cfg.resolved_run_dir())
-    ckpt = None
-    if run.is_resumable():
+    ckpt, built = None, None
+    if not run.path.exists():  # a new folder is created once its config and checkpoint load
+        if cfg.trainer.resume_from:
+            ckpt = resume_state(run.checkpoints, cfg.trainer.resume_from)
+        built = build(cfg)
+    with run.exclusive():
+        return _train_locked(cfg, run, built, ckpt)
+
+
+def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None) -> dict[str, Any]:
+    if ckpt is None and (run.is_resumable() or cfg.trainer.resume_from):
         run.check_same_config(cfg)
-        ckpt = load_checkpoint(run.last_checkpoint)
-    env, agent, _ = build(cfg)
+        ckpt = resume_state(run.checkpoints, cfg.trainer.resume_from)
+    env, agent, _ = built or build(cfg)
     eval_env = make_env(cfg.env, seed=cfg.seed + cfg.trainer.eval_seed_offset)
     trainer = Trainer(cfg, run, env, eval_env, agent, seed=cfg.seed)
     if ckpt:
         trainer.restore(ckpt)  # before anything is written: a mismatch leaves the folder as it was
     run.prepare(cfg)
-    start = ckpt["step"] if ckpt else 0
+    start = ckpt["step"] if ckpt else None
+    if ckpt:
+        trainer.ckpt.drop_after(start)
     logger = trainer.log = Logger(run, cfg.steps, start, cfg.trainer.tensorboard,
                                   cfg.trainer.progress)
     t0 = time.perf_counter()
@@ -81,7 +94,7 @@ def train(cfg: RunConfig) -> dict[str, Any]:
     summary = {
         "run_dir": str(run.path),
         "status": "interrupted" if status["interrupted"] else "complete",
-        "resumed_from_step": start,
+        "resumed_from_step": start or 0,
         "env_steps": trainer.step,
         "frames": trainer.step * trainer.frames_per_step,
         "episodes": trainer.episodes,

@@ -2,9 +2,15 @@
 
 A checkpoint holds the agent's full state (weights, optimisers, normalisers, schedules, replay),
 the training env's exact state, the loop's counters and every RNG (python, numpy, torch), so a
-resumed run continues bit for bit. Files are written to ``*.tmp`` and renamed (``os.replace``),
-so a crash never leaves a half-written checkpoint; ``last.pt`` is a hard link to the newest
-``step_*.pt`` (no second copy); the ``keep`` newest periodic files are kept, plus ``best.pt``.
+resumed run continues bit for bit. Files are written to ``*.tmp``, flushed to disk and renamed
+(``os.replace``), so a crash never leaves a half-written checkpoint; ``last.pt`` is a hard link to
+the newest ``step_*.pt`` (no second copy); the ``keep`` newest periodic files are kept, plus
+``best.pt``. A failed write (full disk, read-only folder) removes its ``*.tmp`` and raises the
+``OSError`` naming the checkpoint; the previous checkpoints are untouched.
+
+Resuming (``resume_state``) reads ``last.pt``, or the checkpoint ``trainer.resume_from`` names.
+A corrupt ``last.pt`` stops the run with one line naming the newest intact periodic checkpoint
+and the key that resumes from it.
 """
 
 from __future__ import annotations
@@ -12,12 +18,15 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from trainer.files import remove_quietly, with_path
 
 FORMAT_VERSION = 1
 
@@ -48,22 +57,64 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+class _Writer:
+    """A file object for ``torch.save`` that keeps the ``OSError`` of a failed write (torch
+    reports it as a ``RuntimeError`` without the cause)."""
+
+    def __init__(self, f):
+        self.f = f
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
 def _save_atomic(obj: dict[str, Any], path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as f:
+            writer = _Writer(f)
+            try:
+                torch.save(obj, writer)
+            except RuntimeError:
+                if writer.error is None:
+                    raise
+                raise writer.error from None
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:  # a write error or an interrupt: no temporary file is left
+        remove_quietly(tmp)
+        if isinstance(e, OSError):
+            raise with_path(e, path) from None
+        raise
 
 
 def _link_atomic(src: Path, dst: Path) -> None:
     tmp = dst.with_name(dst.name + ".tmp")
-    tmp.unlink(missing_ok=True)
     try:
-        os.link(src, tmp)
-    except OSError:  # file systems without hard links
-        import shutil
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src, tmp)
+        except OSError:  # file systems without hard links
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except OSError as e:
+        remove_quietly(tmp)
+        raise with_path(e, dst) from None
 
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+
+def step_of(path: Path) -> int | None:
+    """The step in a periodic checkpoint's name (``step_0000001000.pt`` -> 1000)."""
+    stem = path.stem
+    return int(stem[5:]) if stem.startswith("step_") and stem[5:].isdigit() else None
 
 
 class CheckpointManager:
@@ -79,6 +130,13 @@ class CheckpointManager:
         for old in sorted(self.dir.glob("step_*.pt"))[:-self.keep]:
             old.unlink()
         return path
+
+    def drop_after(self, step: int) -> None:
+        """Remove periodic checkpoints of steps after ``step``: a run resumed from ``step``
+        abandons them (they are corrupt, or the user chose an older checkpoint)."""
+        for p in self.dir.glob("step_*.pt"):
+            if (step_of(p) or 0) > step:
+                p.unlink()
 
     def save_best(self, obj: dict[str, Any]) -> Path:
         path = self.dir / "best.pt"
@@ -98,3 +156,53 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
     if not isinstance(obj, dict) or obj.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"checkpoint {p} is not a checkpoint of format {FORMAT_VERSION}")
     return obj
+
+
+def newest_intact(directory: Path, skip: Path | None = None) -> tuple[Path, int] | None:
+    """``(path, step)`` of the newest periodic checkpoint that loads (``skip``: a known-bad
+    file, and its hard links); None when there is none."""
+    for p in sorted(directory.glob("step_*.pt"), reverse=True):
+        if skip is not None and skip.exists() and os.path.samefile(p, skip):
+            continue
+        try:
+            return p, load_checkpoint(p)["step"]
+        except CheckpointError:
+            continue
+    return None
+
+
+def resume_state(directory: Path, resume_from: str | None) -> dict[str, Any] | None:
+    """The checkpoint a run in ``directory`` (its ``checkpoints/``) resumes from; None for a
+    fresh run.
+
+    ``resume_from`` (the ``trainer.resume_from`` key) names a checkpoint file, in ``directory``
+    or as a path; by default ``last.pt``. Resuming from a checkpoint older than an intact
+    ``last.pt`` is refused, so repeating a command that names one never discards progress.
+    """
+    last = directory / "last.pt"
+    if resume_from is None:
+        if not last.exists():
+            return None
+        try:
+            return load_checkpoint(last)
+        except CheckpointError as e:
+            intact = newest_intact(directory, skip=last)
+            hint = (f"; the newest intact checkpoint is {intact[0]} (step {intact[1]}): resume "
+                    f"from it with trainer.resume_from={intact[0].name}" if intact else
+                    "; no intact periodic checkpoint is left (use another run_dir to start over)")
+            raise CheckpointError(f"{e}{hint}") from None
+    chosen = Path(resume_from)
+    if not chosen.is_absolute() and len(chosen.parts) == 1:
+        chosen = directory / chosen
+    state = load_checkpoint(chosen)
+    if last.exists() and not os.path.samefile(last, chosen):
+        try:
+            newest = load_checkpoint(last)["step"]
+        except CheckpointError:
+            newest = None
+        if newest is not None and newest > state["step"]:
+            raise CheckpointError(
+                f"trainer.resume_from: {chosen} is of step {state['step']} but {last} (step "
+                f"{newest}) is intact; resuming would discard {newest - state['step']} steps: "
+                f"drop trainer.resume_from to go on from {last}")
+    return state

@@ -1,17 +1,29 @@
 """Logging: CSV files (one row per interval), TensorBoard event files and a tqdm progress bar.
 
 CSV columns grow as new metric keys appear (the file is rewritten with the wider header; this
-is rare and the files are small). On resume, rows past the checkpoint's step are dropped, and
-TensorBoard events past it are purged, so the logs read as one uninterrupted run.
+is rare and the files are small). On resume from the checkpoint of step ``s`` the CSV files are
+repaired to ``s``: rows past ``s`` are dropped (they belong to the lost tail of the run and are
+written again), and so are incomplete rows (``trainer.files.read_csv_rows``: a crash mid-append),
+with a warning naming the file; a fresh run starts with empty logs. TensorBoard events past
+``s`` are purged, so the logs read as one uninterrupted run.
+
+Every row of step ``<= s`` is written before the checkpoint of step ``s`` and every row of a
+later step after it (``trainer/loop.py``), which is what makes this repair exact.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import logging
 import math
 from pathlib import Path
 
 from tqdm import tqdm
+
+from trainer.files import read_csv_rows, with_path, write_atomic
+
+log = logging.getLogger(__name__)
 
 
 class CSVLog:
@@ -19,29 +31,33 @@ class CSVLog:
 
     def __init__(self, path: Path):
         self.path = path
-        self.fields: list[str] = []
-        if path.exists():
-            with path.open(newline="") as f:
-                self.fields = next(csv.reader(f), [])
+        self.fields: list[str] = read_csv_rows(path)[0]
 
     def rows(self) -> list[dict[str, str]]:
-        if not self.path.exists():
-            return []
-        with self.path.open(newline="") as f:
-            return list(csv.DictReader(f))
+        return read_csv_rows(self.path)[1]
 
-    def truncate_after(self, step: int) -> None:
-        """Drop rows whose ``step`` is greater than ``step`` (resume from a checkpoint)."""
-        if self.path.exists():
-            self._rewrite([r for r in self.rows() if int(float(r["step"])) <= step])
+    def repair(self, step: int | None) -> None:
+        """Keep the complete rows of steps ``<= step`` (resume from that checkpoint); ``None``
+        (a fresh run) removes the file."""
+        if step is None:
+            self.path.unlink(missing_ok=True)
+            self.fields = []
+            return
+        fields, rows, bad = read_csv_rows(self.path)
+        if not fields:
+            return
+        if bad:
+            log.warning("%s: dropped %d incomplete or garbled row(s) (a crash mid-write); "
+                        "the run goes on from its checkpoint of step %d", self.path, bad, step)
+        self.fields = fields
+        self._rewrite([r for r in rows if float(r["step"]) <= step])
 
     def _rewrite(self, rows: list[dict]) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=self.fields)
-            w.writeheader()
-            w.writerows(rows)
-        tmp.replace(self.path)
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=self.fields)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_atomic(self.path, text.getvalue())
 
     def write(self, row: dict[str, float]) -> None:
         new = [k for k in row if k not in self.fields]
@@ -49,26 +65,33 @@ class CSVLog:
             old_rows = self.rows()
             self.fields += new
             self._rewrite(old_rows)
-        with self.path.open("a", newline="") as f:
-            csv.DictWriter(f, fieldnames=self.fields).writerow(row)
+        try:
+            with self.path.open("a", newline="") as f:
+                csv.DictWriter(f, fieldnames=self.fields).writerow(row)
+        except OSError as e:
+            raise with_path(e, self.path) from None
 
 
 class Logger:
-    """Fans metrics out to ``metrics.csv`` / ``eval.csv``, TensorBoard and the progress bar."""
+    """Fans metrics out to ``metrics.csv`` / ``eval.csv``, TensorBoard and the progress bar.
 
-    def __init__(self, run_dir, total_steps: int, start_step: int, tensorboard: bool,
+    ``start_step`` is the step of the checkpoint the run resumes from (None: a fresh run).
+    """
+
+    def __init__(self, run_dir, total_steps: int, start_step: int | None, tensorboard: bool,
                  progress: bool):
         self.metrics = CSVLog(run_dir.metrics_csv)
         self.evals = CSVLog(run_dir.eval_csv)
-        self.metrics.truncate_after(start_step)
-        self.evals.truncate_after(start_step)
+        self.metrics.repair(start_step)
+        self.evals.repair(start_step)
         self.tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.tb = SummaryWriter(str(run_dir.tb), purge_step=start_step or None)
-        self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
-                        disable=not progress, mininterval=0.5, smoothing=0.05)
+            # purge events past the checkpoint (all of them for a fresh run)
+            self.tb = SummaryWriter(str(run_dir.tb), purge_step=start_step or 0)
+        self.bar = tqdm(total=total_steps, initial=start_step or 0, unit="step",
+                        dynamic_ncols=True, disable=not progress, mininterval=0.5, smoothing=0.05)
         self._postfix: dict[str, str] = {}
 
     def _tb(self, prefix: str, row: dict[str, float], step: int) -> None:

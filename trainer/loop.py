@@ -6,9 +6,14 @@ Each agent step::
     next_obs, reward, terminated, truncated = env.step(action)
     agent.observe(Transition(...));  episode end -> agent.on_episode_end(info), env.reset()
     for _ in range(agent.updates_due(step)): metrics = agent.update()   # NaN/Inf-checked
-    every eval_every:        deterministic evaluation on the eval env -> eval.csv, best.pt
     every log_every:         metrics.csv / TensorBoard row, progress bar
+    every eval_every:        deterministic evaluation on the eval env -> eval.csv, best.pt
     every checkpoint_every:  atomic checkpoint (agent, env state, counters, RNGs)
+    (the last step logs, evaluates and checkpoints)
+
+Within a step, the log rows are written before the checkpoint, so the checkpoint of step ``s``
+comes after every row of steps ``<= s`` and before any later one: a run killed at any point
+resumes from its newest checkpoint with its logs repaired to that step (``trainer/logger.py``).
 
 ``steps`` count agent steps; ``frames = steps * env.frames_per_step`` (action repeat).
 SIGINT/SIGTERM finish the current step, write a checkpoint and return, so the same command
@@ -130,8 +135,6 @@ class Trainer:
         interrupted = self.step < total
         if interrupted:
             self.save_checkpoint()
-        elif self.last_eval_step != self.step:
-            self.evaluate()
         return {"interrupted": interrupted}
 
     def _loop(self, total: int) -> None:
@@ -167,7 +170,7 @@ class Trainer:
             self.window_seconds += now - clock
             if self.step % tcfg.log_every == 0 or self.step == total:
                 self._log_window()
-            if self.step % tcfg.eval_every == 0:
+            if self.step % tcfg.eval_every == 0 or self.step == total:
                 self.evaluate()
             if self.step % tcfg.checkpoint_every == 0 or self.step == total:
                 self.save_checkpoint()

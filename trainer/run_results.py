@@ -14,7 +14,6 @@ killed, or never started).
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer.files import read_json
 from trainer.trial_record import TRIAL_FILE, read_record
 from configs.loader import read_yaml
 from trainer.rundir import RunDir
@@ -96,7 +96,7 @@ def status_of(record: dict | None, summary: dict | None) -> tuple[str, str | Non
 
 def read_run(path: Path, root: Path) -> RunResult:
     summary_file = path / "summary.json"
-    summary = json.loads(summary_file.read_text()) if summary_file.exists() else None
+    summary = read_json(summary_file)
     status, error = status_of(read_record(path), summary)
     config = read_yaml(path / "config.yaml") if (path / "config.yaml").exists() else {}
     curve_steps, curve_returns = RunDir(path).eval_curve()

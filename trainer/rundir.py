@@ -2,38 +2,64 @@
 
 Layout::
 
-    <run_dir>/config.yaml  versions.json  git.txt  git.diff
+    <run_dir>/config.yaml  versions.json  git.txt  git.diff  train.lock
               metrics.csv  eval.csv  tb/  checkpoints/{step_*.pt,last.pt,best.pt}  summary.json
+
+One writer per run folder: a training process holds an exclusive ``flock`` on ``train.lock``
+(which holds its pid and host) for its whole life (``RunDir.exclusive``); the OS releases the
+lock when the process ends, however it ends, so a killed run never blocks the next one. Readers
+(evaluate, plot, report, ...) take no lock: every file they read is replaced atomically
+(``trainer.files``), or appended one row at a time and read up to its last complete row.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
+import fcntl
 import json
+import logging
 import os
 import platform
+import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from configs.loader import ConfigError, config_to_dict, dump_config, read_yaml
 from configs.schema import RunConfig
+from trainer.files import read_csv_rows, write_atomic
+
+log = logging.getLogger(__name__)
 
 PACKAGES = ("torch", "numpy", "mujoco", "dm-control", "gymnasium", "stable-baselines3",
             "pydantic", "pyyaml", "tensorboard", "ray")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Keys that may differ between an interrupted run and the command that resumes it (a run
 # folder may be moved, extended or resumed without a progress bar).
-RESUMABLE_CHANGES = {"steps", "run_dir", "trainer.progress"}
+RESUMABLE_CHANGES = {"steps", "run_dir", "trainer.progress", "trainer.resume_from"}
+LOCK_FILE = "train.lock"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+@dataclass
+class _Hold:
+    """A run folder this process holds: the lock file's descriptor, how many ``exclusive``
+    blocks are open on it, and whether the run has begun writing (``RunDir.prepare``)."""
+
+    fd: int
+    depth: int = 1
+    wrote: bool = False
+
+
+_HELD: dict[Path, _Hold] = {}  # by resolved path
+
+
+class RunDirLockedError(RuntimeError):
+    """Another process holds the run folder's writer lock."""
 
 
 def versions() -> dict[str, str]:
@@ -92,6 +118,7 @@ class RunDir:
         self.eval_csv = self.path / "eval.csv"
         self.summary_file = self.path / "summary.json"
         self.tb = self.path / "tb"
+        self.lock_file = self.path / LOCK_FILE
 
     @property
     def last_checkpoint(self) -> Path:
@@ -100,12 +127,63 @@ class RunDir:
     def eval_curve(self, x: str = "step") -> tuple[np.ndarray, np.ndarray]:
         """``(x values, mean returns)`` from ``eval.csv`` (``x``: ``step`` or ``frames``);
         empty arrays while the run has no evaluation yet."""
-        if not self.eval_csv.exists():
-            return np.array([], dtype=np.int64), np.array([])
-        with self.eval_csv.open(newline="") as f:
-            rows = [r for r in csv.DictReader(f) if r.get("mean_return")]
+        rows = [r for r in read_csv_rows(self.eval_csv)[1] if r.get("mean_return")]
         return (np.array([int(float(r[x])) for r in rows], dtype=np.int64),
                 np.array([float(r["mean_return"]) for r in rows]))
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold this folder's writer lock for the block (creating the folder); re-entrant
+        within a process. Raises ``RunDirLockedError`` at once, naming the holder, if another
+        process holds it; writes nothing then. On entry, removes the ``*.tmp`` files a killed
+        writer left behind."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(f"config error: run_dir: {self.path} exists and is not a folder")
+        key = self.path.resolve()
+        if key in _HELD:
+            _HELD[key].depth += 1
+            try:
+                yield
+            finally:
+                _HELD[key].depth -= 1
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        created = not self.lock_file.exists()
+        hold = _HELD[key] = _Hold(self._lock())
+        try:
+            os.ftruncate(hold.fd, 0)
+            os.pwrite(hold.fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+            self._remove_temporary_files()
+            yield
+        finally:
+            del _HELD[key]
+            if created and not hold.wrote:  # refused before writing: leave no lock file
+                self.lock_file.unlink(missing_ok=True)
+            os.close(hold.fd)  # releases the lock
+
+    def _lock(self) -> int:
+        """A descriptor of ``train.lock`` holding its exclusive lock."""
+        while True:
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 256).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise RunDirLockedError(
+                    f"run folder {self.path} is in use by another training process ({holder}); "
+                    f"wait for it or stop it, or use another run_dir") from None
+            if self.lock_file.exists() and os.path.samestat(os.fstat(fd), self.lock_file.stat()):
+                return fd
+            os.close(fd)  # locked a file its last holder had just removed: lock the new one
+
+    def _remove_temporary_files(self) -> None:
+        leftovers = [*self.path.glob("*.tmp"), *self.checkpoints.glob("*.tmp")]
+        for p in leftovers:
+            p.unlink()
+        if leftovers:
+            log.info("%s: removed %d temporary file(s) of an interrupted write", self.path,
+                     len(leftovers))
 
     def is_resumable(self) -> bool:
         return self.last_checkpoint.exists()
@@ -122,6 +200,9 @@ class RunDir:
                 f"{there!r} there, {now!r} now); use another run_dir or the same config")
 
     def prepare(self, cfg: RunConfig) -> None:
+        hold = _HELD.get(self.path.resolve())
+        if hold is not None:
+            hold.wrote = True
         self.path.mkdir(parents=True, exist_ok=True)
         self.checkpoints.mkdir(exist_ok=True)
         write_atomic(self.config_file, dump_config(cfg))

@@ -29,7 +29,8 @@ import yaml
 from configs.loader import (ALIASES, DEFAULT_PRESET, ConfigError, apply_overrides, config_to_dict,
                             parse_value, read_yaml, validate)
 from configs.schema import RunConfig
-from trainer.rundir import RunDir, first_config_difference, write_atomic
+from trainer.files import read_json, write_atomic
+from trainer.rundir import RunDir, first_config_difference
 
 SPEC_FILE = "sweep.yaml"
 SWEEP_KEYS = ("base", "overrides", "seeds", "grid", "run_dir")
@@ -69,10 +70,9 @@ class Trial:
 
     def is_finished(self) -> bool:
         """``summary.json`` says complete, at this config's ``steps``."""
-        path = RunDir(self.run_dir).summary_file
-        if not path.exists():
+        summary = read_json(RunDir(self.run_dir).summary_file)
+        if summary is None:
             return False
-        summary = json.loads(path.read_text())
         return summary.get("status") == "complete" and summary.get("env_steps") == self.cfg.steps
 
 

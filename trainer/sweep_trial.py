@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 from trainer.trial_record import first_line, write_record
 from configs.loader import validate
+from configs.schema import RunConfig
 
 STOP_POLL_S = 0.5
 
@@ -53,14 +54,22 @@ def run_trial(config: dict[str, Any], stop_file: str) -> dict[str, Any]:
     """Train (or resume) one trial; its result for the sweep. Exceptions are recorded, re-raised.
 
     A trial whose sweep is already stopping returns ``status: not started`` without training.
+    The trial holds its run folder's writer lock from its first record to its last.
     """
-    from trainer.api import train  # here: the sweep's driver imports this module, not torch
+    from trainer.rundir import RunDir
 
     cfg = validate(config)
-    run_dir = Path(cfg.resolved_run_dir())
     flag = Path(stop_file)
     if flag.exists():
         return {"status": "not started", "seconds": 0.0}
+    with RunDir(cfg.resolved_run_dir()).exclusive():
+        return _run_locked(cfg, flag)
+
+
+def _run_locked(cfg: RunConfig, flag: Path) -> dict[str, Any]:
+    from trainer.api import train  # here: the sweep's driver imports this module, not torch
+
+    run_dir = Path(cfg.resolved_run_dir())
     record: dict[str, Any] = {"status": "running", "started_at": time.time(),
                               "host": socket.gethostname(), "pid": os.getpid()}
     write_record(run_dir, record)

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trainer.rundir import write_atomic
+from trainer.files import read_json, write_atomic
 
 TRIAL_FILE = "trial.json"
 
@@ -32,4 +32,4 @@ def write_record(run_dir: Path, record: dict[str, Any]) -> None:
 
 def read_record(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / TRIAL_FILE
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_json(path)

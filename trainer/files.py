@@ -1,0 +1,99 @@
+"""Files of a run folder that survive crashes and full disks.
+
+* ``write_atomic`` writes ``<file>.tmp``, flushes it to disk and renames it over ``<file>``
+  (``os.replace`` is atomic on POSIX), so a reader or a crash sees the old file or the new one,
+  never half of one. On any ``OSError`` the temporary file is removed and the error names the
+  file being written (not its ``.tmp``), e.g. ``[Errno 28] No space left on device: '.../x'``.
+* ``read_json`` reads ``summary.json`` / ``trial.json``, naming a garbled file in one line.
+* ``read_csv_rows`` reads our numeric CSV logs (``metrics.csv``, ``eval.csv``) and tells complete
+  rows from incomplete ones: a row is complete when its line ends in a newline, has one value per
+  header column, every value is empty or a number, and its ``step`` is larger than the previous
+  complete row's. A process killed mid-append leaves at most one incomplete last line; other
+  damage (NUL bytes from a crashed file system, two writers' interleaved rows) fails the same test.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+
+class CorruptFileError(ValueError):
+    """A run folder's file that exists but cannot be parsed."""
+
+
+def with_path(error: OSError, path: str | Path) -> OSError:
+    """The same kind of ``OSError`` (``errno``, message), naming ``path`` as its file."""
+    return type(error)(error.errno, error.strerror or str(error), str(path))
+
+
+def remove_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically (see the module docstring)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        remove_quietly(tmp)
+        raise with_path(e, path) from None
+
+
+def read_json(path: Path) -> Any | None:
+    """The parsed JSON file (``summary.json``, ``trial.json``); None if it does not exist."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise CorruptFileError(f"{path} is corrupt (not valid JSON); delete it or rerun the "
+                               f"command that writes it") from None
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def read_csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]], int]:
+    """``(header, complete rows, number of incomplete rows)`` of a log CSV; a missing or empty
+    file gives ``([], [], 0)``."""
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return [], [], 0
+    lines = text.splitlines(keepends=True)
+    if not lines or not lines[0].endswith("\n"):
+        return [], [], len(lines)
+    header = next(csv.reader([lines[0]]))
+    rows: list[dict[str, str]] = []
+    bad, last_step = 0, -math.inf
+    for line in lines[1:]:
+        values = next(csv.reader([line]), []) if line.endswith("\n") and "\x00" not in line else []
+        row = dict(zip(header, values))
+        step = row.get("step", "")
+        if (len(values) != len(header) or not all(v == "" or _is_number(v) for v in values)
+                or not _is_number(step) or float(step) <= last_step):
+            bad += 1
+            continue
+        last_step = float(step)
+        rows.append(row)
+    return header, rows, bad
