@@ -8,7 +8,9 @@ resolved into the elements), and the edited spec is compiled into the env's phys
   ``bthigh`` and ``fthigh`` with their shins and feet) is scaled about its attachment point:
   the positions of its child bodies, geoms, joints and sites, capsule/cylinder ``fromto`` ends
   and half-lengths are multiplied by ``s``; radii are not, nor the attachment itself. Geoms
-  whose mass comes from a density get heavier with their volume; explicit masses stay. On a
+  whose mass comes from a density get heavier with their volume; explicit masses stay (the
+  cheetah's compiler fixes its total mass at 14 kg, so there longer limbs take a larger share
+  of the same total). On a
   domain with a floor the root body is moved up by ``(s - 1) d`` (``d``: depth of the lowest
   limb point below its attachment at the stock pose), so the feet start at their stock
   clearance instead of inside the floor;
