@@ -138,7 +138,7 @@ def _heatmap(ax, fig, values: np.ndarray, dt: float, title: str, cmap: str = "co
 
 
 def activity_figure(rollout, circuit: NCAPSwimmerCircuit, path: str | Path, title: str) -> None:
-    """Activity heatmaps of ``rollout`` (``cli.rollout.Rollout``) and the circuit diagram."""
+    """Activity heatmaps of ``rollout`` (``trainer.rollout.Rollout``) and the circuit diagram."""
     act, dt = rollout.activity, rollout.control_timestep
     n = rollout.joints.shape[1]
     q_hat = np.clip(rollout.joints / (2 * np.pi / (n + 1)), -1, 1)

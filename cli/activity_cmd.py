@@ -20,7 +20,7 @@ from configs.loader import ConfigError
 @one_line_errors
 def main(argv: list[str]) -> int:
     from circuits.plots import activity_figure, weight_caption
-    from cli.rollout import circuit_of, record_rollout
+    from trainer.rollout import circuit_of, record_rollout
     from trainer.api import load_policy
 
     parser = ArgumentParser(prog="python train.py activity", description=__doc__,

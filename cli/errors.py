@@ -7,9 +7,7 @@ import functools
 import sys
 from typing import Callable, NoReturn
 
-
-class MissingDependencyError(RuntimeError):
-    """An optional extra a command needs is not installed; the message says how to install it."""
+from trainer.ray_env import MissingDependencyError
 
 
 class UsageError(ValueError):

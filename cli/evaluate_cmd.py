@@ -1,8 +1,12 @@
 """``python train.py evaluate <CONFIG.yaml | RUN_DIR | CKPT.pt> [--episodes N] [key=value ...]``.
 
 Evaluates the policy deterministically (a config gives its untrained initial policy) on the
-(possibly overridden) body and prints the mean and std of the return, e.g. zero-shot on another
-swimmer: ``python train.py evaluate runs/ncap_swim_ppo/seed0 --episodes 3 n_joints=7``.
+(possibly overridden) body and prints the mean and std of the return and the body it ran on
+(swim: joints, length scale, medium; dm_control: the body multipliers that differ from 1), e.g.
+zero-shot on another body:
+
+  python train.py evaluate runs/ncap_swim_ppo/seed0 --episodes 3 n_joints=7
+  python train.py evaluate runs/cheetah/seed0 env.body.mass=2
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from cli.errors import ArgumentParser, one_line_errors
 
 @one_line_errors
 def main(argv: list[str]) -> int:
+    from envs.bodies import body_columns, body_of
     from trainer.api import load_policy
     from trainer.evaluation import evaluate
 
@@ -32,13 +37,17 @@ def main(argv: list[str]) -> int:
     cfg, agent, env = load_policy(args.target, args.overrides)
     seed = args.seed if args.seed is not None else cfg.seed + cfg.trainer.eval_seed_offset
     returns = evaluate(agent, env, args.episodes, seed)
-    result = {"target": args.target, "env": cfg.env.id, "n_joints": cfg.env.n_joints,
-              "episodes": args.episodes, "mean_return": float(returns.mean()),
+    body = body_columns(body_of(cfg.env), env.physics)
+    if cfg.env.id != "swim":
+        body = {k: v for k, v in body.items() if v != 1.0}  # the multipliers that change it
+    result = {"target": args.target, "env": cfg.env.id, "body": body, "episodes": args.episodes,
+              "seed": seed, "mean_return": float(returns.mean()),
               "std_return": float(returns.std()), "returns": [float(r) for r in returns]}
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{args.target} on {cfg.env.id} (n_joints={cfg.env.n_joints}): "
+        where = ", ".join(f"{k}={v:g}" for k, v in body.items())
+        print(f"{args.target} on {cfg.env.id}{f' ({where})' if where else ''}: "
               f"return {result['mean_return']:.1f} +- {result['std_return']:.1f} "
-              f"over {args.episodes} episodes")
+              f"over {args.episodes} episodes (seeds {seed}..{seed + args.episodes - 1})")
     return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from cli.errors import ArgumentParser, one_line_errors
-from cli.report import write_report
+from trainer.report import write_report
 
 
 @one_line_errors

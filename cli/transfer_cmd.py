@@ -1,14 +1,18 @@
-"""``python train.py transfer <RUN_DIR | CKPT.pt | CONFIG.yaml> [--joints N ...] [options]``.
+"""``python train.py transfer <RUN_DIR | CKPT.pt | CONFIG.yaml> [body lists] [options]``.
 
-Evaluates one policy zero-shot on a grid of swimmer bodies (every combination of --joints,
---length-scale, --density, --viscosity; unset physical lists keep the policy's own body), beside
-the untrained default NCAP circuit and uniform random actions on the same bodies and seeds.
-Writes transfer.csv, transfer.md and transfer.png to the run folder (a config's untrained policy:
-runs/<name>/untrained; or --out) and prints the table, e.g.
+Evaluates one policy zero-shot on a grid of bodies of its own task (every combination of the
+given lists; unset lists keep the policy's own body), beside the run's untrained policy and
+uniform random actions on the same bodies and seeds. Writes transfer.csv, transfer.md and
+transfer.png to the run folder (a config's untrained policy: runs/<name>/untrained; or --out)
+and prints the table, e.g.
 
   python train.py transfer runs/ncap_swim_ppo/seed0 --joints 2 3 4 5 6 7 9 11 13 --episodes 5
+  python train.py transfer runs/cheetah/seed0 --length 0.8 1 1.2 --mass 0.5 1 2 --episodes 5
 
-A policy whose parameter shapes depend on N (MLP, unshared circuit) is refused for other N.
+Swim: --joints (default 2 3 4 5 6 7 9 11 13), --length-scale, --density, --viscosity. A policy
+whose parameter shapes depend on N (MLP, unshared circuit) is refused for other N.
+dm_control: multipliers --length, --mass, --gear, --damping, --friction (default grid: --length
+0.8 1 1.2 --mass 0.5 1 2); a multiplier a domain does not define is refused.
 """
 
 from __future__ import annotations
@@ -18,27 +22,33 @@ import time
 from pathlib import Path
 
 from cli.errors import ArgumentParser, one_line_errors
+from configs.loader import ConfigError
 
 DEFAULT_JOINTS = [2, 3, 4, 5, 6, 7, 9, 11, 13]
+DEFAULT_DMC_GRID = {"length": [0.8, 1.0, 1.2], "mass": [0.5, 1.0, 2.0]}
+SWIM_OPTIONS = ("joints", "length_scale", "density", "viscosity")
+DMC_OPTIONS = ("length", "mass", "gear", "damping", "friction")
 
 
-@one_line_errors
-def main(argv: list[str]) -> int:
-    from cli.transfer import default_out_dir, markdown_table, transfer_rows, write_outputs
-    from envs.bodies import body_grid, body_of
-    from trainer.api import load_run_config
-
+def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python train.py transfer", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="run folder, checkpoint .pt or config YAML (untrained)")
-    parser.add_argument("--joints", type=int, nargs="+", default=DEFAULT_JOINTS,
-                        help=f"joint counts N (default {' '.join(map(str, DEFAULT_JOINTS))})")
-    parser.add_argument("--length-scale", type=float, nargs="+", default=None,
-                        help="link length multipliers (default: the policy's own)")
-    parser.add_argument("--density", type=float, nargs="+", default=None,
-                        help="fluid densities (default: the policy's own; stock 3000)")
-    parser.add_argument("--viscosity", type=float, nargs="+", default=None,
-                        help="fluid viscosities (default: the policy's own; stock 0)")
+    swim = parser.add_argument_group("swim bodies")
+    swim.add_argument("--joints", type=int, nargs="+", default=None,
+                      help=f"joint counts N (default {' '.join(map(str, DEFAULT_JOINTS))})")
+    swim.add_argument("--length-scale", type=float, nargs="+", default=None,
+                      help="link length multipliers (default: the policy's own)")
+    swim.add_argument("--density", type=float, nargs="+", default=None,
+                      help="fluid densities (default: the policy's own; stock 3000)")
+    swim.add_argument("--viscosity", type=float, nargs="+", default=None,
+                      help="fluid viscosities (default: the policy's own; stock 0)")
+    dmc = parser.add_argument_group("dm_control bodies (multipliers of the stock value)")
+    for name, what in (("length", "limb length"), ("mass", "mass and inertia"),
+                       ("gear", "actuator strength"), ("damping", "joint damping"),
+                       ("friction", "contact friction")):
+        dmc.add_argument(f"--{name}", type=float, nargs="+", default=None,
+                         help=f"{what} multipliers")
     parser.add_argument("--episodes", type=int, default=5, help="episodes per body (default 5)")
     parser.add_argument("--seed", type=int, default=None,
                         help="first episode seed (default: run seed + trainer.eval_seed_offset)")
@@ -46,24 +56,48 @@ def main(argv: list[str]) -> int:
                         help="output folder (default: the run folder; runs/<name>/untrained "
                              "for a config)")
     parser.add_argument("--no-references", action="store_true",
-                        help="skip the untrained-circuit and random-action rows")
+                        help="skip the untrained-policy and random-action rows")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
-    args = parser.parse_args(argv)
+    return parser
+
+
+@one_line_errors
+def main(argv: list[str]) -> int:
+    from envs.bodies import body_grid, body_of, dmc_body_grid
+    from trainer.api import load_run_config
+    from trainer.transfer import default_out_dir, markdown_table, transfer_rows, write_outputs
+
+    parser = build_parser()
+    args = parser.parse_intermixed_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
-    if min(args.joints) < 2:
+    if args.joints and min(args.joints) < 2:
         parser.error(f"--joints: a swimmer has at least 2 joints (got {min(args.joints)})")
-
     cfg, _ = load_run_config(args.target, args.overrides)
     own = body_of(cfg.env)
-    bodies = body_grid(args.joints, args.length_scale or [own.length_scale],
-                       args.density or [own.density], args.viscosity or [own.viscosity])
+    swim = cfg.env.id == "swim"
+    given = [o for o in (DMC_OPTIONS if swim else SWIM_OPTIONS) if getattr(args, o) is not None]
+    if given:
+        raise ConfigError(f"--{given[0].replace('_', '-')} does not apply to env.id="
+                          f"'{cfg.env.id}' (swim: --{', --'.join(SWIM_OPTIONS).replace('_', '-')}"
+                          f"; dm_control: --{', --'.join(DMC_OPTIONS)})")
+    if swim:
+        bodies = body_grid(args.joints or DEFAULT_JOINTS, args.length_scale or [own.length_scale],
+                           args.density or [own.density], args.viscosity or [own.viscosity])
+        trained_on = f"N={own.n_joints}"
+    else:
+        lists = {k: getattr(args, k) for k in DMC_OPTIONS if getattr(args, k) is not None}
+        if not lists:
+            lists = {k: v for k, v in DEFAULT_DMC_GRID.items()}
+        bodies = dmc_body_grid(**{k: lists.get(k, [getattr(own, k)]) for k in DMC_OPTIONS})
+        trained_on = ", ".join(f"{k} x{v:g}" for k, v in own.changed.items()) or "the stock body"
     t0 = time.perf_counter()
     label, rows = transfer_rows(args.target, bodies, args.episodes, args.seed, args.overrides,
                                 references=not args.no_references)
     seconds = time.perf_counter() - t0
     out = args.out or default_out_dir(args.target, cfg.name)
-    paths = write_outputs(rows, out, f"{label} (trained on N={own.n_joints}): {args.target}")
+    paths = write_outputs(rows, out, f"{label} on {cfg.env.id} (trained on {trained_on}): "
+                                     f"{args.target}")
     print(markdown_table(rows))
     print(f"{len(bodies)} bodies x {len(rows) // len(bodies)} policy rows x {args.episodes} "
           f"episodes in {seconds:.1f} s")

@@ -42,6 +42,20 @@ class NavigateTargetConfig(StrictModel):
     box: float = Field(2.0, gt=0, description="half-width (m) of the far target box")
     near_box: float = Field(0.3, gt=0, description="half-width (m) of the near target box")
     near_probability: float = Field(0.2, ge=0, le=1, description="chance of the near box")
+class BodyConfig(StrictModel):
+    """Body changes of a dm_control domain (``envs/dmc_bodies.py``): multipliers, 1.0 = stock.
+
+    Applied to the MJCF before compiling; a change a domain does not define is refused when the
+    env is built. The swimmer's body is ``n_joints``, ``length_scale``, ``density``, ``viscosity``.
+    """
+
+    length: float = Field(1.0, gt=0, description="dmc: limb length scale (radii kept)")
+    mass: float = Field(1.0, gt=0, description="dmc: mass and inertia scale (all bodies)")
+    gear: float = Field(1.0, gt=0, description="dmc: actuator strength scale (motor gear; "
+                        "servo kp, kv)")
+    damping: float = Field(1.0, gt=0, description="dmc: joint damping scale")
+    friction: float = Field(1.0, gt=0, description="dmc: friction scale of every contact "
+                            "(floor included)")
 
 
 class EnvConfig(StrictModel):
@@ -53,6 +67,8 @@ class EnvConfig(StrictModel):
     length_scale: float = Field(1.0, gt=0, description="swim only: link length multiplier")
     density: float | None = Field(None, ge=0, description="swim only: fluid density (None: 3000)")
     viscosity: float | None = Field(None, ge=0, description="swim only: fluid viscosity (None: 0)")
+    body: BodyConfig = Field(default_factory=BodyConfig,
+                             description="dm_control body changes (multipliers, 1 = stock)")
     time_feature: bool = Field(True, description="append the time feature -1 + 2k/T to observations")
     pixels: PixelConfig | None = Field(None, description="pixel observations; None = state")
     target: NavigateTargetConfig = Field(default_factory=NavigateTargetConfig)

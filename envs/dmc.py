@@ -22,6 +22,8 @@ import mujoco
 import numpy as np
 from dm_control.rl import control
 
+from envs.render import Renderer
+
 # Model fields that dm_control tasks may change in ``initialize_episode`` (target positions,
 # hidden materials, medium); saved with the state so a restored episode is the same episode.
 _RANDOMISED_MODEL_FIELDS = (
@@ -42,6 +44,7 @@ class DMCEnv(gym.Env):
         self.render_mode = "rgb_array"
         self._render_size = render_size
         self._camera_id = camera_id
+        self._renderer = None
         self._episode_steps = int(round(dm_env._step_limit))
         self._t = 0
         self._obs_buf: np.ndarray | None = None
@@ -93,8 +96,12 @@ class DMCEnv(gym.Env):
         return obs, float(ts.reward or 0.0), bool(terminated), bool(truncated), {}
 
     def render(self) -> np.ndarray:
-        h, w = self._render_size
-        return self.physics.render(height=h, width=w, camera_id=self._camera_id)
+        """gymnasium's ``render()``: the ``render_size`` image from ``camera_id``, dm_control's
+        standard visuals (``envs.render.Renderer``)."""
+        if self._renderer is None:
+            h, w = self._render_size
+            self._renderer = Renderer(self.physics, h, w, self._camera_id, "standard")
+        return self._renderer()
 
     def close(self) -> None:
         self.dm_env.close()

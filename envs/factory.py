@@ -17,7 +17,9 @@ from __future__ import annotations
 import gymnasium as gym
 from dm_control import suite
 
+from configs.loader import ConfigError
 from envs.dmc import DMCEnv
+from envs.dmc_bodies import BodyChanges, apply_changes
 from envs.pixels import PixelEnv, default_camera
 from envs.navigate import TargetBox, make_navigate_dm_env
 from envs.swim import BodySpec, make_swim_dm_env
@@ -50,14 +52,22 @@ def parse_dmc_id(env_id: str) -> tuple[str, str]:
 def make_state_env(env_id: str = SWIM_ID, seed: int | None = None, n_joints: int = 5,
                    time_feature: bool = True, length_scale: float = 1.0,
                    density: float | None = None, viscosity: float | None = None,
+                   body: BodyChanges | None = None,
                    render_mode: str | None = "rgb_array",
                    target: TargetBox | None = None) -> DMCEnv:
     """Build a state-observation env by id (see module docstring).
 
+    ``body`` changes a dm_control domain's body (``envs.dmc_bodies``; None = stock); the
+    swimmer's body is ``n_joints``, ``length_scale``, ``density`` and ``viscosity``.
     ``render_mode`` exists for gymnasium's API; only ``"rgb_array"`` (or None) is supported.
     """
     if render_mode not in (None, "rgb_array"):
         raise ValueError(f"render_mode must be 'rgb_array' or None (got {render_mode!r})")
+    body_changes = body or BodyChanges()
+    if env_id in (SWIM_ID, NAVIGATE_ID) and body_changes.changed:
+        raise ConfigError(f"config error: env.body.{next(iter(body_changes.changed))}: "
+                          "applies to dm_control domains; the swimmer's body is env.n_joints, "
+                          "env.length_scale, env.density and env.viscosity")
     if env_id == SWIM_ID:
         body = BodySpec(n_joints=n_joints, length_scale=length_scale, density=density,
                         viscosity=viscosity)
@@ -75,7 +85,10 @@ def make_state_env(env_id: str = SWIM_ID, seed: int | None = None, n_joints: int
     if env_id.startswith(DMC_PREFIX):
         domain, task = parse_dmc_id(env_id)
         dm_env = suite.load(domain, task, task_kwargs={"random": seed})
-        return DMCEnv(dm_env, time_feature=time_feature)
+        apply_changes(dm_env, domain, task, body_changes)
+        env = DMCEnv(dm_env, time_feature=time_feature)
+        env.body_changes = body_changes
+        return env
     raise UnknownEnvError(
         f"unknown environment id '{env_id}': expected 'swim', 'navigate' or "
         "'dmc:<domain>-<task>', e.g. dmc:walker-run"
@@ -105,6 +118,7 @@ def make_env(env_cfg, seed: int | None = None):
                                time_feature=env_cfg.time_feature and pixels is None,
                                length_scale=env_cfg.length_scale, density=env_cfg.density,
                                viscosity=env_cfg.viscosity,
+                               body=BodyChanges(**env_cfg.body.model_dump()),
                                target=TargetBox(**env_cfg.target.model_dump()))
     if pixels is None:
         return state_env

@@ -28,7 +28,7 @@ import gymnasium as gym
 import numpy as np
 
 from envs.dmc import DMCEnv
-from envs.render import doctor_line, gl_info, make_renderer, measure_fps, resolve_camera
+from envs.render import Renderer, doctor_line, gl_info, measure_fps
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,9 @@ class PixelEnv(gym.Env):
         self.frames_per_step = action_repeat
         self.profile = profile
         self.render_mode = "rgb_array"
-        self.camera = resolve_camera(state_env.physics.model.ptr, camera)
         info = gl_info()
-        self._render = make_renderer(profile, state_env.physics, size, self.camera)
+        self._render = Renderer(state_env.physics, size, size, camera, profile)
+        self.camera = self._render.camera
         self._frames: deque[np.ndarray] = deque(maxlen=frame_stack)
         self.observation_space = gym.spaces.Box(0, 255, (3 * frame_stack, size, size), np.uint8)
         self.action_space = state_env.action_space

@@ -11,8 +11,8 @@ Render profiles (an explicit config choice, never switched silently):
 * ``standard`` - dm_control's default visuals through ``physics.render(h, w, camera_id)``: the
   exact pixels of ``dm_control.suite.wrappers.pixels``. Use it for every published number.
 * ``fast`` - the same scene with multisampling, shadows and reflections off and an offscreen
-  buffer of the image size (set on the model before the first render), drawn directly with
-  MuJoCo's renderer (``mjr_render``) with the reflection, skybox and shadow scene flags off.
+  buffer of the image size, drawn directly with MuJoCo's renderer (``mjr_render``) with the
+  reflection, skybox and shadow scene flags off (``Renderer``).
   Different pixels (black sky), 10-30x faster under software rendering; for smoke tests,
   debugging and CPU-only work.
 """
@@ -89,19 +89,6 @@ def doctor_line(info: dict[str, object] | None = None, fps: float | None = None,
     return line
 
 
-def apply_fast_visuals(model, size: int) -> None:
-    """Cheap visuals on a ``MjModel``; must run before the first render creates a GL context.
-
-    No multisampling (``offsamples = 0``), no shadow map (``shadowsize = 0``), an offscreen
-    buffer of exactly the image size and no reflections (``mat_reflectance = 0``).
-    """
-    model.vis.quality.offsamples = 0
-    model.vis.quality.shadowsize = 0
-    model.vis.global_.offwidth = size
-    model.vis.global_.offheight = size
-    model.mat_reflectance[:] = 0.0
-
-
 def resolve_camera(model, camera: int | str) -> int:
     """Camera index of ``camera`` (an index or a name) in ``model``; one-line error if absent."""
     names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, i) for i in range(model.ncam)]
@@ -115,37 +102,55 @@ def resolve_camera(model, camera: int | str) -> int:
     return camera
 
 
-class StandardRenderer:
-    """dm_control's default pixels: ``physics.render(size, size, camera_id)``, (H, W, 3) uint8."""
+class Renderer:
+    """``render() -> (height, width, 3) uint8`` of ``physics`` through ``camera``, by profile.
 
-    def __init__(self, physics, size: int, camera: int | str):
-        self._physics = physics
-        self._size = size
-        self._camera = camera
+    The one renderer of the toolkit: pixel observations (``envs.pixels``), videos and their
+    agent-view panels (``trainer.video``) all draw through it.
 
-    def __call__(self) -> np.ndarray:
-        return self._physics.render(height=self._size, width=self._size, camera_id=self._camera)
-
-    def close(self) -> None:
-        """Nothing to free: dm_control owns its GL contexts and frees them at exit."""
-
-
-class FastRenderer:
-    """The fast visuals (see module docstring) drawn by MuJoCo's renderer, (H, W, 3) uint8.
-
-    Owns its GL context and makes it current before every draw and before freeing its MuJoCo
-    render context (``mujoco.Renderer.close`` frees with whatever context is current, which
-    corrupts another live renderer's framebuffer when several envs share a process).
+    * ``standard``: ``physics.render(height, width, camera_id)``, dm_control's own pixels. The
+      model's offscreen buffer is enlarged to the image size if dm_control has not yet made its
+      GL context; an image larger than an existing context's buffer is refused with one line.
+    * ``fast``: its own GL context and MuJoCo render context, made with no multisampling, no
+      shadow map and a buffer of the image size (set on the model only while the context is
+      made, then restored, so a standard renderer of the same physics keeps its visuals), and
+      the reflection, skybox and shadow scene flags off. Owns its GL context and makes it
+      current before every draw and before freeing its MuJoCo render context
+      (``mujoco.Renderer.close`` frees with whatever context is current, which corrupts another
+      live renderer's framebuffer when several envs share a process).
     """
 
-    def __init__(self, physics, size: int, camera: int | str):
+    def __init__(self, physics, height: int, width: int, camera: int | str,
+                 profile: str = "standard"):
+        if profile not in PROFILES:
+            raise ValueError(f"unknown render profile '{profile}' (choose one of "
+                             f"{', '.join(PROFILES)})")
+        self.profile = profile
+        self.height, self.width = height, width
+        self._physics = physics
         self._gl = None
         model = physics.model.ptr
-        apply_fast_visuals(model, size)
+        self.camera = resolve_camera(model, camera)
+        if profile == "standard":
+            glob = model.vis.global_
+            glob.offwidth, glob.offheight = max(glob.offwidth, width), max(glob.offheight, height)
+            try:
+                self()
+            except ValueError as e:  # dm_control's context exists with a smaller buffer
+                raise ConfigError(f"image {width}x{height} does not fit the offscreen buffer "
+                                  f"this physics already renders with ({str(e).splitlines()[0]}); "
+                                  "use a smaller size") from None
+            return
         self._model, self._data = model, physics.data.ptr
-        self._gl = mujoco.GLContext(size, size)
+        self._gl = mujoco.GLContext(width, height)
         self._gl.make_current()
-        self._context = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_150)
+        quality, glob = model.vis.quality, model.vis.global_
+        saved = (quality.offsamples, quality.shadowsize, glob.offwidth, glob.offheight)
+        quality.offsamples, quality.shadowsize, glob.offwidth, glob.offheight = 0, 0, width, height
+        try:
+            self._context = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_150)
+        finally:
+            quality.offsamples, quality.shadowsize, glob.offwidth, glob.offheight = saved
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._context)
         self._scene = mujoco.MjvScene(model, maxgeom=10_000)
         for flag in (mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX,
@@ -154,12 +159,15 @@ class FastRenderer:
         self._option = mujoco.MjvOption()
         self._camera = mujoco.MjvCamera()
         self._camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
-        self._camera.fixedcamid = resolve_camera(model, camera)
-        self._rect = mujoco.MjrRect(0, 0, size, size)
-        self._pixels = np.empty((size, size, 3), np.uint8)
+        self._camera.fixedcamid = self.camera
+        self._rect = mujoco.MjrRect(0, 0, width, height)
+        self._pixels = np.empty((height, width, 3), np.uint8)
         _register_for_exit(self)
 
     def __call__(self) -> np.ndarray:
+        if self.profile == "standard":
+            return self._physics.render(height=self.height, width=self.width,
+                                        camera_id=self.camera)
         self._gl.make_current()
         mujoco.mjv_updateScene(self._model, self._data, self._option, None, self._camera,
                                mujoco.mjtCatBit.mjCAT_ALL, self._scene)
@@ -168,6 +176,7 @@ class FastRenderer:
         return self._pixels[::-1].copy()  # OpenGL rows run bottom-up
 
     def close(self) -> None:
+        """Free the fast profile's GL context (dm_control owns and frees the standard one)."""
         if self._gl is None:
             return
         self._gl.make_current()
@@ -179,7 +188,7 @@ class FastRenderer:
         self.close()
 
 
-_LIVE_FAST: "weakref.WeakSet[FastRenderer]" = weakref.WeakSet()
+_LIVE_FAST: "weakref.WeakSet[Renderer]" = weakref.WeakSet()
 _exit_hook_registered = False
 
 
@@ -188,7 +197,7 @@ def _close_live_fast_renderers() -> None:
         renderer.close()
 
 
-def _register_for_exit(renderer: FastRenderer) -> None:
+def _register_for_exit(renderer: Renderer) -> None:
     """Close live fast renderers at exit, before MuJoCo's EGL ``atexit`` terminates the display.
 
     ``atexit`` runs handlers last-in first-out; registering after the first GL context exists
@@ -199,12 +208,3 @@ def _register_for_exit(renderer: FastRenderer) -> None:
         atexit.register(_close_live_fast_renderers)
         _exit_hook_registered = True
     _LIVE_FAST.add(renderer)
-
-
-def make_renderer(profile: str, physics, size: int, camera: int | str):
-    """The renderer of ``profile`` for ``physics``; raises ``ValueError`` for a bad profile."""
-    if profile == "standard":
-        return StandardRenderer(physics, size, camera)
-    if profile == "fast":
-        return FastRenderer(physics, size, camera)
-    raise ValueError(f"unknown render profile '{profile}' (choose one of {', '.join(PROFILES)})")

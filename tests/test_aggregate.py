@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 import train as cli
-from cli import stats
-from cli.report import write_report
+from trainer import stats
+from trainer.report import write_report
 from configs.loader import ConfigError
 
 

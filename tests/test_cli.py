@@ -72,7 +72,7 @@ def test_evaluate_run_folder_on_another_body_and_refuse_mlp(tmp_path, tiny_ppo, 
     train(load_config(None, [*tiny_ppo, "steps=500", f"run_dir={tmp_path / 'ncap'}"]))
     code, out, _ = run_cli(["evaluate", str(tmp_path / "ncap"), "--episodes", "1", "n_joints=7"],
                            capsys)
-    assert code == 0 and "(n_joints=7)" in out
+    assert code == 0 and "(n_joints=7, " in out
     train(load_config(ROOT / "configs/mlp_swim_ppo.yaml",
                       [*tiny_ppo, "steps=500", f"run_dir={tmp_path / 'mlp'}"]))
     code, _, err = run_cli(["evaluate", str(tmp_path / "mlp"), "n_joints=7"], capsys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -12,8 +13,9 @@ import numpy as np
 import pytest
 
 import train as cli
-from cli.frames import FrameRenderer, activity_panel
-from cli.rollout import record_rollout
+from circuits.panel import activity_panel
+from envs.render import Renderer
+from trainer.rollout import record_rollout
 from configs.loader import load_config
 from trainer.api import load_policy, train
 
@@ -69,9 +71,9 @@ def test_activity_panel_lights_the_head_neurons_the_oscillator_drives():
 def test_fast_profile_keeps_the_image_size_and_differs_from_standard():
     _, _, env = load_policy(ROOT / "configs/ncap_swim_ppo.yaml", [])
     env.reset(seed=0)
-    standard = FrameRenderer(env.physics, 48, 64, "tracking1", "standard").render()
-    fast_renderer = FrameRenderer(env.physics, 48, 64, "tracking1", "fast")
-    fast = fast_renderer.render()
+    standard = Renderer(env.physics, 48, 64, "tracking1", "standard")()
+    fast_renderer = Renderer(env.physics, 48, 64, "tracking1", "fast")
+    fast = fast_renderer()
     fast_renderer.close()
     assert standard.shape == fast.shape == (48, 64, 3)
     assert np.abs(standard.astype(int) - fast.astype(int)).mean() > 1, "profiles draw the same"
@@ -81,7 +83,7 @@ def test_render_refuses_activity_panel_for_an_mlp_with_one_line(tmp_path, capsys
     code = cli.main(["render", str(ROOT / "configs/mlp_swim_ppo.yaml"), "--out",
                      str(tmp_path / "m.mp4"), "--steps", "2", "--activity"])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "need an NCAP circuit policy" in err
+    assert code == 2 and err.count("\n") == 1 and "needs an NCAP circuit policy" in err
 
 
 def test_render_without_a_working_gl_backend_says_what_to_install(tmp_path):
@@ -92,3 +94,55 @@ def test_render_without_a_working_gl_backend_says_what_to_install(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "MUJOCO_GL=egl" in proc.stderr
     assert "libosmesa6" in proc.stderr and not (tmp_path / "x.mp4").exists()
+
+
+@pytest.fixture(scope="module")
+def cartpole_run(tmp_path_factory) -> Path:
+    from conftest import TINY_PPO
+
+    run = tmp_path_factory.mktemp("render") / "cartpole"
+    train(load_config(ROOT / "configs/mlp_swim_ppo.yaml",
+                      [*TINY_PPO, "env.id=dmc:cartpole-swingup", "steps=500", f"run_dir={run}"]))
+    return run
+
+
+def test_render_dm_control_run_writes_the_requested_frames_and_size(cartpole_run, tmp_path,
+                                                                    capsys):
+    out = tmp_path / "cartpole.mp4"
+    code = cli.main(["render", str(cartpole_run), "--out", str(out), "--steps", "15",
+                     "--size", "96x64", "--text", "--camera", "lookatcart"])
+    assert code == 0, capsys.readouterr().err
+    frames = iio.imread(out)
+    assert frames.shape == (15, 64, 96, 3), f"decoded video has shape {frames.shape}"
+    assert frames.std() > 5, "frames are not blank"
+
+
+def test_render_pixel_agent_shows_its_own_view_beside_the_camera(tmp_path, capsys, caplog):
+    out = tmp_path / "drq.mp4"
+    caplog.set_level(logging.INFO)
+    code = cli.main(["render", str(ROOT / "configs/drqv2_tiny.yaml"), "--out", str(out),
+                     "--steps", "4", "--size", "64x48", "--agent-view", "env.pixels.size=24"])
+    assert code == 0, capsys.readouterr().err
+    assert not [r.message for r in caplog.records if "replay" in r.message], \
+        "a policy loaded to act allocates and reports no replay buffer"
+    frames = iio.imread(out)
+    assert frames.shape == (4, 48, 64 + 48, 3), "camera view + the agent's 24 px view at 48 px"
+    view = frames[:, :, 64:].astype(int)
+    # nearest-neighbour upscaling x2: neighbouring pixel pairs are equal (up to video coding)
+    assert np.abs(view[:, ::2] - view[:, 1::2]).mean() < np.abs(view[:, 1:-1:2] -
+                                                                view[:, 2::2]).mean() + 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--camera", "nope"], "camera 'nope' not in this model"),
+    (["--camera", "7"], "camera 7 out of range"),
+    (["--joints", "6"], "--joints applies to the swim task"),
+    (["--agent-view"], "the agent view needs a pixel agent"),
+])
+def test_render_bad_request_is_one_line_and_writes_nothing(cartpole_run, tmp_path, capsys, args,
+                                                           message):
+    out = tmp_path / "bad.mp4"
+    code = cli.main(["render", str(cartpole_run), "--out", str(out), "--steps", "2", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not out.exists()

@@ -4,14 +4,15 @@ policies."""
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
 
 import train as cli
-from cli.transfer import RANDOM, UNTRAINED, transfer_rows
+from trainer.transfer import RANDOM, UNTRAINED, transfer_rows
 from configs.loader import load_config
-from envs.bodies import body_grid, body_overrides
+from envs.bodies import body_grid, body_overrides, dmc_body_grid
 from trainer.api import train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,13 +40,15 @@ def test_untrained_circuit_transfer_matches_section_8_2_reference_numbers():
     assert label == "ncap_swim_ppo_untrained"
     for row in rows:
         got = [float(r) for r in row.returns.split()]
-        want = REFERENCE_RETURNS[row.n_joints]
+        n = row.body["n_joints"]
+        want = REFERENCE_RETURNS[n]
         assert got == pytest.approx(want, abs=PER_EPISODE_TOLERANCE), \
-            f"N={row.n_joints}: returns {got}, reference {want}"
-        table = SECTION_8_2_MEANS[row.n_joints]
+            f"N={n}: returns {got}, reference {want}"
+        table = SECTION_8_2_MEANS[n]
         assert abs(row.mean_return - table) < MEAN_TOLERANCE, \
-            f"N={row.n_joints}: mean {row.mean_return:.1f}, ncap.md table {table}"
-        assert (row.density, row.viscosity, row.episodes, row.seed) == (3000.0, 0.0, 3, 0)
+            f"N={n}: mean {row.mean_return:.1f}, ncap.md table {table}"
+        assert (row.body["density"], row.body["viscosity"], row.episodes, row.seed) == \
+            (3000.0, 0.0, 3, 0)
 
 
 def test_transfer_command_writes_csv_markdown_plot_with_reference_rows(tmp_path, tiny_ppo, capsys):
@@ -83,4 +86,66 @@ def test_mlp_run_is_refused_on_other_joint_counts_with_one_line(tmp_path, tiny_p
     assert not (run / "transfer.csv").exists()
     _, rows = transfer_rows(run, body_grid([5], [0.9]), episodes=1, seed=0, references=False,
                             progress=False)
-    assert rows[0].length_scale == 0.9, "same N, other physics: the MLP's shapes still fit"
+    assert rows[0].body["length_scale"] == 0.9, "same N, other physics: the MLP's shapes fit"
+
+
+@pytest.fixture(scope="module")
+def cartpole_run(tmp_path_factory) -> Path:
+    from conftest import TINY_PPO
+
+    run = tmp_path_factory.mktemp("transfer") / "cartpole"
+    train(load_config(ROOT / "configs/mlp_swim_ppo.yaml",
+                      [*TINY_PPO, "env.id=dmc:cartpole-swingup", "name=cartpole_mlp", "steps=500",
+                       f"run_dir={run}"]))
+    return run
+
+
+def test_dm_control_transfer_rows_match_evaluate_on_the_same_body_and_seeds(cartpole_run, capsys):
+    _, rows = transfer_rows(cartpole_run, dmc_body_grid(length=[0.7, 1.0], gear=[1.5]),
+                            episodes=2, seed=7, progress=False)
+    assert [(r.policy, r.body["length"], r.body["gear"]) for r in rows] == [
+        (p, s, 1.5) for s in (0.7, 1.0) for p in ("cartpole_mlp", UNTRAINED, RANDOM)]
+    for row in rows[:1] + rows[3:4]:
+        code = cli.main(["evaluate", str(cartpole_run), "--episodes", "2", "--seed", "7", "--json",
+                         f"env.body.length={row.body['length']}", "env.body.gear=1.5"])
+        result = json.loads(capsys.readouterr().out)
+        assert code == 0 and result["body"] == {k: v for k, v in row.body.items() if v != 1.0}
+        assert row.returns == " ".join(f"{r:.1f}" for r in result["returns"]), \
+            f"transfer {row.returns} vs evaluate {result['returns']}"
+    code = cli.main(["evaluate", str(cartpole_run / "config.yaml"), "--episodes", "2", "--seed",
+                     "7", "--json", "env.body.length=0.7", "env.body.gear=1.5"])
+    untrained = json.loads(capsys.readouterr().out)["returns"]
+    assert rows[1].policy == UNTRAINED and rows[1].returns == " ".join(f"{r:.1f}" for r in untrained)
+    by = {(r.policy, r.body["length"]): r.mean_return for r in rows}
+    assert by["cartpole_mlp", 0.7] != by["cartpole_mlp", 1.0], "the pole's length matters"
+
+
+def test_dm_control_transfer_command_writes_csv_markdown_plot(cartpole_run, capsys):
+    code = cli.main(["transfer", str(cartpole_run), "--length", "0.8", "1.2", "--mass", "1", "2",
+                     "--episodes", "1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    with (cartpole_run / "transfer.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4 * 3 and {r["env"] for r in rows} == {"dmc:cartpole-swingup"}
+    assert {"length", "mass", "gear", "damping", "friction"} <= set(rows[0])
+    assert {(r["length"], r["mass"]) for r in rows} == {(s, m) for s in ("0.8", "1.2")
+                                                      for m in ("1.0", "2.0")}
+    assert "| length × | mass × | gear × | damping × | friction × | cartpole_mlp |" in out
+    assert (cartpole_run / "transfer.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--joints", "3"], "--joints does not apply to env.id='dmc:cartpole-swingup'"),
+    (["--friction", "0.5"], "env.body.friction: does not apply to cartpole"),
+    (["--mass", "0"], "env.body.mass: must be > 0"),
+    (["env.id=dmc:walker-walk", "--length", "1"], "it cannot run on dmc:walker-walk"),
+])
+def test_dm_control_transfer_bad_input_is_one_line_and_writes_nothing(cartpole_run, capsys, args,
+                                                                      message):
+    for f in cartpole_run.glob("transfer.*"):
+        f.unlink()
+    code = cli.main(["transfer", str(cartpole_run), "--episodes", "1", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not list(cartpole_run.glob("transfer.*"))

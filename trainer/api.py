@@ -35,16 +35,29 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def build(cfg: RunConfig, env_seed: int | None = None):
-    """``(env, agent, device)`` for a config, seeded from ``cfg.seed``."""
+def build(cfg: RunConfig, env_seed: int | None = None, acting_only: bool = False):
+    """``(env, agent, device)`` for a config, seeded from ``cfg.seed``.
+
+    ``acting_only`` builds an agent that only acts (``agents.make_agent``: no replay buffer or
+    rollout segment): for evaluation, rendering and transfer.
+    """
     if cfg.torch_threads is not None:
         torch.set_num_threads(cfg.torch_threads)
     device = resolve_device(cfg.device)
     check_agent_config(cfg)
     seed_everything(cfg.seed)
     env = make_env(cfg.env, seed=cfg.seed if env_seed is None else env_seed)
-    agent = make_agent(cfg, env.observation_space, env.action_space, env=env, device=device)
+    agent = make_agent(cfg, env.observation_space, env.action_space, env=env, device=device,
+                       acting_only=acting_only)
     return env, agent, device
+
+
+def untrained_agent(cfg: RunConfig, env):
+    """The acting-only agent ``cfg`` describes at its initialisation (seeded from ``cfg.seed``,
+    as ``build`` seeds it), for an env already built."""
+    seed_everything(cfg.seed)
+    return make_agent(cfg, env.observation_space, env.action_space, env=env,
+                      device=resolve_device(cfg.device), acting_only=True)
 
 
 def train(cfg: RunConfig) -> dict[str, Any]:
@@ -127,22 +140,53 @@ def load_run_config(target: str | Path, overrides: list[str] | None = None) -> t
     return load_config(p, overrides), None
 
 
-def load_policy(target: str | Path, overrides: list[str] | None = None):
+def _describe_spaces(env) -> str:
+    return (f"observation shape {tuple(env.observation_space.shape)}, action shape "
+            f"{tuple(env.action_space.shape)}")
+
+
+def check_policy_fits(trained_cfg: RunConfig, cfg: RunConfig, env, agent) -> None:
+    """``ConfigError`` (one line) when the policy trained on ``trained_cfg`` cannot act on
+    ``env`` (the body ``cfg`` describes): other observation or action shapes, unless the policy
+    is body-independent (a weight-shared NCAP runs on any joint count)."""
+    same_shapes = {"body": cfg.env.body, "length_scale": cfg.env.length_scale,
+                   "density": cfg.env.density, "viscosity": cfg.env.viscosity}
+    if trained_cfg.env.model_copy(update=same_shapes) == cfg.env or \
+            getattr(agent, "body_independent", False):
+        return
+    trained = make_env(trained_cfg.env.model_copy(update={"pixels": None}))
+    if trained_cfg.env.pixels is not None:
+        px = trained_cfg.env.pixels
+        shape = (3 * px.frame_stack, px.size, px.size)
+    else:
+        shape = trained.observation_space.shape
+    if shape == env.observation_space.shape and \
+            trained.action_space.shape == env.action_space.shape:
+        trained.close()
+        return
+    trained.close()
+    where = (f"n_joints={trained_cfg.env.n_joints}" if trained_cfg.env.id == "swim"
+             else trained_cfg.env.id)
+    here = f"n_joints={cfg.env.n_joints}" if cfg.env.id == "swim" else cfg.env.id
+    raise ConfigError(
+        f"this policy was trained on {where} (observation shape {tuple(shape)}, action shape "
+        f"{tuple(trained.action_space.shape)}) and its parameter shapes depend on the body (e.g. "
+        f"an MLP or an unshared circuit); it cannot run on {here} ({_describe_spaces(env)})")
+
+
+def load_policy(target: str | Path, overrides: list[str] | None = None, trained: bool = True):
     """``(cfg, agent, env)`` ready to act on the (possibly overridden) body of ``target``.
 
-    The agent is built for the overridden env; a trained policy is loaded from the checkpoint.
-    A policy whose shapes depend on the body (MLP, unshared circuit) is refused with one line
-    when the body's joint count differs from training.
+    The agent is built for acting only (no replay buffer) on the overridden env; a
+    trained policy is loaded from the checkpoint (``trained=False``: the run's own config at
+    its initialisation, the untrained policy). A policy whose shapes depend on the body (MLP,
+    unshared circuit) is refused with one line on a body with other observation or action
+    shapes.
     """
     cfg, ckpt_path = load_run_config(target, overrides)
-    env, agent, _ = build(cfg)
-    if ckpt_path is not None:
+    env, agent, _ = build(cfg, acting_only=True)
+    if ckpt_path is not None and trained:
         state = load_checkpoint(ckpt_path)
-        trained_joints = state["config"]["env"].get("n_joints")
-        if trained_joints != cfg.env.n_joints and not getattr(agent, "body_independent", False):
-            raise ConfigError(
-                f"this policy was trained on n_joints={trained_joints} and its parameter shapes "
-                f"depend on the body (e.g. an MLP or an unshared circuit); it cannot run on "
-                f"n_joints={cfg.env.n_joints}")
+        check_policy_fits(validate(state["config"]), cfg, env, agent)
         agent.load_policy(state["agent"])
     return cfg, agent, env

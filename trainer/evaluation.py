@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from agents.base import begin_episode
+from trainer.rollout import rollout
 
 EVAL_ACTIONS = ("mean", "sampled")
 EVAL_SEEDINGS = ("fixed", "continuing")
@@ -33,19 +34,12 @@ EVAL_SEEDINGS = ("fixed", "continuing")
 def run_episode(policy: Callable[[np.ndarray], np.ndarray], env, seed: int | None,
                 max_steps: int | None = None,
                 on_reset: Callable[[], None] | None = None) -> float:
-    """Total reward of one episode started with ``env.reset(seed=seed)`` (None: not reseeded);
-    ``on_reset`` runs right after the reset (an agent's ``begin_episode`` hook,
-    ``agents/base.py``)."""
-    obs, _ = env.reset(seed=seed)
-    if on_reset is not None:
-        on_reset()
-    total, steps = 0.0, 0
-    while True:
-        obs, reward, terminated, truncated, _ = env.step(policy(obs))
-        total += reward
-        steps += 1
-        if terminated or truncated or (max_steps is not None and steps >= max_steps):
-            return total
+    """Total reward of one episode started with ``env.reset(seed=seed)``; ``on_reset`` runs
+    right after the reset (an agent's ``begin_episode`` hook, ``agents/base.py``)."""
+    total = 0.0
+    for step in rollout(policy, env, seed, max_steps, on_reset):
+        total = step.episode_return
+    return total
 
 
 @contextmanager

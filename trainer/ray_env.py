@@ -15,11 +15,16 @@ import os
 import secrets
 import sys
 
-from cli.errors import MissingDependencyError
 from trainer.rundir import REPO_ROOT
 
 QUIET = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
          "RAY_USAGE_STATS_ENABLED": "0", "TUNE_DISABLE_SIGINT_HANDLER": "1"}
+
+
+class MissingDependencyError(RuntimeError):
+    """An optional extra a command needs is not installed; the message says how to install it."""
+
+
 INSTALL_HINT = 'pip install -e ".[sweep]"  (or: pip install "ray[tune]")'
 
 

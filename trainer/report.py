@@ -1,8 +1,8 @@
 """Aggregate report of a folder of runs: ``report.md``, ``report.json`` and PNG plots.
 
-Per config (group of seeds, see ``cli.run_results``): the final and the best evaluation return
+Per config (group of seeds, see ``trainer.run_results``): the final and the best evaluation return
 over its complete runs as mean, median and IQM with a 95% percentile-bootstrap interval
-(``cli.stats``), the count of failed runs (exception, NaN loss, non-finite return) with their
+(``trainer.stats``), the count of failed runs (exception, NaN loss, non-finite return) with their
 errors, learning curves (mean evaluation return over seeds against agent steps, with a 95%
 bootstrap band) and, where run folders hold ``transfer.csv``, the zero-shot transfer returns
 averaged over seeds for every body and policy.
@@ -18,13 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from cli import stats
-from cli.run_results import FAILED, RunResult, collect
-from cli.sweep_spec import SPEC_FILE, grid_points
+from trainer import stats
+from trainer.run_results import FAILED, RunResult, collect
+from trainer.sweep_spec import SPEC_FILE, grid_points
 from configs.loader import ConfigError, read_yaml
 from trainer.rundir import write_atomic
 
-BODY_KEYS = ("n_joints", "length_scale", "density", "viscosity")
+# transfer.csv columns that are not body parameters (``trainer.transfer.TransferRow``)
+NOT_BODY = {"policy", "env", "mean_return", "std_return", "min_return", "max_return", "episodes",
+            "seed", "returns"}
 CURVES_PNG = "learning_curves.png"
 TRANSFER_PNG = "transfer.png"
 
@@ -47,7 +49,8 @@ def transfer_table(runs: list[RunResult]) -> list[dict[str, Any]]:
     returns: dict[tuple, list[float]] = defaultdict(list)
     for r in runs:
         for row in r.transfer:
-            body = tuple((k, float(row[k])) for k in BODY_KEYS if row.get(k) not in (None, ""))
+            body = tuple((k, float(v)) for k, v in row.items()
+                         if k not in NOT_BODY and v not in (None, ""))
             returns[(row["policy"], body)].append(float(row["mean_return"]))
     table = []
     for (policy, body), values in returns.items():
@@ -55,7 +58,13 @@ def transfer_table(runs: list[RunResult]) -> list[dict[str, Any]]:
         table.append({"policy": policy, **{k: v for k, v in body},
                       "mean_return": float(a.mean()), "std_over_seeds": float(a.std()),
                       "seeds": int(a.size)})
-    return sorted(table, key=lambda row: (row["policy"], [row.get(k, 0) for k in BODY_KEYS]))
+    return sorted(table, key=lambda row: (row["policy"], [row[k] for k in body_keys([row])]))
+
+
+def body_keys(rows: list[dict[str, Any]]) -> list[str]:
+    """The body columns of averaged transfer rows, in first-seen order."""
+    return list(dict.fromkeys(k for r in rows for k in r
+                              if k not in NOT_BODY | {"std_over_seeds", "seeds"}))
 
 
 def summarize_group(runs: list[RunResult]) -> dict[str, Any]:
@@ -141,7 +150,7 @@ def transfer_section(groups: dict[str, dict]) -> list[str]:
         if not rows:
             continue
         policies = list(dict.fromkeys(r["policy"] for r in rows))
-        keys = [k for k in BODY_KEYS if any(k in r for r in rows)]
+        keys = body_keys(rows)
         bodies = list(dict.fromkeys(tuple(r.get(k) for k in keys) for r in rows))
         cell = {(r["policy"], tuple(r.get(k) for k in keys)): r for r in rows}
         lines += ["", f"### `{name}`", "", "| " + " | ".join(keys + policies) + " |",
@@ -208,15 +217,19 @@ def plot_curves(groups: dict[str, dict], path: Path) -> None:
 
 
 def plot_transfer(groups: dict[str, dict], path: Path) -> None:
-    """Return against ``n_joints`` per config and policy, one panel per physical setting."""
+    """Return against the first varied body parameter (``n_joints`` for swimmers) per config
+    and policy, one panel per setting of the other parameters."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    others = [k for k in BODY_KEYS if k != "n_joints"]
-    settings = list(dict.fromkeys(tuple(r.get(k) for k in others)
-                                  for g in groups.values() for r in g["transfer"]))
+    rows_all = [r for g in groups.values() for r in g["transfer"]]
+    keys = body_keys(rows_all)
+    varied = [k for k in keys if len({r.get(k) for r in rows_all}) > 1] or keys[:1]
+    x_key = "n_joints" if "n_joints" in varied else varied[0]
+    others = [k for k in keys if k != x_key]
+    settings = list(dict.fromkeys(tuple(r.get(k) for k in others) for r in rows_all))
     fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 3.8), squeeze=False)
     for ax, setting in zip(axes[0], settings):
         for name, g in groups.items():
@@ -225,15 +238,15 @@ def plot_transfer(groups: dict[str, dict], path: Path) -> None:
                 if tuple(r.get(k) for k in others) == setting:
                     lines[r["policy"]].append(r)
             for policy, rows in lines.items():
-                rows.sort(key=lambda r: r["n_joints"])
-                n = [r["n_joints"] for r in rows]
+                rows.sort(key=lambda r: r[x_key])
+                n = [r[x_key] for r in rows]
                 mean = np.array([r["mean_return"] for r in rows])
                 std = np.array([r["std_over_seeds"] for r in rows])
                 (line,) = ax.plot(n, mean, "o-", ms=3, label=f"{name}: {policy}")
                 ax.fill_between(n, mean - std, mean + std, color=line.get_color(), alpha=0.15)
         ax.set_title(", ".join(f"{k} {v:g}" for k, v in zip(others, setting) if v is not None),
                      fontsize=8)
-        ax.set_xlabel("joints N")
+        ax.set_xlabel("joints N" if x_key == "n_joints" else x_key)
         ax.set_ylabel("return (mean ± std over seeds)")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=6)
