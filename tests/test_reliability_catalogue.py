@@ -63,7 +63,7 @@ CASES = {
         ([NCAP, "--out", "{w}/x.mp4", "--size", "3x3"], "size needs even width and height"),
         ([NCAP, "--out", "{w}/x.mp4", "--steps", "0"], "--steps and --fps must be >= 1"),
         ([MLP, "--out", "{w}/x.mp4", "--activity"], "need an NCAP circuit policy"),
-        ([CHEETAH, "--out", "{w}/x.mp4"], "not 'swim'"),
+        ([CHEETAH, "--out", "{w}/x.mp4", "--camera", "nope"], "camera 'nope' not in this model"),
     ],
     "activity": [
         ([NCAP], "the following arguments are required: --out"),

@@ -83,7 +83,7 @@ def test_render_refuses_activity_panel_for_an_mlp_with_one_line(tmp_path, capsys
     code = cli.main(["render", str(ROOT / "configs/mlp_swim_ppo.yaml"), "--out",
                      str(tmp_path / "m.mp4"), "--steps", "2", "--activity"])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "needs an NCAP circuit policy" in err
+    assert code == 2 and err.count("\n") == 1 and "need an NCAP circuit policy" in err
 
 
 def test_render_without_a_working_gl_backend_says_what_to_install(tmp_path):

@@ -117,8 +117,15 @@ def transfer_rows(target: str | Path, bodies: Sequence[Body], episodes: int, see
     cfg, ckpt = load_run_config(target, overrides)
     check_bodies(cfg.env.id, bodies)
     if cfg.env.id == "swim":  # another N may not fit the policy: refuse before any episode
-        for n in dict.fromkeys(b.n_joints for b in bodies):
-            load_policy(target, overrides + [f"env.n_joints={n}"])[2].close()
+        _, agent, env = load_policy(target, overrides)
+        env.close()
+        other = sorted({b.n_joints for b in bodies} - {cfg.env.n_joints})
+        if other and not getattr(agent, "body_independent", False):
+            raise ConfigError(
+                f"this policy's parameter shapes depend on the body (an MLP or an unshared "
+                f"circuit, built for n_joints={cfg.env.n_joints}), so it cannot run on n_joints="
+                f"{', '.join(map(str, other))}; only a weight-shared NCAP policy transfers (or "
+                f"keep --joints {cfg.env.n_joints} and vary the physical parameters)")
     else:
         for body in bodies:
             check_changes(parse_dmc_id(cfg.env.id)[0], body)

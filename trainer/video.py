@@ -77,7 +77,7 @@ def write_video(agent, env, out: str | Path, seed: int, steps: int, *, label: st
     out = Path(out)
     width, height = size
     if activity and circuit_of(agent) is None:
-        raise ConfigError("the activity panel needs an NCAP circuit policy "
+        raise ConfigError("activity panels need an NCAP circuit policy "
                           f"(this one's actor is {type(getattr(agent, 'actor', agent)).__name__})")
     if show_agent_view and not isinstance(env, PixelEnv):
         raise ConfigError("the agent view needs a pixel agent (this run's env.pixels is not set: "
