@@ -112,7 +112,9 @@ def main() -> None:
         info[name] = {"preset": str(preset.relative_to(ROOT)), "overrides": extra,
                       "agent_steps_per_second": speed, "frames_per_agent_step": frames_per_step}
 
-    marks = sorted({int(s) for s in np.linspace(0, args.steps, 6).round(-3)} | {args.steps})
+    grid = next(iter(curves.values()))[0]  # evaluation steps (every run evaluates on one grid)
+    marks = sorted({int(grid[i]) for i in np.linspace(0, len(grid) - 1, min(7, len(grid))).round()
+                    .astype(int)})
     result = {"experiment": args.experiment, "steps": args.steps, "seeds": args.seeds,
               "target": target, "runs": {}}
     header = "| run | " + " | ".join(f"{m // 1000}k" for m in marks) + " | best (per seed) |"

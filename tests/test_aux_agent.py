@@ -91,7 +91,8 @@ def test_update_logs_the_aux_losses_and_which_routing_ran():
     for routing, flag in (("critic", 0.0), ("separate", 1.0)):
         agent = filled(tiny_agent([{"type": "one_step"}, {"type": "negatives"}],
                                   aux={"routing": routing}))
-        metrics = agent.update()
+        assert agent.update() == {}, "metrics wait on the device for pending_metrics"
+        metrics = {k: v[-1] for k, v in agent.pending_metrics().items()}
         assert metrics["aux/separate_step"] == flag
         assert {"loss/aux", "loss/aux_one_step", "loss/aux_negatives", "aux/z_cos",
                 "aux/one_step/grad_z"} <= set(metrics)
@@ -118,7 +119,8 @@ def test_state_observations_train_the_critic_trunk_through_the_aux_loss():
                                  False, False))
         obs = nxt
     before = agent.critic.trunk[0].weight.clone()
-    metrics = agent.update()
+    agent.update()
+    metrics = {k: v[-1] for k, v in agent.pending_metrics().items()}
     assert np.isfinite(metrics["loss/aux_rollout"]) and np.isfinite(metrics["loss/aux_negatives"])
     assert not torch.equal(before, agent.critic.trunk[0].weight)
     assert agent.latents(np.zeros((3, 5), np.float32)).shape == (3, 8)
