@@ -130,3 +130,22 @@ def test_finished_run_rerun_does_not_train_again(tmp_path, tiny_ppo):
     summary = train(cfg)
     assert summary["status"] == "complete" and summary["env_steps"] == 500
     assert (tmp_path / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_run_folder_written_before_a_new_config_key_still_resumes(tmp_path):
+    """A key added to the schema after a run was written takes its default: the run resumes;
+    a real difference is still refused."""
+    import yaml
+
+    from configs.loader import ConfigError, dump_config
+    from trainer.rundir import RunDir
+
+    cfg = load_config(ROOT / "configs" / "ncap_swim_ppo.yaml")
+    old = yaml.safe_load(dump_config(cfg))
+    del old["env"]["body"], old["trainer"]["eval_actions"]  # keys newer than the folder
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+    RunDir(tmp_path).check_same_config(cfg)
+    old["agent"]["actor"]["sigma"] = 0.3
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+    with pytest.raises(ConfigError, match="agent.actor.sigma: 0.3 there, 0.1 now"):
+        RunDir(tmp_path).check_same_config(cfg)

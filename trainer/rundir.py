@@ -31,7 +31,7 @@ from typing import Iterator
 
 import numpy as np
 
-from configs.loader import ConfigError, config_to_dict, dump_config, read_yaml
+from configs.loader import ConfigError, config_to_dict, dump_config, read_yaml, validate
 from configs.schema import RunConfig
 from trainer.files import read_csv_rows, write_atomic
 
@@ -213,7 +213,12 @@ class RunDir:
         """Refuse to resume a run folder with a different config (except ``steps`` etc.)."""
         if not self.config_file.exists():
             return
-        diff = first_config_difference(read_yaml(self.config_file), config_to_dict(cfg))
+        stored = read_yaml(self.config_file)
+        try:  # keys added to the schema since the run was written take their defaults
+            stored = config_to_dict(validate(stored))
+        except ConfigError:
+            pass  # a key the schema no longer has: compared as written, so it is reported
+        diff = first_config_difference(stored, config_to_dict(cfg))
         if diff:
             k, there, now = diff
             raise ConfigError(
