@@ -536,8 +536,12 @@ class OffPolicyAgent:
         self.rr_schedule.load_state_dict(state["rr_schedule"])
         if self.aux is not None:
             self.aux.load_full_state(state["aux"])
-        self.representation.load_state_dict(state["representation"])
-        self.interventions.load_state_dict(state["interventions"])
+        # checkpoints written before representation metrics and interventions existed lack
+        # their (then empty) state: those parts start fresh, as they would have run
+        if "representation" in state:
+            self.representation.load_state_dict(state["representation"])
+        if "interventions" in state:
+            self.interventions.load_state_dict(state["interventions"])
         if state["replay"] is not None:
             self.replay.load_state_dict(state["replay"])
 
