@@ -28,7 +28,7 @@ EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 SUBCOMMANDS = {
     "train": ("cli.train_cmd", "train an agent (the default when no subcommand is given)"),
     "evaluate": ("cli.evaluate_cmd", "evaluate a run folder, checkpoint or config's initial policy"),
-    "transfer": ("cli.transfer_cmd", "evaluate a policy zero-shot on a grid of swimmer bodies"),
+    "transfer": ("cli.transfer_cmd", "evaluate a policy zero-shot on a grid of bodies of its task"),
     "render": ("cli.render_cmd", "write an MP4/GIF of a rollout (text, live circuit activity)"),
     "activity": ("cli.activity_cmd", "PNG of a rollout's circuit activity and the wired circuit"),
     "plot": ("cli.plot_cmd", "curves of any logged metric of run folders (95% CI over seeds)"),
