@@ -1,5 +1,8 @@
 """Replay ratio on CPU: fixed RR 0.5 vs fixed RR 2 vs Adaptive RR, state-based off-policy agent.
 
+``--variants rr2_reset rr2_redo`` add RR 2 with Reset (10 resets of the actor and critic heads
+over the run) and with ReDo (tau 0.025 every 1000 updates).
+
 The cheapest setting where the RR matters: ``configs/offpolicy_cartpole_swingup.yaml`` (states,
 2x256 MLPs, batch 256, 1000 agent steps per episode) for ``--steps`` agent steps per run, with
 updates from step 2000 (``agent.seed_frames=2000 agent.explore_steps=2000``). The adaptive runs
@@ -41,7 +44,11 @@ PRESET = ROOT / "configs/offpolicy_cartpole_swingup.yaml"
 THRESHOLD = 1e-3
 VARIANTS = {"rr0.5": ["agent.rr_schedule.type=fixed", "agent.rr_schedule.rr=0.5"],
             "rr2": ["agent.rr_schedule.type=fixed", "agent.rr_schedule.rr=2"],
-            "arr": ["agent.rr_schedule.type=adaptive"]}
+            "arr": ["agent.rr_schedule.type=adaptive"],
+            "rr2_reset": ["agent.rr_schedule.type=fixed", "agent.rr_schedule.rr=2",
+                          "agent.reset.count=10"],
+            "rr2_redo": ["agent.rr_schedule.type=fixed", "agent.rr_schedule.rr=2",
+                         "agent.redo.every=1000", "agent.redo.tau=0.025"]}
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -80,7 +87,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=15_000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--interval", type=int, default=2, help="adaptive check interval (episodes)")
-    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--variants", nargs="+", default=["rr0.5", "rr2", "arr"],
+                    choices=list(VARIANTS), help="rr2_reset / rr2_redo: the interventions")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results")
     args = ap.parse_args()
     t0 = time.perf_counter()

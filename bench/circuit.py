@@ -9,6 +9,9 @@ Three parts, each optional:
   exploration std 0.3 and actor lr 1e-3) through the ordinary trainer for ``--steps`` env
   steps per seed, evaluated under our protocol (5 episodes every 10k steps, mean actions, fixed
   seeds, from step 0), so its curve is comparable with ``bench/results/learning.json``;
+* ``--ablate``: leave-one-out ablation during learning: the full preset with one switch
+  turned off (``ABLATIONS``), trained like the full circuit for ``--steps`` on
+  ``--ablate-seeds``; what each switch buys is the full circuit's return minus the ablated one's;
 * ``--transfer``: zero-shot return on N = 2..13 (``--episodes`` episodes each, mean actions,
   seeds 10000 + i) of every trained NCAP+ seed and of the trained NCAP runs given by
   ``--reference`` (run folders; their final ``last.pt``).
@@ -56,6 +59,17 @@ SWITCHES = {  # name -> overrides on the all-off base (= NCAP)
     "gain profile (3)": ["agent.actor.gain_profile=3"],
     "tone + velocity": ["agent.actor.muscle_tone=0.5", "agent.actor.velocity=0.5"],
 }
+ABLATIONS = {  # name -> overrides on the full preset that switch one idea off
+    "- smooth wave (square, fixed timing)": ["agent.actor.oscillator=square",
+                                             "agent.actor.learn_period=false",
+                                             "agent.actor.learn_duty=false"],
+    "- learned period and duty": ["agent.actor.learn_period=false",
+                                  "agent.actor.learn_duty=false"],
+    "- muscle tone": ["agent.actor.muscle_tone=null"],
+    "- leak": ["agent.actor.leak=0.0"],
+    "- velocity": ["agent.actor.velocity=null"],
+    "- gain profile": ["agent.actor.gain_profile=0"],
+}
 SEED_BASE = 10_000
 JOINTS = list(range(2, 14))
 
@@ -74,12 +88,39 @@ def transfer_row(policy: Path, episodes: int) -> dict[str, float]:
     return out
 
 
+def train_full(steps: int, seed: int, folder: str, overrides: list[str]) -> Path:
+    """Train the full preset (plus ``overrides``) into ``bench/runs/circuit/<folder>/seed<seed>``."""
+    run_dir = ROOT / f"bench/runs/circuit/{folder}/seed{seed}"
+    cfg = load_config(FULL, [*overrides, f"steps={steps}", f"seed={seed}", f"run_dir={run_dir}",
+                             "trainer.progress=false"])
+    t0 = time.perf_counter()
+    summary = train(cfg)
+    print(f"ncap_plus {folder} seed {seed}: initial {summary['initial_eval_return']:.1f} final "
+          f"{summary['final_eval_return']:.1f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return run_dir
+
+
+def ablation_row(run_dirs: list[Path]) -> dict:
+    """Start, 100k and final evaluation return (mean over ``run_dirs``) and final parameters."""
+    curves = [RunDir(r).eval_curve() for r in run_dirs]
+    steps = list(curves[0][0])
+    at = {"start": float(np.mean([c[1][0] for c in curves])),
+          "final": float(np.mean([c[1][-1] for c in curves]))}
+    if 100_000 in steps:
+        at["100k"] = float(np.mean([c[1][steps.index(100_000)] for c in curves]))
+    at["parameters"] = load_policy(run_dirs[0] / "checkpoints" / "last.pt")[1] \
+        .actor.circuit.readable()
+    return at
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--start", action="store_true", help="untrained return of each switch")
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    ap.add_argument("--ablate", action="store_true", help="leave-one-out switch ablation")
+    ap.add_argument("--ablate-seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--transfer", action="store_true", help="zero-shot N = 2..13")
     ap.add_argument("--episodes", type=int, default=2, help="episodes per transfer cell")
     ap.add_argument("--reference", nargs="*", default=[], help="trained NCAP run folders")
@@ -96,16 +137,7 @@ def main() -> None:
         result["start"] = start
         print(json.dumps(start, indent=1), flush=True)
 
-    runs = []
-    for seed in args.seeds:
-        run_dir = ROOT / f"bench/runs/circuit/full/seed{seed}"
-        cfg = load_config(FULL, [f"steps={args.steps}", f"seed={seed}", f"run_dir={run_dir}",
-                                 "trainer.progress=false"])
-        t0 = time.perf_counter()
-        summary = train(cfg)
-        print(f"ncap_plus seed {seed}: initial {summary['initial_eval_return']:.1f} final "
-              f"{summary['final_eval_return']:.1f} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        runs.append(run_dir)
+    runs = [train_full(args.steps, seed, "full", []) for seed in args.seeds]
     if runs:
         curves = [RunDir(r).eval_curve() for r in runs]
         steps = curves[0][0]
@@ -136,6 +168,16 @@ def main() -> None:
         fig.savefig(out.with_suffix(".png"), dpi=120)
         plt.close(fig)
 
+    if args.ablate:
+        ablation = {"steps": args.steps, "seeds": args.ablate_seeds, "rows": {}}
+        ablation["rows"]["full"] = ablation_row(
+            [train_full(args.steps, s, "full", []) for s in args.ablate_seeds])
+        for name, overrides in ABLATIONS.items():
+            folder = "minus_" + name[2:].split(" (")[0].replace(" ", "_")
+            ablation["rows"][name] = ablation_row(
+                [train_full(args.steps, s, folder, overrides) for s in args.ablate_seeds])
+        result["ablation"] = ablation
+
     if args.transfer:
         rows = {f"ncap_plus/seed{s}": transfer_row(r / "checkpoints" / "last.pt", args.episodes)
                 for s, r in zip(args.seeds, runs)}
@@ -161,6 +203,17 @@ def main() -> None:
         cols = [tr["curve_steps"].index(s) for s in marks]
         lines.append("| " + " | ".join(f"{np.median(mat[:, c]):.0f} ({mat[:, c].min():.0f}-"
                                        f"{mat[:, c].max():.0f})" for c in cols) + " |")
+        lines.append("")
+    if "ablation" in result:
+        ab = result["ablation"]
+        full = ab["rows"]["full"]
+        lines += [f"Leave-one-out ablation, {ab['steps']} steps, seeds {ab['seeds']} (mean): "
+                  "what a switch buys = full - ablated", "",
+                  "| circuit | start | 100k | final | full - this (final) |",
+                  "|---|---:|---:|---:|---:|"]
+        for name, row in ab["rows"].items():
+            lines.append(f"| {name} | {row['start']:.0f} | {row.get('100k', float('nan')):.0f} | "
+                         f"{row['final']:.0f} | {full['final'] - row['final']:+.0f} |")
         lines.append("")
     if "transfer" in result:
         rows = result["transfer"]["rows"]
