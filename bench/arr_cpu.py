@@ -16,7 +16,9 @@ single-episode FAU noise (the change between consecutive episodes' mean critic F
 of the lowest per-episode FAU so far). Run folders go to ``bench/runs/arr_cpu/``; rerunning
 resumes unfinished runs and reuses finished ones. One process, run it niced:
 
-    nice -n 15 python bench/arr_cpu.py --steps 15000 --seeds 0 1
+    python bench/arr_cpu.py --steps 15000 --seeds 0 1 2
+    python bench/arr_cpu.py --steps 30000 --seeds 0 1 2 --variants rr0.5 arr \\
+        --runs bench/runs/arr_cpu_30k --name arr_cpu_30k
 """
 
 from __future__ import annotations
@@ -90,13 +92,16 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", default=["rr0.5", "rr2", "arr"],
                     choices=list(VARIANTS), help="rr2_reset / rr2_redo: the interventions")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results")
+    ap.add_argument("--runs", type=Path, default=ROOT / "bench/runs/arr_cpu",
+                    help="folder of the run folders (one per budget: runs resume)")
+    ap.add_argument("--name", default="arr_cpu", help="results file name: <out>/<name>.*")
     args = ap.parse_args()
     t0 = time.perf_counter()
     runs: dict[str, list[Path]] = {v: [] for v in args.variants}
     results = []
     for seed in args.seeds:
         for variant in args.variants:
-            run = ROOT / f"bench/runs/arr_cpu/{variant}/seed{seed}"
+            run = args.runs / variant / f"seed{seed}"
             extra = VARIANTS[variant] + ([f"agent.rr_schedule.interval={args.interval}"]
                                          if variant == "arr" else [])
             cfg = load_config(PRESET, [
@@ -121,12 +126,12 @@ def main() -> None:
     switches = {v: [r["noise"].get("switch_step") for r in results if r["variant"] == v]
                 for v in runs if v == "arr"}
     args.out.mkdir(parents=True, exist_ok=True)
-    plot_panels(panels, args.out / "arr_cpu.png", "step",
+    plot_panels(panels, args.out / f"{args.name}.png", "step",
                 f"cartpole_swingup (states), {len(args.seeds)} seeds: fixed RR vs adaptive "
                 f"(check every {args.interval} episodes)", switches)
     minutes = (time.perf_counter() - t0) / 60
     command = " ".join(["python bench/arr_cpu.py", *sys.argv[1:]])
-    (args.out / "arr_cpu.json").write_text(json.dumps(
+    (args.out / f"{args.name}.json").write_text(json.dumps(
         {"command": command, "steps": args.steps, "seeds": args.seeds,
          "interval": args.interval, "threshold": THRESHOLD, "wall_minutes": minutes,
          "runs": results}, indent=2) + "\n")
@@ -153,7 +158,7 @@ def main() -> None:
     md = ("\n".join(lines + noise) + f"\n\n{args.steps:,} agent steps per run, seeds "
           f"{' '.join(map(str, args.seeds))}, adaptive check every {args.interval} episodes "
           f"(paper: 50), {minutes:.1f} min wall. Command: `{command}`\n")
-    (args.out / "arr_cpu.md").write_text(md)
+    (args.out / f"{args.name}.md").write_text(md)
     print(md)
 
 
