@@ -28,6 +28,25 @@ def test_confidence_interval_is_student_t_over_runs():
     assert halves[-1] == 0.0, "a step only one run reached has no band"
 
 
+def test_replay_ratio_is_drawn_per_run_not_as_a_mean(tmp_path, monkeypatch):
+    """A mean of RR 0.5 and 2 is an RR no run had: the rr panel draws one line per run."""
+    import matplotlib.pyplot as plt
+
+    from trainer import plots
+
+    figures = []
+    monkeypatch.setattr(plt, "close", lambda fig: figures.append(fig))
+    runs = [{0: 0.5, 10: 0.5, 20: 2.0}, {0: 0.5, 10: 0.5, 20: 0.5}]
+    plots.plot_panels({"return": {"arr": [{0: 1.0, 20: 2.0}, {0: 3.0, 20: 4.0}]},
+                       "rr": {"arr": runs}}, tmp_path / "p.png", "step")
+    ret_ax, rr_ax = figures[0].axes
+    assert [line.get_ydata().tolist() for line in rr_ax.lines] == [[0.5, 0.5, 2.0],
+                                                                 [0.5, 0.5, 0.5]]
+    assert not rr_ax.collections, "no band on the rr panel"
+    assert len(ret_ax.lines) == 1 and ret_ax.lines[0].get_ydata().tolist() == [2.0, 3.0]
+    assert ret_ax.collections, "the return panel keeps its confidence band"
+
+
 def test_plot_command_groups_seeds_by_config_name(tmp_path, tiny_ppo, capsys):
     for seed in (0, 1):
         train(load_config(None, [*tiny_ppo, "steps=500", f"seed={seed}",

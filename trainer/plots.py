@@ -8,8 +8,10 @@ over its runs with a 95% confidence band for the mean,
 
     mean +- t_{0.975, n-1} * s / sqrt(n)        (Student t, n runs with that x, s = sample std)
 
-against agent steps or simulator frames; one panel per metric, stacked. Adaptive-RR runs get a
-dashed vertical line at their switch (``rr_checks.csv``), in their group's colour.
+against agent steps or simulator frames; one panel per metric, stacked. A step-like metric
+(``rr``: a mean of 0.5 and 2 is an RR no run had) is drawn as one thin line per run instead.
+Adaptive-RR runs get a dashed vertical line at their switch (``rr_checks.csv``), in their
+group's colour.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ _T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 
          2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
          2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
 RETURN = "return"
+PER_RUN = ("rr",)  # metrics drawn one line per run, not as a mean with a band
 Curve = dict[int, float]
 
 
@@ -135,9 +138,17 @@ def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, ti
             if not curves:
                 continue
             xs, mean, half = curve_mean_ci(curves)
-            line, = ax.plot(xs, mean, color=colours.get(name), label=f"{name} (n={len(curves)})")
-            colours[name] = line.get_color()
-            ax.fill_between(xs, mean - half, mean + half, color=colours[name], alpha=0.2)
+            if metric in PER_RUN:
+                for i, c in enumerate(curves):
+                    keys = sorted(c)
+                    line, = ax.plot(keys, [c[k] for k in keys], color=colours.get(name), lw=1,
+                                    alpha=0.8, label=f"{name} (n={len(curves)})" if i == 0 else None)
+                    colours[name] = line.get_color()
+            else:
+                line, = ax.plot(xs, mean, color=colours.get(name),
+                                label=f"{name} (n={len(curves)})")
+                colours[name] = line.get_color()
+                ax.fill_between(xs, mean - half, mean + half, color=colours[name], alpha=0.2)
             summary.append((metric, name, len(curves), *mean_ci([c[max(c)] for c in curves])))
         for name, points in (switches or {}).items():
             for i, point in enumerate(p for p in points if p is not None):
