@@ -50,6 +50,7 @@ ARMS = {"none": "[]",
         "B": "[{type: rollout, k: 3}]",
         "C": "[{type: horizon_stabilised, gamma: 0.5}]"}
 LABELS = {"none": "none", "A": "A one-step", "B": "B rollout K=3", "C": "C-stabilised"}
+PLOTTED = ("repr/srank", "repr/pairwise_cos", "repr/probe_r2_qvel")
 METRICS = ("repr/srank", "repr/participation_ratio", "repr/pairwise_cos", "repr/probe_r2_qpos",
            "repr/probe_r2_qvel")
 
@@ -71,6 +72,7 @@ def run_arm(arm: str, feature_dim: int, seed: int, common: list[str]) -> dict:
             "final_return": s["final_eval_return"], "best_return": s["best_eval_return"],
             "train_seconds": s["train_seconds"],
             "curve": [[int(r["step"]), float(r["mean_return"])] for r in ev],
+            "repr_curves": {k: [[int(r["step"]), float(r[k])] for r in rows] for k in PLOTTED},
             **{k: float(rows[-1][k]) for k in METRICS}}
 
 
@@ -79,29 +81,43 @@ def spread(values: list[float], fmt: str = ".0f") -> str:
     return f"{np.median(v):{fmt}} ({v.min():{fmt}}-{v.max():{fmt}})"
 
 
+def median_band(ax, curves: list[list[list[float]]], label: str) -> None:
+    """Median over runs of ``[[x, y], ...]`` curves (cut to the shortest), min-max band."""
+    n = min(len(c) for c in curves)
+    xs = [c[0] for c in curves[0][:n]]
+    mat = np.array([[p[1] for p in c[:n]] for c in curves])
+    line, = ax.plot(xs, np.median(mat, 0), label=label)
+    ax.fill_between(xs, mat.min(0), mat.max(0), alpha=0.15, color=line.get_color())
+
+
 def plot(results: list[dict], out: Path, dims: list[int]) -> None:
+    """One row per feature_dim: the return and the plotted representation metrics."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(dims), figsize=(5 * len(dims), 3.6), squeeze=False)
-    for ax, fd in zip(axes[0], dims):
+    cols = 1 + len(PLOTTED)
+    fig, axes = plt.subplots(len(dims), cols, figsize=(4.2 * cols, 3.3 * len(dims)),
+                             squeeze=False)
+    for row, fd in zip(axes, dims):
         for arm in ARMS:
-            curves = [r["curve"] for r in results if r["arm"] == arm and r["feature_dim"] == fd]
-            if not curves:
+            rs = [r for r in results if r["arm"] == arm and r["feature_dim"] == fd]
+            if not rs:
                 continue
-            n = min(len(c) for c in curves)
-            steps = [c[0] for c in curves[0][:n]]
-            mat = np.array([[p[1] for p in c[:n]] for c in curves])
-            ax.plot(steps, np.median(mat, 0), label=f"{LABELS[arm]} (median of {len(curves)})")
-            ax.fill_between(steps, mat.min(0), mat.max(0), alpha=0.15)
-        ax.set_title(f"cartpole_swingup from states, feature_dim {fd}")
-        ax.set_xlabel("agent steps")
-        ax.set_ylabel("eval return")
-        ax.legend(fontsize=7)
+            label = f"{LABELS[arm]} (median of {len(rs)})"
+            median_band(row[0], [r["curve"] for r in rs], label)
+            for ax, key in zip(row[1:], PLOTTED):
+                median_band(ax, [r["repr_curves"][key] for r in rs], label)
+        row[0].set_ylabel(f"feature_dim {fd}\neval return")
+        for ax, key in zip(row[1:], PLOTTED):
+            ax.set_title(key[len("repr/"):], fontsize=9)
+        for ax in row:
+            ax.set_xlabel("agent steps")
+        row[0].legend(fontsize=7)
+    fig.suptitle("cartpole_swingup from states: auxiliary losses (median, min-max band)")
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=100)
     plt.close(fig)
 
 
@@ -158,7 +174,8 @@ def main() -> None:
     out.with_suffix(".md").write_text(table + "\n")
     out.with_suffix(".json").write_text(json.dumps(
         {"command": command, "commit": commit, "steps": args.steps, "seeds": args.seeds,
-         "feature_dims": args.feature_dims, "wall_minutes": (time.perf_counter() - t0) / 60,
+         "feature_dims": args.feature_dims,
+         "wall_minutes_this_invocation": (time.perf_counter() - t0) / 60,
          "runs": results}, indent=2) + "\n")
 
 
