@@ -19,9 +19,11 @@ Three parts, each optional:
 Writes ``bench/results/circuit.{json,md,png}``; runs go to ``bench/runs/circuit/``; rerunning
 reuses finished runs.
 
-    python bench/circuit.py --start --steps 100000 --seeds 0 1 2 --transfer \\
-        --reference bench/runs/learning/ncap_paper/seed0 bench/runs/learning/ncap_paper/seed1 \\
-        bench/runs/learning/ncap_paper/seed2
+    python bench/learning.py --steps 300000 --seeds 0 1 2 --agents ncap_tuned --out /tmp/ref
+    python bench/circuit.py --start --steps 300000 --seeds 0 1 2 --transfer --episodes 2 \\
+        --reference bench/runs/learning/ncap_tuned/seed0 bench/runs/learning/ncap_tuned/seed1 \\
+        bench/runs/learning/ncap_tuned/seed2
+    python bench/circuit.py --steps 300000 --seeds --ablate --ablate-seeds 0
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ success rate (the nose within 0.1 m of the target at the episode's last step). T
 reported too (step 0). Writes ``bench/results/navigation.{json,md}``; runs go to
 ``bench/runs/navigation/``.
 
-    python bench/navigation.py --steps 30000 --seeds 0 1 2 --episodes 10
+    python bench/navigation.py --steps 60000 --seeds 0 1 2 --episodes 10
 """
 
 from __future__ import annotations
