@@ -24,7 +24,6 @@ resumes unfinished runs and reuses finished ones. One process, run it niced:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -41,6 +40,7 @@ from configs.loader import load_config  # noqa: E402
 from trainer.api import train  # noqa: E402
 from trainer.checkpoint import load_checkpoint  # noqa: E402
 from trainer.plots import group_curves, plot_panels  # noqa: E402
+from trainer.run_results import read_csv  # noqa: E402
 
 PRESET = ROOT / "configs/offpolicy_cartpole_swingup.yaml"
 THRESHOLD = 1e-3
@@ -53,17 +53,10 @@ VARIANTS = {"rr0.5": ["agent.rr_schedule.type=fixed", "agent.rr_schedule.rr=0.5"
                          "agent.redo.every=1000", "agent.redo.tau=0.025"]}
 
 
-def rows(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def fau_noise(run: Path) -> dict:
     """Consecutive-episode changes of the mean critic FAU, before any switch, and the trough."""
-    episodes = rows(run / "fau_episodes.csv")
-    checks = rows(run / "rr_checks.csv")
+    episodes = read_csv(run / "fau_episodes.csv")
+    checks = read_csv(run / "rr_checks.csv")
     switch = next((c for c in checks if c["decision"] == "switch"), None)
     before = [e for e in episodes if switch is None or int(e["episode"]) <= int(switch["episode"])]
     fau = np.array([float(e["fau"]) for e in before])

@@ -14,7 +14,6 @@ folder: every arm is measured on the same states).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ from agents.representation import load_or_collect  # noqa: E402
 from configs.loader import load_config  # noqa: E402
 from envs import make_env  # noqa: E402
 from trainer.api import train  # noqa: E402
+from trainer.run_results import read_csv  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PRESET = ROOT / "configs" / "drqv2_tiny.yaml"
@@ -41,11 +41,6 @@ METRICS = ("repr/srank", "repr/participation_ratio", "repr/pairwise_cos", "repr/
            "repr/probe_r2_qvel")
 
 
-def read(path: Path) -> list[dict[str, str]]:
-    with path.open() as f:
-        return list(csv.DictReader(f))
-
-
 def plot(runs: dict[str, Path], out: Path) -> None:
     import matplotlib
 
@@ -54,10 +49,10 @@ def plot(runs: dict[str, Path], out: Path) -> None:
 
     fig, axes = plt.subplots(1, 1 + len(METRICS), figsize=(4 * (1 + len(METRICS)), 3.2))
     for arm, run in runs.items():
-        ev = read(run / "eval.csv")
+        ev = read_csv(run / "eval.csv")
         axes[0].plot([int(r["frames"]) for r in ev], [float(r["mean_return"]) for r in ev],
                      label=arm)
-        rows = [r for r in read(run / "metrics.csv") if r.get("repr/srank")]
+        rows = [r for r in read_csv(run / "metrics.csv") if r.get("repr/srank")]
         for ax, key in zip(axes[1:], METRICS):
             ax.plot([int(r["frames"]) for r in rows], [float(r[key]) for r in rows], label=arm)
     axes[0].set_title("eval return (1 seed: not conclusive)")
@@ -94,7 +89,7 @@ def main() -> None:
         shutil.copy(root / "probe.npz", run / "probe.npz")
         s = train(load_config(PRESET, [*common, f"agent.aux.losses={losses}", f"run_dir={run}"]))
         runs[arm] = run
-        last = [r for r in read(run / "metrics.csv") if r.get("repr/srank")][-1]
+        last = [r for r in read_csv(run / "metrics.csv") if r.get("repr/srank")][-1]
         rows.append({"arm": arm, "final_return": s["final_eval_return"],
                      "best_return": s["best_eval_return"], "train_seconds": s["train_seconds"],
                      **{k: float(last[k]) for k in METRICS}})

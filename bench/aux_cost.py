@@ -35,9 +35,9 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from agents.base import Transition  # noqa: E402
 from agents.offpolicy import OffPolicyAgent  # noqa: E402
 from agents.representation import collect_probe_set, representation_metrics  # noqa: E402
+from bench.random_replay import fill_random_frames  # noqa: E402
 from configs.schema import OffPolicyConfig, RepresentationConfig  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -61,14 +61,7 @@ def make_agent(losses, size: int, batch: int, device: str = "cpu") -> OffPolicyA
     obs_space = gym.spaces.Box(0, 255, (3 * STACK, size, size), np.uint8)
     act_space = gym.spaces.Box(-1.0, 1.0, (ACTIONS,), np.float32)
     agent = OffPolicyAgent(cfg, obs_space, act_space, device=device, seed=0)
-    rng = np.random.default_rng(0)
-    obs = np.repeat(rng.integers(0, 256, (3, size, size), dtype=np.uint8), STACK, axis=0)
-    for t in range(FILL - 1):
-        nxt = np.concatenate([obs[3:], rng.integers(0, 256, (3, size, size), dtype=np.uint8)])
-        end = (t + 1) % EPISODE == 0
-        agent.observe(Transition(obs, rng.uniform(-1, 1, ACTIONS).astype(np.float32),
-                                 float(rng.normal()), nxt, False, end))
-        obs = np.repeat(nxt[-3:], STACK, axis=0) if end else nxt
+    fill_random_frames(agent, FILL - 1, size, STACK, ACTIONS, episode=EPISODE)
     return agent
 
 

@@ -61,16 +61,17 @@ SWITCHES = {  # name -> overrides on the all-off base (= NCAP)
     "gain profile (3)": ["agent.actor.gain_profile=3"],
     "tone + velocity": ["agent.actor.muscle_tone=0.5", "agent.actor.velocity=0.5"],
 }
-ABLATIONS = {  # name -> overrides on the full preset that switch one idea off
-    "- smooth wave (square, fixed timing)": ["agent.actor.oscillator=square",
-                                             "agent.actor.learn_period=false",
-                                             "agent.actor.learn_duty=false"],
-    "- learned period and duty": ["agent.actor.learn_period=false",
-                                  "agent.actor.learn_duty=false"],
-    "- muscle tone": ["agent.actor.muscle_tone=null"],
-    "- leak": ["agent.actor.leak=0.0"],
-    "- velocity": ["agent.actor.velocity=null"],
-    "- gain profile": ["agent.actor.gain_profile=0"],
+ABLATIONS = {  # run folder -> (row name, overrides on the full preset that switch one idea off)
+    "minus_smooth_wave": ("- smooth wave (square, fixed timing)",
+                          ["agent.actor.oscillator=square", "agent.actor.learn_period=false",
+                           "agent.actor.learn_duty=false"]),
+    "minus_learned_period_and_duty": ("- learned period and duty",
+                                      ["agent.actor.learn_period=false",
+                                       "agent.actor.learn_duty=false"]),
+    "minus_muscle_tone": ("- muscle tone", ["agent.actor.muscle_tone=null"]),
+    "minus_leak": ("- leak", ["agent.actor.leak=0.0"]),
+    "minus_velocity": ("- velocity", ["agent.actor.velocity=null"]),
+    "minus_gain_profile": ("- gain profile", ["agent.actor.gain_profile=0"]),
 }
 SEED_BASE = 10_000
 JOINTS = list(range(2, 14))
@@ -174,8 +175,7 @@ def main() -> None:
         ablation = {"steps": args.steps, "seeds": args.ablate_seeds, "rows": {}}
         ablation["rows"]["full"] = ablation_row(
             [train_full(args.steps, s, "full", []) for s in args.ablate_seeds])
-        for name, overrides in ABLATIONS.items():
-            folder = "minus_" + name[2:].split(" (")[0].replace(" ", "_")
+        for folder, (name, overrides) in ABLATIONS.items():
             ablation["rows"][name] = ablation_row(
                 [train_full(args.steps, s, folder, overrides) for s in args.ablate_seeds])
         result["ablation"] = ablation

@@ -27,8 +27,8 @@ import torch.nn.functional as F  # noqa: E402
 from torch import distributions as pyd  # noqa: E402
 from torch import nn  # noqa: E402
 
-from agents.base import Transition  # noqa: E402
 from agents.drqv2 import DrQV2Agent  # noqa: E402
+from bench.random_replay import fill_random_frames  # noqa: E402
 from configs.schema import DrQV2Config  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -202,13 +202,7 @@ def our_agent(batch_size: int, device: str) -> DrQV2Agent:
     obs_space = gym.spaces.Box(0, 255, (3 * STACK, SIZE, SIZE), np.uint8)
     act_space = gym.spaces.Box(-1.0, 1.0, (ACTIONS,), np.float32)
     agent = DrQV2Agent(cfg, obs_space, act_space, device=device, seed=0)
-    rng = np.random.default_rng(0)
-    obs = np.repeat(rng.integers(0, 256, (3, SIZE, SIZE), dtype=np.uint8), STACK, axis=0)
-    for _ in range(FILL - 1):
-        nxt = np.concatenate([obs[3:], rng.integers(0, 256, (3, SIZE, SIZE), dtype=np.uint8)])
-        agent.observe(Transition(obs, rng.uniform(-1, 1, ACTIONS).astype(np.float32),
-                                 float(rng.normal()), nxt, False, False))
-        obs = nxt
+    fill_random_frames(agent, FILL - 1, SIZE, STACK, ACTIONS)
     return agent
 
 

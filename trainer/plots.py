@@ -137,7 +137,6 @@ def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, ti
             curves = [c for c in curves if c]
             if not curves:
                 continue
-            xs, mean, half = curve_mean_ci(curves)
             if metric in PER_RUN:
                 for i, c in enumerate(curves):
                     keys = sorted(c)
@@ -145,6 +144,7 @@ def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, ti
                                     alpha=0.8, label=f"{name} (n={len(curves)})" if i == 0 else None)
                     colours[name] = line.get_color()
             else:
+                xs, mean, half = curve_mean_ci(curves)
                 line, = ax.plot(xs, mean, color=colours.get(name),
                                 label=f"{name} (n={len(curves)})")
                 colours[name] = line.get_color()
