@@ -7,9 +7,17 @@ of ``P`` members (``P`` even) uses ``P / 2`` antithetic pairs of Gaussian pertur
 its fitness ``F_i``. Once the generation is complete:
 
 * centred ranks ``u_i = rank(F_i) / (P - 1) - 1/2`` in ``[-1/2, 1/2]`` (ties by order);
-* ``g = sum_i u_i s_i eps_{k(i)} / (P sigma)`` with ``s_i = +1`` (even ``i``) or ``-1`` (odd),
+* ``g = sum_i u_i s_i eps_{k(i)} / P`` with ``s_i = +1`` (even ``i``) or ``-1`` (odd),
   clamped element-wise to ``[-grad_clip, grad_clip]``;
 * Adam (lr 0.01, L2 weight decay 0.005) ascends ``g``: the gradient handed to Adam is ``-g``.
+
+Scale of ``g``: the authors' vendored estorch draws the perturbation ``delta ~ N(0, sigma^2 I)``
+(``Normal(0, sigma)``) and computes ``ranks . delta / (P sigma)``. With ``delta = sigma eps`` this
+is ``sum_i u_i s_i eps_{k(i)} / P``: no ``1 / sigma`` is left (ncap.md §5.4). Before this was
+fixed we divided the standard-normal ``eps`` by ``P sigma`` too, a gradient ``1 / sigma`` (50x at
+sigma 0.02) too large, which the clamp turned into a sign-like step and against which the coupled
+L2 of 0.005 was about 10x too weak. (estorch orders members ``[+delta_1..+delta_{P/2},
+-delta_1..]``; we interleave the pairs: the same sum.)
 
 Through the trainer loop: every env step counts toward ``steps``; the member changes at each
 training episode end (``on_episode_end``); ``updates_due`` is 1 once all ``P`` fitnesses are in,
@@ -56,15 +64,16 @@ def centred_ranks(fitness: torch.Tensor) -> torch.Tensor:
     return ranks / (n - 1) - 0.5
 
 
-def es_gradient(fitness: torch.Tensor, noise: torch.Tensor, sigma: float,
-                clip: float | None) -> torch.Tensor:
-    """``g = sum_i u_i s_i eps_{k(i)} / (P sigma)`` for antithetic members (module docstring).
+def es_gradient(fitness: torch.Tensor, noise: torch.Tensor, clip: float | None) -> torch.Tensor:
+    """``g = sum_i u_i s_i eps_{k(i)} / P`` for antithetic members (module docstring).
 
-    ``fitness``: ``(P,)`` in member order; ``noise``: ``(P / 2, D)`` perturbations ``eps_k``.
+    ``fitness``: ``(P,)`` in member order; ``noise``: ``(P / 2, D)`` standard-normal ``eps_k``
+    (member parameters ``theta +- sigma eps_k``). No ``1 / sigma``: estorch's ``/ (P sigma)``
+    divides perturbations that already carry ``sigma``.
     """
     u = centred_ranks(fitness)
     pair_weight = (u[0::2] - u[1::2]).to(noise.dtype)  # u_{2k} eps_k + u_{2k+1} (-eps_k)
-    g = pair_weight @ noise / (fitness.numel() * sigma)
+    g = pair_weight @ noise / fitness.numel()
     return g.clamp(-clip, clip) if clip is not None else g
 
 
@@ -157,7 +166,7 @@ class ESAgent:
     def update(self) -> dict[str, float]:
         """One ES step on the complete generation (module docstring)."""
         fitness = torch.tensor(self.fitness, dtype=torch.float64)
-        g = es_gradient(fitness, self.noise, self.cfg.sigma, self.cfg.grad_clip)
+        g = es_gradient(fitness, self.noise, self.cfg.grad_clip)
         self.optimizer.zero_grad(set_to_none=True)
         self.theta.grad = -g.to(self.theta.dtype)
         self.optimizer.step()

@@ -84,7 +84,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, required=True, help="agent steps per run")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--runs", nargs="+", help="a subset of the experiment's runs")
+    ap.add_argument("--name", help="results file bench/results/offpolicy_<name>.* and run folders "
+                    "bench/runs/offpolicy/<name>/ (default: the experiment)")
     args = ap.parse_args()
+    name_tag = args.name or args.experiment
     title, unit, target, runs = EXPERIMENTS[args.experiment]
     names = args.runs or list(runs)
 
@@ -93,7 +96,7 @@ def main() -> None:
         preset, extra = runs[name]
         mats, speed, frames_per_step = [], [], 1
         for seed in args.seeds:
-            run_dir = ROOT / f"bench/runs/offpolicy/{args.experiment}/{name}/seed{seed}"
+            run_dir = ROOT / f"bench/runs/offpolicy/{name_tag}/{name}/seed{seed}"
             cfg = load_config(preset, [*extra, f"steps={args.steps}", f"seed={seed}",
                                        f"run_dir={run_dir}", "trainer.progress=false"])
             t0 = time.perf_counter()
@@ -144,10 +147,11 @@ def main() -> None:
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    out = ROOT / f"bench/results/offpolicy_{args.experiment}"
+    out = ROOT / f"bench/results/offpolicy_{name_tag}"
     fig.savefig(out.with_suffix(".png"), dpi=120)
     cmd = (f"python bench/offpolicy_learning.py {args.experiment} --steps {args.steps} --seeds "
-           + " ".join(map(str, args.seeds)) + (f" --runs {' '.join(names)}" if args.runs else ""))
+           + " ".join(map(str, args.seeds)) + (f" --runs {' '.join(names)}" if args.runs else "")
+           + (f" --name {args.name}" if args.name else ""))
     table = "\n".join(lines)
     out.with_suffix(".md").write_text(
         f"Command: `{cmd}`\n\n{title}. Evaluation return (deterministic episodes), median over "
