@@ -246,10 +246,12 @@ class ContrastiveAuxConfig(_AuxLossConfig):
 
 
 class RewardAuxConfig(_AuxLossConfig):
-    """(E) Reward prediction: the K-step reward sum from z_t and the action sequence."""
+    """(E) Reward prediction: the discounted K-step reward sum from z_t and the action sequence."""
 
     type: Literal["reward"] = "reward"
     k: int = Field(1, ge=1, description="steps summed (TACO: its K)")
+    discount: float = Field(0.99, ge=0, le=1, description="gamma of the reward sum (TACO: the "
+                            "agent's 0.99; 1.0 = the plain sum)")
     hidden: int = Field(256, ge=1, description="reward MLP width")
 
 

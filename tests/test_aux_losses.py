@@ -102,12 +102,24 @@ def test_faithful_horizon_fixed_point_is_the_discounted_sum_of_future_latents():
     future = torch.stack([z_next, torch.zeros(B, D)], dim=1)
     loss, metrics = module(latent_batch((1 + gamma) * z_next, future), 0)
     assert loss.item() == pytest.approx(0.0, abs=1e-5)
-    # an episode end after t+1: no bootstrap, the target is z_{t+1}
-    mask = torch.tensor([[1.0, 0.0]]).repeat(B, 1)
-    loss, _ = module(latent_batch((1 + gamma) * z_next, future, mask=mask), 0)
-    expected = (gamma * z_next).pow(2).sum(-1).mean()
-    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert set(metrics) == {"aux/c/pos", "aux/c/neg", "aux/c/c_distance"}
+
+
+@pytest.mark.parametrize("d", [4, 50])
+def test_faithful_horizon_positive_term_is_a_mean_over_batch_and_dimensions(d):
+    """auxrl: ``mean(mse_loss(T z, target, reduction='none'))``. By hand: with T = identity,
+    z_{t+1} = 1 everywhere, z_t = (1 + gamma) 1 and an episode end after t+1 (no bootstrap),
+    every element of the residual is gamma, so L_pos = gamma^2 whatever d is (a sum over
+    dimensions would give d gamma^2)."""
+    gamma = 0.5
+    module = HorizonFaithful("c", d, A, gamma=gamma, pos_weight=1.0, neg_weight=0.0)
+    make_identity_dynamics(module)
+    z_next = torch.ones(B, d)
+    future = torch.stack([z_next, torch.zeros(B, d)], dim=1)
+    mask = torch.tensor([[1.0, 0.0]]).repeat(B, 1)
+    loss, metrics = module(latent_batch((1 + gamma) * z_next, future, mask=mask), 0)
+    assert loss.item() == pytest.approx(gamma ** 2, rel=1e-6)
+    assert metrics["aux/c/pos"].item() == pytest.approx(gamma ** 2, rel=1e-6)
 
 
 def test_stabilised_horizon_target_keeps_its_scale_and_is_zero_at_its_fixed_point():
@@ -130,15 +142,18 @@ def test_contrastive_loss_is_log_batch_when_every_future_looks_the_same():
     assert 0.0 <= metrics["aux/d/accuracy"].item() <= 1.0
 
 
-def test_reward_loss_regresses_the_k_step_reward_sum_inside_the_episode():
-    module = RewardPrediction("e", D, A, k=2)
+@pytest.mark.parametrize("discount", [1.0, 0.9])
+def test_reward_loss_regresses_the_discounted_k_step_reward_sum_inside_the_episode(discount):
+    module = RewardPrediction("e", D, A, k=2, discount=discount)
     nn.init.zeros_(module.head[-1].weight)
     nn.init.constant_(module.head[-1].bias, 1.0)   # predicts 1 everywhere
     rewards = torch.tensor([[0.5, 2.0]]).repeat(B, 1)
     mask = torch.tensor([[1.0, 1.0]] * (B // 2) + [[1.0, 0.0]] * (B // 2))
     loss, _ = module(latent_batch(torch.randn(B, D), torch.zeros(B, 2, D), rewards=rewards * mask,
                                   mask=mask), 0)
-    assert loss.item() == pytest.approx(((1 - 2.5) ** 2 + (1 - 0.5) ** 2) / 2, rel=1e-6)
+    # by hand: full windows sum 0.5 + discount * 2.0; cut windows keep 0.5 alone
+    full = 0.5 + discount * 2.0
+    assert loss.item() == pytest.approx(((1 - full) ** 2 + (1 - 0.5) ** 2) / 2, rel=1e-6)
 
 
 def test_mean_pairwise_cosine_matches_brute_force():

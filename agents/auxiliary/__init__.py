@@ -74,7 +74,7 @@ def make_aux_loss(cfg, latent_dim: int, action_dim: int) -> AuxLoss:
     if cfg.type == "contrastive":
         return TemporalContrastive(label, latent_dim, action_dim, cfg.k, cfg.hidden)
     if cfg.type == "reward":
-        return RewardPrediction(label, latent_dim, action_dim, cfg.k, cfg.hidden)
+        return RewardPrediction(label, latent_dim, action_dim, cfg.k, cfg.hidden, cfg.discount)
     if cfg.type == "negatives":
         return NegativesOnly(label, cfg.temperature, cfg.neighbour)
     raise ValueError(f"unknown auxiliary loss type '{cfg.type}'")

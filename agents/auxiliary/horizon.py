@@ -2,10 +2,14 @@
 
 **C-faithful** (F&S's loss, their code ``chingf/auxrl``)::
 
-    L_pos = mean | T(z_t, a_t) - [ z_{t+1} + gamma sg(T(z_{t+1}, a_{t+1})) ] |^2
+    L_pos = mean_{b,j} ( T(z_t, a_t) - [ z_{t+1} + gamma sg(T(z_{t+1}, a_{t+1})) ] )_{b,j}^2
     L_neg = mean_i exp(-C |z_i - z_{pi(i)}|) + mean exp(-C |z_t - z_{t+1}|)
     L     = lambda_pos L_pos + lambda_neg L_neg
 
+``L_pos`` is the mean over the batch *and* the latent dimensions, as auxrl's
+``mse_loss(..., reduction='none')`` followed by ``torch.mean``: a sum over dimensions would make the
+term ``d`` times heavier (50x at d = 50), move the ``lambda_neg / lambda_pos`` balance against
+collapse, and tie the loss weight to ``feature_dim``.
 With a residual ``T`` the fixed point is ``T(z_t, a_t) = sum_{k>=0} gamma^k z_{t+1+k}``, a
 successor-feature-like sum over the behaviour (replay) policy's future; its scale grows like
 ``1 / (1 - gamma)``, which is why F&S shrink ``lambda_pos`` at large ``gamma``.
@@ -58,7 +62,7 @@ class HorizonFaithful(AuxLoss):
         with torch.no_grad():
             bootstrap = self.dynamics(z_next, batch.actions[:, 1]) * batch.mask[:, 1:2]
         target = z_next + self.gamma * bootstrap
-        pos = (self.dynamics(z, batch.actions[:, 0]) - target).pow(2).sum(-1).mean()
+        pos = (self.dynamics(z, batch.actions[:, 0]) - target).pow(2).mean()
         neg = (random_pair_repulsion(z, self.temperature)
                + repulsion(z, z_next, self.temperature).mean())
         loss = self.pos_weight * pos + self.neg_weight * neg
