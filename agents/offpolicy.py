@@ -448,7 +448,7 @@ class OffPolicyAgent:
         self.updates += 1
         self.rr_schedule.observe(metrics)
         metrics.update(actor_std=std, rr=self.rr_schedule.rr)
-        if self.interventions.redo_due(self.updates):
+        if self.interventions.redo_due(self.updates, self.step):
             metrics.update(self._redo())
         if self.representation.due(self.step):
             metrics.update(self.representation.measure(self.latents, self.step))

@@ -192,7 +192,8 @@ class InterventionSchedule:
 
     Reset (``configs.schema.ResetConfig``): ``count`` resets at agent steps
     ``k * total_steps // (count + 1)``, ``k = 1..count``, each run before the first update at or
-    after its step. ReDo (``ReDoConfig``): after every ``every``-th update. ``rows`` feed the
+    after its step. ReDo (``ReDoConfig``): after every ``every_updates``-th update, or on the
+    first update at or after each multiple of ``every_steps`` agent steps. ``rows`` feed the
     run folder's ``interventions.csv`` (one row per module touched).
     """
 
@@ -202,15 +203,26 @@ class InterventionSchedule:
                              for k in range(1, reset.count + 1)] if reset else [])
         self.frames_per_step = frames_per_step
         self.resets_done = 0
+        self.redo_periods_done = 0   # multiples of every_steps already served
         self.rows: list[dict] = []
 
     def reset_due(self, step: int) -> bool:
         return self.resets_done < len(self.reset_steps) \
             and step >= self.reset_steps[self.resets_done]
 
-    def redo_due(self, updates: int) -> bool:
-        """True after update number ``updates`` (1-based) when it is a multiple of ``every``."""
-        return self.redo is not None and updates % self.redo.every == 0
+    def redo_due(self, updates: int, step: int) -> bool:
+        """After update number ``updates`` (1-based) at agent step ``step``: ``every_updates``
+        divides ``updates``, or a multiple of ``every_steps`` has been reached since the last
+        ReDo (at most one ReDo per update; a skipped multiple is not made up twice)."""
+        if self.redo is None:
+            return False
+        if self.redo.every_updates is not None:
+            return updates % self.redo.every_updates == 0
+        periods = step // self.redo.every_steps
+        if periods > self.redo_periods_done:
+            self.redo_periods_done = periods
+            return True
+        return False
 
     def record(self, kind: str, step: int, updates: int, module: str, **touched: int) -> None:
         self.rows.append({"step": step, "frame": step * self.frames_per_step, "update": updates,
@@ -221,7 +233,9 @@ class InterventionSchedule:
         return out
 
     def state_dict(self) -> dict:
-        return {"resets_done": self.resets_done, "rows": list(self.rows)}
+        return {"resets_done": self.resets_done, "redo_periods_done": self.redo_periods_done,
+                "rows": list(self.rows)}
 
     def load_state_dict(self, state: dict) -> None:
         self.resets_done, self.rows = state["resets_done"], list(state["rows"])
+        self.redo_periods_done = state.get("redo_periods_done", 0)

@@ -50,7 +50,7 @@ VARIANTS = {"rr0.5": ["agent.rr_schedule.type=fixed", "agent.rr_schedule.rr=0.5"
             "rr2_reset": ["agent.rr_schedule.type=fixed", "agent.rr_schedule.rr=2",
                           "agent.reset.count=10"],
             "rr2_redo": ["agent.rr_schedule.type=fixed", "agent.rr_schedule.rr=2",
-                         "agent.redo.every=1000", "agent.redo.tau=0.025"]}
+                         "agent.redo.every_updates=1000", "agent.redo.tau=0.025"]}
 
 
 def fau_noise(run: Path) -> dict:

@@ -8,7 +8,7 @@ and every ``*_every`` interval count *agent steps* (calls to ``env.step``); with
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -341,12 +341,41 @@ class ResetConfig(StrictModel):
 
 
 class ReDoConfig(StrictModel):
-    """ReDo (Sokar et al. 2023): every ``every`` updates, re-initialise tau-dormant units."""
+    """ReDo (Sokar et al. 2023): periodically re-initialise tau-dormant hidden units.
 
-    every: int = Field(1000, ge=1, description="updates between ReDo steps")
+    The period has an explicit unit: ``every_steps`` (agent steps; ReDo runs on the first
+    update at or after each multiple) or ``every_updates`` (gradient updates); set exactly one.
+    The ARR paper (Ma et al. 2024, sec. 8.6 of our notes) compares against ReDo with "a
+    1000-step period" and releases no ReDo code; its DrQ-v2 code base counts ``step`` in agent
+    steps (frames are ``frame``), and ReDo's own code checks its period on the training-step
+    counter, so the ARR presets use ``every_steps: 1000`` [uncertain: the paper does not say
+    more]. The two units differ by the replay ratio: at RR 2, 1000 agent steps are 2000 updates.
+    Scope: ReDo's reference recycler treats every hidden layer, conv layers included; here the
+    hidden Linear layers of ``modules`` (actor, critic) are treated, not the encoder's conv
+    layers (a remaining deviation, stated in BENCHMARKS.md).
+    """
+
+    every_steps: int | None = Field(None, ge=1, description="agent steps between ReDo steps "
+                                    "(ARR presets: 1000)")
+    every_updates: int | None = Field(None, ge=1, description="updates between ReDo steps")
     tau: float = Field(0.025, ge=0, lt=1, description="dormant if score <= tau")
     modules: list[Literal["actor", "critic"]] = Field(
         ["actor", "critic"], min_length=1, description="modules whose hidden layers ReDo treats")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_every(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "every" in data:
+            raise ValueError("'every' was renamed: use every_updates (its old meaning: updates "
+                             "between ReDo steps) or every_steps (agent steps, the ARR presets' "
+                             "unit)")
+        return data
+
+    @model_validator(mode="after")
+    def _one_period(self) -> "ReDoConfig":
+        if (self.every_steps is None) == (self.every_updates is None):
+            raise ValueError("set exactly one of every_steps (agent steps) and every_updates")
+        return self
 
 
 class OffPolicyMLPActorConfig(StrictModel):

@@ -163,7 +163,7 @@ def test_nan_loss_stops_the_run_before_any_checkpoint_is_written(tmp_path):
 def test_reset_and_redo_touch_and_log_what_they_should(tmp_path):
     run = tmp_path / "rr"
     train(load_config(STATE, [*TINY_STATE, "steps=1500", "agent.reset.count=2",
-                              "agent.redo.every=300", "agent.redo.tau=0.1", f"run_dir={run}"]))
+                              "agent.redo.every_updates=300", "agent.redo.tau=0.1", f"run_dir={run}"]))
     touched = rows(run / "interventions.csv")
     resets = [(r["step"], r["module"]) for r in touched if r["kind"] == "reset"]
     assert resets == [("500", "actor"), ("500", "critic"), ("1000", "actor"), ("1000", "critic")]
@@ -172,6 +172,53 @@ def test_reset_and_redo_touch_and_log_what_they_should(tmp_path):
     assert redo == [(str(u), m, 2 if m == "actor" else 4) for u in range(300, updates + 1, 300)
                     for m in ("actor", "critic")]
     assert json.loads((run / "summary.json").read_text())["resets"] == 2
+
+
+def test_redo_every_steps_counts_agent_steps_not_updates(tmp_path):
+    """RR 2 from step 201 (two updates per agent step): ``every_steps=400`` fires at agent steps
+    400, 800, 1200, once each, although 800 updates pass between them."""
+    run = tmp_path / "rs"
+    train(load_config(STATE, [*TINY_STATE, "steps=1300", "agent.rr_schedule.rr=2",
+                              "agent.redo.every_steps=400", "agent.redo.modules=[critic]",
+                              f"run_dir={run}"]))
+    redo = [int(r["step"]) for r in rows(run / "interventions.csv") if r["kind"] == "redo"]
+    assert redo == [400, 800, 1200], redo
+
+
+@pytest.mark.parametrize("redo, message", [
+    ({"every": 1000, "tau": 0.025}, "'every' was renamed: use every_updates"),
+    ({"tau": 0.025}, "set exactly one of every_steps (agent steps) and every_updates"),
+    ({"every_steps": 10, "every_updates": 10}, "set exactly one of every_steps"),
+])
+def test_redo_period_needs_exactly_one_explicit_unit(tmp_path, capsys, redo, message):
+    preset = tmp_path / "p.yaml"
+    preset.write_text(yaml.safe_dump({"base": str(STATE), "agent": {"redo": redo}}))
+    run = tmp_path / "run"
+    code = cli.main([str(preset), f"run_dir={run}", "trainer.progress=false"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "agent.redo" in err and message in err, err
+    assert not run.exists()
+
+
+def test_old_run_folder_with_redo_every_resumes_under_every_updates(tmp_path, capsys):
+    """A run folder written before the rename (``redo: {every: 50}``) resumes when the command
+    says ``every_updates=50`` (the old meaning), and is refused with ``every_steps=50``."""
+    run = tmp_path / "old"
+    train(load_config(STATE, [*TINY_STATE, "steps=300", "agent.redo.every_updates=50",
+                              f"run_dir={run}"]))
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    redo = config["agent"]["redo"]
+    config["agent"]["redo"] = {"every": 50, "tau": redo["tau"], "modules": redo["modules"]}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    code = cli.main([str(STATE), *TINY_STATE, "steps=300", "agent.redo.every_steps=50",
+                     f"run_dir={run}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "different config" in err and "every" in err, err
+    code = cli.main([str(STATE), *TINY_STATE, "steps=400", "agent.redo.every_updates=50",
+                     f"run_dir={run}"])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["resumed_from_step"], summary["env_steps"]) == (300, 400), summary
 
 
 def test_reset_keeps_encoder_and_its_optimiser_and_syncs_the_target_critic():
@@ -194,7 +241,7 @@ def test_reset_keeps_encoder_and_its_optimiser_and_syncs_the_target_critic():
 @pytest.mark.parametrize("config, overrides, message", [
     (STATE, ["agent.reset.modules=[encoder]"],
      "config error: agent.reset.modules: encoder: state observations have no encoder"),
-    (ROOT / "configs/ncap_swim_ddpg.yaml", ["agent.redo.every=10"],
+    (ROOT / "configs/ncap_swim_ddpg.yaml", ["agent.redo.every_updates=10"],
      "config error: agent.redo.modules: actor: the ncap actor has no MLP layers"),
     (STATE, ["agent.rr_schedule.type=fixed", "agent.rr_schedule.rr=0"],
      "config error: agent.rr_schedule.rr: Input should be greater than 0"),

@@ -16,6 +16,7 @@ lock when the process ends, however it ends, so a killed run never blocks the ne
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import json
 import logging
@@ -58,6 +59,22 @@ class _Hold:
 
 
 _HELD: dict[Path, _Hold] = {}  # by resolved path
+
+
+# (path of the old key, new name with the same meaning) of keys renamed since runs were written
+RENAMED_KEYS = [(("agent", "redo", "every"), "every_updates")]
+
+
+def migrate_renamed_keys(data: dict) -> dict:
+    """``data`` with every key of ``RENAMED_KEYS`` moved to its new name (value unchanged)."""
+    data = copy.deepcopy(data)
+    for path, new in RENAMED_KEYS:
+        node = data
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node and new not in node:
+            node[new] = node.pop(path[-1])
+    return data
 
 
 class RunDirLockedError(RuntimeError):
@@ -210,10 +227,13 @@ class RunDir:
         return self.last_checkpoint.exists()
 
     def check_same_config(self, cfg: RunConfig) -> None:
-        """Refuse to resume a run folder with a different config (except ``steps`` etc.)."""
+        """Refuse to resume a run folder with a different config (except ``steps`` etc.).
+
+        A key renamed since the run was written is read under its new name with its old
+        meaning (``RENAMED_KEYS``), so such a run resumes when the command uses the new name."""
         if not self.config_file.exists():
             return
-        stored = read_yaml(self.config_file)
+        stored = migrate_renamed_keys(read_yaml(self.config_file))
         try:  # keys added to the schema since the run was written take their defaults
             stored = config_to_dict(validate(stored))
         except ConfigError:
