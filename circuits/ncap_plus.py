@@ -11,7 +11,10 @@ Switches (each one idea, for ablation):
 * ``oscillator="smooth"`` - the head oscillator as a smooth wave instead of a square wave. With
   phase ``f = t / T`` and duty cycle ``d`` (fraction of the period each side is on; the ventral
   side runs half a period behind the dorsal one):
-  square: ``od = [frac(f) < d]``, ``ov = [frac(f - 1/2) < d]`` (``d = 1/2``: the NCAP wave);
+  square, in whole steps of the phase ``p = t mod T``: ``od = [p < floor(d T)]``,
+  ``ov = [((t - floor(T/2)) mod T) < ceil(d T)]``; at ``d = 1/2`` this is NCAP's wave exactly,
+  ``od = [p < floor(T/2)]`` and ``ov = 1 - od``, for odd ``T`` too (``T = 61``: 30 steps
+  dorsal, 31 ventral; a rule ``[frac(f) < 1/2]`` would give 31 and 30);
   smooth: ``od = s(kappa (cos 2 pi (f - d/2) - cos pi d))``, ``ov`` the same at ``f - 1/2``,
   ``s`` the logistic function (``d = 1/2``: ``od = s(kappa sin 2 pi f)``, ``ov = 1 - od``).
 * ``learn_period`` / ``learn_duty`` - ``T = T0 exp(rho_T)`` and ``d = s(rho_d)`` are trained
@@ -65,11 +68,13 @@ def graded(x: torch.Tensor, leak: float = 0.0) -> torch.Tensor:
 def oscillator_wave(t: torch.Tensor, period: torch.Tensor, duty: torch.Tensor,
                     sharpness: float | None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(od, ov)`` at control steps ``t`` (module docstring); ``sharpness=None``: square wave."""
-    f = t / period
     if sharpness is None:
-        od = (torch.remainder(f, 1.0) < duty).to(torch.float32)
-        ov = (torch.remainder(f - 0.5, 1.0) < duty).to(torch.float32)
+        half = torch.floor(period / 2)
+        on_d, on_v = torch.floor(duty * period), torch.ceil(duty * period)
+        od = (torch.remainder(t, period) < on_d).to(torch.float32)
+        ov = (torch.remainder(t - half, period) < on_v).to(torch.float32)
         return od, ov
+    f = t / period
     threshold = torch.cos(math.pi * duty)
     od = torch.sigmoid(sharpness * (torch.cos(2 * math.pi * (f - duty / 2)) - threshold))
     ov = torch.sigmoid(sharpness * (torch.cos(2 * math.pi * (f - 0.5 - duty / 2)) - threshold))

@@ -29,8 +29,10 @@ def plus_actor(overrides=(), n_joints=5, env_id="swim"):
     return env, agent
 
 
-def test_all_switches_off_is_exactly_ncap():
-    plus, ncap = NCAPPlusCircuit(), NCAPSwimmerCircuit()
+@pytest.mark.parametrize("period", [60, 61, 7])
+def test_all_switches_off_is_exactly_ncap(period):
+    plus = NCAPPlusCircuit(period=float(period))
+    ncap = NCAPSwimmerCircuit(oscillator_period=period)
     g = torch.Generator().manual_seed(0)
     for n in (2, 5, 9):
         q = (torch.rand(200, n, generator=g) * 2 - 1) * 1.5
@@ -44,6 +46,13 @@ def test_square_oscillator_duty_cycle_and_ventral_half_period_later():
     od, ov = oscillator_wave(t, torch.tensor(8.0), torch.tensor(0.25), None)
     assert od.tolist() == [1, 1, 0, 0, 0, 0, 0, 0]
     assert ov.tolist() == [0, 0, 0, 0, 1, 1, 0, 0]
+
+
+def test_square_oscillator_at_an_odd_period_counts_like_ncap():
+    """By hand, NCAP at T = 61: od on for floor(61 / 2) = 30 steps, ov for the other 31."""
+    od, ov = oscillator_wave(torch.arange(61.0), torch.tensor(61.0), torch.tensor(0.5), None)
+    assert od[:30].tolist() == [1.0] * 30 and od[30:].tolist() == [0.0] * 31
+    assert (ov == 1 - od).all()
 
 
 def test_smooth_oscillator_at_half_duty_is_a_logistic_sine():
