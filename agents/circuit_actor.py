@@ -46,16 +46,24 @@ class HardSteering(nn.Module):
 
 
 class LinearSteering(nn.Module):
-    """The learned 'brain': ``(r, l, s) = clamp(W (x, |y|) + b, 0, 1)``, 9 parameters."""
+    """The learned 'brain': ``(r, l, s) = clamp(W (x, |y|) + b, 0, 1)``, 9 parameters.
 
-    def __init__(self):
+    ``init="default"`` (the authors' code: ``nn.Linear(2, 3)`` with PyTorch's default init, so
+    the untrained brain steers at random); ``init="steering_rule"`` starts from a linear form of
+    the hard-coded rule, ``W = [[1/0.1, 0], [-1/0.1, 0], [0, 1/0.12]]``, ``b = 0`` (our
+    deviation, kept as an option: the untrained brain then already steers)."""
+
+    def __init__(self, init: str = "default"):
         super().__init__()
         self.linear = nn.Linear(2, 3)
-        with torch.no_grad():
-            self.linear.weight.copy_(torch.tensor(
-                [[1.0 / TURN_THRESHOLD, 0.0], [-1.0 / TURN_THRESHOLD, 0.0],
-                 [0.0, 1.0 / SPEED_THRESHOLD]]))
-            self.linear.bias.zero_()
+        if init == "steering_rule":
+            with torch.no_grad():
+                self.linear.weight.copy_(torch.tensor(
+                    [[1.0 / TURN_THRESHOLD, 0.0], [-1.0 / TURN_THRESHOLD, 0.0],
+                     [0.0, 1.0 / SPEED_THRESHOLD]]))
+                self.linear.bias.zero_()
+        elif init != "default":
+            raise ValueError(f"brain init must be 'default' or 'steering_rule' (got {init!r})")
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.linear(torch.stack([x, y.abs()], dim=-1)).clamp(0.0, 1.0)
@@ -68,7 +76,7 @@ class NCAPPlusActor(nn.Module):
     body_independent = True
 
     def __init__(self, circuit: NCAPPlusCircuit, layout: dict[str, tuple[int, int]],
-                 episode_steps: int, steering: str | None = None):
+                 episode_steps: int, steering: str | None = None, brain_init: str = "default"):
         super().__init__()
         self.circuit = circuit
         self.layout = layout
@@ -76,8 +84,8 @@ class NCAPPlusActor(nn.Module):
         self.steering_mode = steering
         if steering is not None and not circuit.steering:
             raise ValueError("steering inputs need a circuit built with steering=True")
-        self.brain = {"hardcoded": HardSteering(), "learned": LinearSteering(),
-                      None: None}[steering]
+        self.brain = {"hardcoded": HardSteering, "learned": lambda: LinearSteering(brain_init),
+                      None: lambda: None}[steering]()
 
     def _inputs(self, obs: torch.Tensor):
         j0, j1 = self.layout["joints"]
@@ -124,4 +132,5 @@ def build_ncap_plus_actor(actor_cfg, env) -> NCAPPlusActor:
         velocity=actor_cfg.velocity, velocity_tau=actor_cfg.velocity_tau,
         gain_profile=actor_cfg.gain_profile, steering=actor_cfg.steering is not None,
         n_turn_joints=actor_cfg.n_turn_joints)
-    return NCAPPlusActor(circuit, layout, env.episode_steps, actor_cfg.steering)
+    return NCAPPlusActor(circuit, layout, env.episode_steps, actor_cfg.steering,
+                         actor_cfg.brain_init)

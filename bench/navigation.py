@@ -3,7 +3,10 @@
 Agents (PPO, ``configs/ncap_navigate_ppo.yaml`` / ``configs/mlp_navigate_ppo.yaml``):
 
 * ``ncap_hardcoded`` - NCAP + speed/turn inputs from the fixed rule (6 parameters);
-* ``ncap_learned`` - the same with the learned 2 -> 3 linear brain (15 parameters);
+* ``ncap_learned`` - the same with the learned 2 -> 3 linear brain (15 parameters), starting
+  from ``nn.Linear``'s default init as the authors' code does;
+* ``ncap_learned_rule`` - the learned brain starting from the hard-coded steering rule
+  (``agent.actor.brain_init=steering_rule``; the only start before this option existed);
 * ``mlp`` - 2x256 tanh MLP on the same observation.
 
 Each is trained ``--steps`` env steps per seed, then its final policy (``last.pt``) runs
@@ -39,6 +42,7 @@ from trainer.api import build, load_policy, train  # noqa: E402
 NCAP = ROOT / "configs/ncap_navigate_ppo.yaml"
 AGENTS = {"ncap_hardcoded": (NCAP, ["agent.actor.steering=hardcoded"]),
           "ncap_learned": (NCAP, []),
+          "ncap_learned_rule": (NCAP, ["agent.actor.brain_init=steering_rule"]),
           "mlp": (ROOT / "configs/mlp_navigate_ppo.yaml", [])}
 SEED_BASE = 10_000
 

@@ -118,6 +118,9 @@ class NCAPPlusActorConfig(StrictModel):
     steering: Literal["hardcoded", "learned"] | None = Field(
         None, description="navigate: speed/turn inputs from the target (None: off)")
     n_turn_joints: int = Field(1, ge=1, description="steering: joints the turn inputs reach")
+    brain_init: Literal["default", "steering_rule"] = Field(
+        "default", description="steering learned: the 2 -> 3 brain starts from nn.Linear's "
+        "default init (the authors') or from the hard-coded steering rule")
     sigma: float = Field(0.1, gt=0, description="fixed std of the Gaussian exploration noise")
 
     @model_validator(mode="after")

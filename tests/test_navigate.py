@@ -66,10 +66,25 @@ def test_hardcoded_steering_rule_and_the_learned_brain_init():
     y = torch.tensor([0.5, -0.05, -0.3, 0.1])
     torch.testing.assert_close(HardSteering()(x, y), torch.tensor(
         [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]))
-    brain = LinearSteering()
+    brain = LinearSteering("steering_rule")
     assert sum(p.numel() for p in brain.parameters()) == 9
     torch.testing.assert_close(brain(x, y), torch.tensor(
         [[1.0, 0.0, 1.0], [0.0, 1.0, 0.05 / 0.12], [0.5, 0.0, 1.0], [0.0, 0.0, 0.1 / 0.12]]))
+
+
+def test_learned_brain_starts_like_the_authors_nn_linear_2_3_by_default():
+    """The authors' ``task_module = nn.Linear(2, 3)``: PyTorch's default init, drawn from the
+    same generator state, not the steering rule."""
+    torch.manual_seed(3)
+    brain = LinearSteering()
+    torch.manual_seed(3)
+    authors = torch.nn.Linear(2, 3)
+    torch.testing.assert_close(brain.linear.weight, authors.weight, rtol=0, atol=0)
+    torch.testing.assert_close(brain.linear.bias, authors.bias, rtol=0, atol=0)
+    cfg = load_config(NCAP_NAV)
+    assert cfg.agent.actor.brain_init == "default"
+    _, agent, _ = build(load_config(NCAP_NAV, ["agent.actor.brain_init=steering_rule"]))
+    torch.testing.assert_close(agent.actor.brain.linear.bias, torch.zeros(3))
 
 
 def test_actor_steers_from_minus_to_target_x_and_to_target_y():
