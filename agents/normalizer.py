@@ -7,14 +7,17 @@ from torch import nn
 
 
 class RunningNormalizer(nn.Module):
-    """``x -> clip((x - mean) / max(std, eps), -clip, clip)``.
+    """``x -> clip((x - mean) / max(std, eps), -clip, clip)`` (``clip=None``: no clip).
+
+    tonic's ``MeanStd`` (the NCAP paper's trainer) is ``clip=None, eps=1e-2``; the defaults
+    ``clip=10, eps=1e-8`` are the SB3 ``VecNormalize`` convention.
 
     Statistics are updated with whole batches (parallel Welford / Chan et al. merge):
     ``mean' = mean + d n_b / n``, ``M2' = M2 + M2_b + d^2 n_a n_b / n`` with ``d = mean_b - mean``.
     They live in buffers, so they are part of ``state_dict`` and restored on resume.
     """
 
-    def __init__(self, dim: int, clip: float = 10.0, eps: float = 1e-8):
+    def __init__(self, dim: int, clip: float | None = 10.0, eps: float = 1e-8):
         super().__init__()
         self.clip, self.eps = clip, eps
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
@@ -40,4 +43,5 @@ class RunningNormalizer(nn.Module):
             self.inv_std.copy_(1.0 / (self.m2 / n).sqrt().clamp(min=self.eps))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ((x - self.shift) * self.inv_std).clamp(-self.clip, self.clip)
+        y = (x - self.shift) * self.inv_std
+        return y if self.clip is None else y.clamp(-self.clip, self.clip)

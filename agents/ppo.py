@@ -96,7 +96,8 @@ class PPOAgent:
         self.device = torch.device(device)
         obs_dim = int(np.prod(observation_space.shape))
         self.act_dim = int(np.prod(action_space.shape))
-        self.normalizer = RunningNormalizer(obs_dim).to(self.device)
+        self.normalizer = RunningNormalizer(obs_dim, cfg.obs_clip,
+                                            cfg.obs_std_floor).to(self.device)
         self.actor, self.head = build_actor(cfg.actor, obs_dim, self.act_dim, env)
         self.actor.to(self.device)
         self.head.to(self.device)

@@ -175,6 +175,10 @@ class PPOConfig(StrictModel):
     entropy_coef: float = Field(0.0, ge=0)
     max_grad_norm: float | None = Field(None, gt=0, description="global grad-norm clip; None = off")
     normalize_observations: bool = Field(True, description="running mean/std obs normaliser")
+    obs_clip: float | None = Field(10.0, gt=0, description="clip normalised observations to "
+                                   "+-obs_clip (tonic's MeanStd: null = no clip)")
+    obs_std_floor: float = Field(1e-8, gt=0, description="lower bound of the normaliser's std "
+                                 "(tonic's MeanStd: 0.01)")
 
     @model_validator(mode="after")
     def _minibatch_fits(self) -> "PPOConfig":
