@@ -181,8 +181,8 @@ class OffPolicyAgent:
             repr_dim = self.encoder.repr_dim
         else:
             repr_dim = int(np.prod(shape))
-            self.encoder = RunningNormalizer(repr_dim) if cfg.normalize_observations \
-                else nn.Identity()
+            self.encoder = (RunningNormalizer(repr_dim, cfg.obs_clip, cfg.obs_std_floor)
+                            if cfg.normalize_observations else nn.Identity())
         self.encoder.to(self.device)
         if cfg.actor.type == "ncap":
             self.actor: nn.Module = build_ncap_actor(cfg.actor, env)

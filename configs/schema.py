@@ -423,6 +423,10 @@ class OffPolicyConfig(StrictModel):
                                 "false = the deterministic mean (DDPG)")
     normalize_observations: bool = Field(False, description="states only: running mean/std "
                                          "normaliser in front of critic and MLP actor")
+    obs_clip: float | None = Field(10.0, gt=0, description="normaliser: clip to +-obs_clip "
+                                   "(tonic's MeanStd: null = no clip)")
+    obs_std_floor: float = Field(1e-8, gt=0, description="normaliser: lower bound of the std "
+                                 "(tonic's MeanStd: 0.01)")
     critic_tau: float = Field(0.01, gt=0, le=1, description="target critic Polyak rate")
     std_schedule: str = Field("linear(1.0,0.1,500000)",
                               description="exploration std: a number or linear(init,final,steps) "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from configs.loader import load_config
@@ -45,17 +46,20 @@ def segments(rng: np.random.Generator, dim: int) -> list[np.ndarray]:
     return out
 
 
-def test_paper_preset_normalises_like_tonic_mean_std():
-    cfg = load_config(ROOT / "configs/ncap_swim_ppo_paper.yaml")
-    _, agent, _ = build(cfg)
-    dim = agent.normalizer.mean.numel()
+@pytest.mark.parametrize("preset, part", [("ncap_swim_ppo_paper", "normalizer"),
+                                          ("mlp_swim_ppo_paper", "normalizer"),
+                                          ("ncap_swim_ddpg", "encoder"), ("mlp_swim_ddpg", "encoder")])
+def test_paper_presets_normalise_like_tonic_mean_std(preset, part):
+    _, agent, _ = build(load_config(ROOT / f"configs/{preset}.yaml"))
+    normalizer = getattr(agent, part)
+    dim = normalizer.mean.numel()
     rng = np.random.default_rng(0)
     tonic = TonicMeanStd(dim)
     probe = np.concatenate([np.full((1, dim), 0.5), np.full((1, dim), 60.0)])
     for batch in segments(rng, dim):
-        agent.normalizer.update(torch.as_tensor(batch, dtype=torch.float32))
+        normalizer.update(torch.as_tensor(batch, dtype=torch.float32))
         tonic.update(batch)
-        ours = agent.normalizer(torch.as_tensor(probe, dtype=torch.float32)).double().numpy()
+        ours = normalizer(torch.as_tensor(probe, dtype=torch.float32)).double().numpy()
         np.testing.assert_allclose(ours, tonic(probe), rtol=1e-4, atol=1e-4)
     assert np.abs(tonic(probe)).max() > 10, "the probe lies outside any clip"
 
