@@ -132,6 +132,9 @@ def check_interventions(cfg, pixels: bool) -> None:
         for module in section.modules if section is not None else []:
             if module in lacks:
                 raise ConfigError(f"config error: agent.{key}.modules: {module}: {lacks[module]}")
+    if cfg.redo is not None and "encoder" in cfg.redo.modules and cfg.feature_dim is None:
+        raise ConfigError("config error: agent.redo.modules: encoder: ReDo of the conv layers "
+                          "needs the trunks that read them (set agent.feature_dim)")
 
 
 class OffPolicyAgent:
@@ -473,13 +476,26 @@ class OffPolicyAgent:
         self.interventions.resets_done += 1
 
     def _redo(self) -> dict[str, float]:
-        """ReDo on this update's hidden maps (module docstring); units touched per module."""
-        parts = {"critic": (self.critic, self.critic_opt, self._critic_maps),
-                 "actor": (self.actor, self.actor_opt, self._actor_maps)}
+        """ReDo on this update's hidden maps (module docstring); units touched per module.
+        The encoder's conv maps are measured on a fresh augmented replay batch."""
+        parts = {"critic": (self.critic, [self.critic_opt], self._critic_maps),
+                 "actor": (self.actor, [self.actor_opt], self._actor_maps)}
         out = {}
         for name in self.cfg.redo.modules:
-            module, opt, maps = parts[name]
-            units = redo_(module.redo_pairs(), maps, self.cfg.redo.tau, [opt], orthogonal_init)
+            if name == "encoder":
+                readers = [self.critic.trunk[0]]
+                if getattr(self.actor, "uses_encoder", False):
+                    readers.append(self.actor.trunk[0])
+                pairs = self.encoder.redo_pairs(readers)
+                opts = [self.encoder_opt, self.critic_opt, self.actor_opt]
+                with torch.no_grad():
+                    obs = torch.as_tensor(self.replay.sample(self.cfg.batch_size)["obs"],
+                                          device=self.device).float()
+                    _, maps = self.encoder.forward_maps(self.aug(obs))
+            else:
+                module, opts, maps = parts[name]
+                pairs = module.redo_pairs()
+            units = redo_(pairs, maps, self.cfg.redo.tau, opts, orthogonal_init)
             self.interventions.record("redo", self.step, self.updates, name, units=sum(units),
                                       layers=len(units), tau=self.cfg.redo.tau)
             out[f"redo/{name}_units"] = float(sum(units))

@@ -53,6 +53,15 @@ class Encoder(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.convnet(obs / 255.0 - 0.5).flatten(1)
 
+    def redo_pairs(self, readers: list[nn.Linear]) -> list[tuple[nn.Module, object]]:
+        """ReDo's ``(incoming, outgoing)`` pairs of the 4 conv maps: each conv feeds the next;
+        the last one's channels are read, flattened, by ``readers`` (the trunks' Linear
+        layers), ``side * side`` columns per channel."""
+        convs = [m for m in self.convnet if isinstance(m, nn.Conv2d)]
+        per_channel = self.repr_dim // convs[-1].out_channels
+        return [*zip(convs[:-1], convs[1:]),
+                (convs[-1], [(layer, per_channel) for layer in readers])]
+
     def forward_maps(self, obs: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``forward`` (the same operations) and the 4 post-ReLU conv maps (encoder FAU)."""
         x, maps = obs / 255.0 - 0.5, []

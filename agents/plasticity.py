@@ -150,11 +150,17 @@ def _zero_moments(optimizers: Iterable[torch.optim.Optimizer], param: nn.Paramet
 
 
 @torch.no_grad()
-def redo_(pairs: Sequence[tuple[nn.Linear, nn.Linear]], maps: Sequence[torch.Tensor], tau: float,
+def redo_(pairs: Sequence[tuple[nn.Module, nn.Module | Sequence[tuple[nn.Module, int]]]],
+          maps: Sequence[torch.Tensor], tau: float,
           optimizers: Iterable[torch.optim.Optimizer],
           init: Callable[[nn.Module], None]) -> list[int]:
-    """ReDo on each ``(incoming, outgoing)`` Linear pair whose post-ReLU output is ``maps[i]``.
+    """ReDo on each ``(incoming, outgoing)`` pair whose post-ReLU output is ``maps[i]``.
 
+    ``incoming`` is a Linear or Conv2d layer (a unit is an output row or channel). ``outgoing``
+    is the layer that reads those units (a Linear's columns, a Conv2d's input channels), or a
+    list of ``(layer, repeat)`` readers of the *flattened* map, where unit ``i`` owns the
+    ``repeat`` consecutive columns ``i * repeat ... (i + 1) * repeat - 1`` (a conv channel's
+    pixels read by the trunk's Linear).
     Dormant units (``s_i <= tau``) get the incoming rows (weight and bias) of a fresh copy of
     ``incoming`` initialised by ``init``; then (after every pair's re-init, so a dormant unit's
     outgoing weights end at zero even where they are another dormant unit's incoming row) the
@@ -171,8 +177,11 @@ def redo_(pairs: Sequence[tuple[nn.Linear, nn.Linear]], maps: Sequence[torch.Ten
         _zero_moments(optimizers, incoming.weight, (mask,))
         _zero_moments(optimizers, incoming.bias, (mask,))
     for (_, outgoing), mask in zip(pairs, masks):  # after all re-inits: outgoing stays zero
-        outgoing.weight[:, mask] = 0.0
-        _zero_moments(optimizers, outgoing.weight, (slice(None), mask))
+        readers = [(outgoing, 1)] if isinstance(outgoing, nn.Module) else outgoing
+        for layer, repeat in readers:
+            columns = mask.repeat_interleave(repeat)
+            layer.weight[:, columns] = 0.0
+            _zero_moments(optimizers, layer.weight, (slice(None), columns))
     return [int(mask.sum()) for mask in masks]
 
 

@@ -357,17 +357,21 @@ class ReDoConfig(StrictModel):
     steps (frames are ``frame``), and ReDo's own code checks its period on the training-step
     counter, so the ARR presets use ``every_steps: 1000`` [uncertain: the paper does not say
     more]. The two units differ by the replay ratio: at RR 2, 1000 agent steps are 2000 updates.
-    Scope: ReDo's reference recycler treats every hidden layer, conv layers included; here the
-    hidden Linear layers of ``modules`` (actor, critic) are treated, not the encoder's conv
-    layers (a remaining deviation, stated in BENCHMARKS.md).
+    Scope (``modules``): the hidden Linear layers of the actor and the critic, and with
+    ``encoder`` (pixel agents) the 4 conv layers too, a channel being a unit (the last conv's
+    outgoing weights are the trunks' columns that read its pixels). ReDo's reference recycler
+    treats every hidden layer, conv layers included: ``[encoder, actor, critic]``. The ARR paper
+    does not say which layers its ReDo comparison treats; the ARR presets keep ``[actor,
+    critic]``, our default [uncertain].
     """
 
     every_steps: int | None = Field(None, ge=1, description="agent steps between ReDo steps "
                                     "(ARR presets: 1000)")
     every_updates: int | None = Field(None, ge=1, description="updates between ReDo steps")
     tau: float = Field(0.025, ge=0, lt=1, description="dormant if score <= tau")
-    modules: list[Literal["actor", "critic"]] = Field(
-        ["actor", "critic"], min_length=1, description="modules whose hidden layers ReDo treats")
+    modules: list[Literal["actor", "critic", "encoder"]] = Field(
+        ["actor", "critic"], min_length=1, description="modules whose hidden layers ReDo treats "
+        "(encoder: the conv layers, pixel agents; ReDo's reference: all three)")
 
     @model_validator(mode="before")
     @classmethod
