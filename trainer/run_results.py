@@ -53,6 +53,21 @@ class RunResult:
         return f"{self.group}/{self.path.name}"
 
 
+def final_score(steps: np.ndarray, returns: np.ndarray, last: int = 3) -> float:
+    """Outcome metric fixed before any comparison: the mean of the last ``last`` evaluations
+    (NaN without evaluations)."""
+    return float(np.mean(returns[-last:])) if len(returns) else float("nan")
+
+
+def curve_area(steps: np.ndarray, returns: np.ndarray) -> float:
+    """Outcome metric: the area under the evaluation curve (trapezoids) divided by the steps
+    it spans, i.e. the curve's average return over training (NaN with < 2 evaluations)."""
+    if len(returns) < 2 or steps[-1] == steps[0]:
+        return float("nan")
+    widths = np.diff(steps).astype(float)
+    return float(np.sum(widths * (returns[1:] + returns[:-1]) / 2) / (steps[-1] - steps[0]))
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []

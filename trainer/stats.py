@@ -11,6 +11,11 @@ Follows Agarwal et al. (2021), "Deep RL at the edge of the statistical precipice
   ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles. With one task per config the
   stratified bootstrap of rliable (resampling runs within each task) reduces to this.
 
+* **Paired comparisons** (two arms run on the same seeds): the per-seed differences
+  ``d_k = score_B(seed k) - score_A(seed k)``, their median and a percentile-bootstrap interval
+  of that median (seeds resampled as pairs, so each resample keeps the pairing). The arms
+  *separate* at level ``level`` when the interval excludes zero.
+
 Every function ignores non-finite scores (failed or diverged runs are counted elsewhere).
 """
 
@@ -92,3 +97,25 @@ def curve_band(values: np.ndarray, n_boot: int = DEFAULT_BOOTSTRAP,
         centre[j] = column.mean()
         low[j], high[j] = bootstrap_ci(column, mean, n_boot, level, seed)
     return {"mean": centre, "low": low, "high": high, "n": n}
+
+
+def paired_comparison(a: dict[int, float], b: dict[int, float], n_boot: int = DEFAULT_BOOTSTRAP,
+                      level: float = DEFAULT_LEVEL, seed: int = 0) -> dict:
+    """Paired differences ``b[k] - a[k]`` over the seeds both arms have (module docstring).
+
+    Returns ``seeds``, ``differences``, ``n``, ``median_difference`` with its bootstrap
+    ``median_ci``, ``mean_difference``, ``wins`` (seeds where B > A), each arm's ``summarize``
+    on the paired seeds, and ``separates`` (the interval excludes zero).
+    Raises ``ValueError`` when the arms share no seed.
+    """
+    seeds = sorted(k for k in set(a) & set(b) if np.isfinite(a[k]) and np.isfinite(b[k]))
+    if not seeds:
+        raise ValueError("the two arms share no seed with a finite score")
+    d = np.array([b[k] - a[k] for k in seeds], dtype=float)
+    low, high = bootstrap_ci(d, median, n_boot, level, seed)
+    return {"seeds": seeds, "differences": d.tolist(), "n": len(seeds),
+            "median_difference": float(np.median(d)), "median_ci": [low, high],
+            "mean_difference": float(d.mean()), "wins": int((d > 0).sum()),
+            "a": summarize([a[k] for k in seeds], n_boot, level, seed),
+            "b": summarize([b[k] for k in seeds], n_boot, level, seed),
+            "separates": bool(low > 0 or high < 0)}

@@ -1,0 +1,78 @@
+"""Paired comparisons (issue 22's tool): outcome metrics and paired differences by hand, and the
+bench script on real (tiny) run folders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainer.run_results import curve_area, final_score
+from trainer.stats import paired_comparison
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_outcome_metrics_by_hand():
+    steps, returns = np.array([0, 10, 20, 30]), np.array([0.0, 10.0, 20.0, 40.0])
+    assert final_score(steps, returns) == pytest.approx((10 + 20 + 40) / 3)
+    # trapezoids: 10 * (0 + 10) / 2 + 10 * (10 + 20) / 2 + 10 * (20 + 40) / 2 = 500, over 30 steps
+    assert curve_area(steps, returns) == pytest.approx(500 / 30)
+    assert np.isnan(curve_area(steps[:1], returns[:1]))
+
+
+def test_paired_differences_use_only_shared_seeds_and_keep_the_pairing():
+    a = {0: 1.0, 1: 2.0, 2: 3.0, 7: 100.0}
+    b = {0: 2.0, 1: 4.0, 2: 3.0, 5: -50.0}
+    r = paired_comparison(a, b)
+    assert r["seeds"] == [0, 1, 2] and r["differences"] == [1.0, 2.0, 0.0]
+    assert r["median_difference"] == 1.0 and r["wins"] == 2
+    # the bootstrap median of three values from {0, 1, 2} stays in [0, 2]
+    assert 0.0 <= r["median_ci"][0] <= r["median_ci"][1] <= 2.0
+
+
+def test_a_constant_shift_separates_and_a_symmetric_one_does_not():
+    a = {k: float(k) for k in range(10)}
+    shifted = paired_comparison(a, {k: v + 5.0 for k, v in a.items()})
+    assert shifted["median_ci"] == [5.0, 5.0] and shifted["separates"]
+    noise = {k: v + (3.0 if k % 2 else -3.0) for k, v in a.items()}
+    mixed = paired_comparison(a, noise)
+    assert mixed["median_ci"][0] < 0 < mixed["median_ci"][1] and not mixed["separates"]
+
+
+def test_no_shared_seed_is_an_error():
+    with pytest.raises(ValueError, match="share no seed"):
+        paired_comparison({0: 1.0}, {1: 1.0})
+
+
+def write_run(folder: Path, seed: int, returns: list[float]) -> None:
+    """A finished run folder as the trainer writes it (config, eval.csv, summary)."""
+    import json
+
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(f"seed: {seed}\n")
+    rows = ["step,frames,mean_return"] + [f"{1000 * i},{1000 * i},{r}"
+                                           for i, r in enumerate(returns)]
+    (folder / "eval.csv").write_text("\n".join(rows) + "\n")
+    (folder / "summary.json").write_text(json.dumps(
+        {"status": "complete", "final_eval_return": returns[-1]}))
+
+
+def test_bench_script_pairs_run_folders_by_seed(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "bench"))
+    import paired
+
+    for seed in range(4):
+        write_run(tmp_path / "A" / f"seed{seed}", seed, [0.0, 10.0, 10.0, 10.0])
+        write_run(tmp_path / "B" / f"seed{seed}", seed, [0.0, 20.0, 20.0, 20.0 + seed])
+    code = paired.main([str(tmp_path / "A"), str(tmp_path / "B"), "--labels", "none", "aux",
+                        "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0
+    # final: differences 10, 10.33, 10.67, 11 -> median 10.5, every resample > 0
+    assert "| final | 4 |" in out and "+10.5" in out and "separates" in out
+    assert (tmp_path / "out.json").exists() and (tmp_path / "out.md").exists()
+    code = paired.main([str(tmp_path / "A"), str(tmp_path / "missing")])
+    assert code == 2 and "is not a folder" in capsys.readouterr().err
