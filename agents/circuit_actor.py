@@ -87,6 +87,10 @@ class NCAPPlusActor(nn.Module):
         self.brain = {"hardcoded": HardSteering, "learned": lambda: LinearSteering(brain_init),
                       None: lambda: None}[steering]()
 
+    def timing_parameters(self) -> list[nn.Parameter]:
+        """The learned period and duty cycle (their own learning rate: ``timing_lr_scale``)."""
+        return list(self.circuit.timing.parameters())
+
     def _inputs(self, obs: torch.Tensor):
         j0, j1 = self.layout["joints"]
         joints = obs[..., j0:j1]

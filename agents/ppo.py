@@ -105,10 +105,18 @@ class PPOAgent:
         # One Adam, two parameter groups (actor lr, critic lr). Parameters left without a
         # gradient (the actor after the KL stop) are skipped by Adam, so the critic trains on.
         # fused: one kernel per step instead of one per tensor (much faster for small nets).
-        policy_params = list(self.actor.parameters()) + list(self.head.parameters())
-        self.optimizer = torch.optim.Adam(
-            [{"params": policy_params, "lr": cfg.actor_lr},
-             {"params": list(self.critic.parameters()), "lr": cfg.critic_lr}], fused=True)
+        # A circuit's learned timing (NCAP+ period, duty) may take its own lr: a third group,
+        # only when its scale is not 1 (so checkpoints written before the option still load).
+        scale = getattr(cfg.actor, "timing_lr_scale", 1.0)
+        timing = getattr(self.actor, "timing_parameters", lambda: [])() if scale != 1.0 else []
+        timing_ids = {id(p) for p in timing}
+        policy_params = [p for p in [*self.actor.parameters(), *self.head.parameters()]
+                         if id(p) not in timing_ids]
+        groups = [{"params": policy_params, "lr": cfg.actor_lr},
+                  {"params": list(self.critic.parameters()), "lr": cfg.critic_lr}]
+        if timing:
+            groups.append({"params": timing, "lr": cfg.actor_lr * scale})
+        self.optimizer = torch.optim.Adam(groups, fused=True)
         self.buffer = None if acting_only else RolloutBuffer(cfg.segment, obs_dim, self.act_dim)
         self.updates = 0
 

@@ -12,6 +12,10 @@ Three parts, each optional:
 * ``--ablate``: leave-one-out ablation during learning: the full preset with one switch
   turned off (``ABLATIONS``), trained like the full circuit for ``--steps`` on
   ``--ablate-seeds``; what each switch buys is the full circuit's return minus the ablated one's;
+* ``--variants``: named variants of the full preset (``VARIANTS``: a per-parameter learning
+  rate that lets the period learn, and velocity + leak without muscle tone), each trained on
+  ``--variant-seeds`` like the full circuit and transferred zero-shot to N = 2..13 when
+  ``--transfer`` is given;
 * ``--transfer``: zero-shot return on N = 2..13 (``--episodes`` episodes each, mean actions,
   seeds 10000 + i) of every trained NCAP+ seed and of the trained NCAP runs given by
   ``--reference`` (run folders; their final ``last.pt``).
@@ -24,6 +28,8 @@ reuses finished runs.
         --reference bench/runs/learning/ncap_tuned/seed0 bench/runs/learning/ncap_tuned/seed1 \\
         bench/runs/learning/ncap_tuned/seed2
     python bench/circuit.py --steps 300000 --seeds --ablate --ablate-seeds 0
+    python bench/circuit.py --steps 300000 --seeds --variants --variant-seeds 0 1 2 --transfer \
+        --out bench/results/circuit_variants
 """
 
 from __future__ import annotations
@@ -72,6 +78,16 @@ ABLATIONS = {  # run folder -> (row name, overrides on the full preset that swit
     "minus_leak": ("- leak", ["agent.actor.leak=0.0"]),
     "minus_velocity": ("- velocity", ["agent.actor.velocity=null"]),
     "minus_gain_profile": ("- gain profile", ["agent.actor.gain_profile=0"]),
+}
+VARIANTS = {  # run folder -> (row name, overrides on the full preset)
+    "timing_lr_x10": ("full, period and duty at 10x the actor lr",
+                      ["agent.actor.timing_lr_scale=10"]),
+    "velocity_leak": ("velocity + leak, no tone (square wave, fixed timing, no gain profile)",
+                      ["agent.actor.oscillator=square", "agent.actor.learn_period=false",
+                       "agent.actor.learn_duty=false", "agent.actor.muscle_tone=null",
+                       "agent.actor.gain_profile=0"]),
+    "no_tone_timing_lr_x10": ("full without tone, period and duty at 10x the actor lr",
+                              ["agent.actor.muscle_tone=null", "agent.actor.timing_lr_scale=10"]),
 }
 SEED_BASE = 10_000
 JOINTS = list(range(2, 14))
@@ -124,6 +140,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     ap.add_argument("--ablate", action="store_true", help="leave-one-out switch ablation")
     ap.add_argument("--ablate-seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--variants", action="store_true", help="train the VARIANTS")
+    ap.add_argument("--variant-seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--transfer", action="store_true", help="zero-shot N = 2..13")
     ap.add_argument("--episodes", type=int, default=2, help="episodes per transfer cell")
     ap.add_argument("--reference", nargs="*", default=[], help="trained NCAP run folders")
@@ -180,7 +198,25 @@ def main() -> None:
                 [train_full(args.steps, s, folder, overrides) for s in args.ablate_seeds])
         result["ablation"] = ablation
 
-    if args.transfer:
+    if args.variants:
+        variants = {"steps": args.steps, "seeds": args.variant_seeds, "rows": {}}
+        for folder, (name, overrides) in VARIANTS.items():
+            dirs = [train_full(args.steps, s, folder, overrides) for s in args.variant_seeds]
+            curves = [RunDir(r).eval_curve() for r in dirs]
+            n = min(len(c[0]) for c in curves)
+            row = {"folder": folder, "curve_steps": [int(x) for x in curves[0][0][:n]],
+                   "per_seed": [c[1][:n].tolist() for c in curves],
+                   "final_parameters": {f"seed{s}": load_policy(r / "checkpoints" / "last.pt")[1]
+                                        .actor.circuit.readable()
+                                        for s, r in zip(args.variant_seeds, dirs)}}
+            if args.transfer:
+                row["transfer"] = {f"seed{s}": transfer_row(r / "checkpoints" / "last.pt",
+                                                            args.episodes)
+                                   for s, r in zip(args.variant_seeds, dirs)}
+            variants["rows"][name] = row
+        result["variants"] = variants
+
+    if args.transfer and runs:
         rows = {f"ncap_plus/seed{s}": transfer_row(r / "checkpoints" / "last.pt", args.episodes)
                 for s, r in zip(args.seeds, runs)}
         for ref in map(Path, args.reference):
@@ -216,6 +252,27 @@ def main() -> None:
         for name, row in ab["rows"].items():
             lines.append(f"| {name} | {row['start']:.0f} | {row.get('100k', float('nan')):.0f} | "
                          f"{row['final']:.0f} | {full['final'] - row['final']:+.0f} |")
+        lines.append("")
+    if "variants" in result:
+        va = result["variants"]
+        lines += [f"Variants, {va['steps']} steps, seeds {va['seeds']}: median (min-max)", "",
+                  "| variant | start | 100k | final | period (per seed) | transfer median N=2..13 |",
+                  "|---|---|---|---|---|---|"]
+        for name, row in va["rows"].items():
+            mat = np.array(row["per_seed"])
+
+            def cell(c: int) -> str:
+                return f"{np.median(mat[:, c]):.0f} ({mat[:, c].min():.0f}-{mat[:, c].max():.0f})"
+            at100 = row["curve_steps"].index(100_000) if 100_000 in row["curve_steps"] else None
+            periods = " / ".join(f"{p.get('T', float('nan')):.1f}"
+                                 for p in row["final_parameters"].values())
+            tr = ""
+            if "transfer" in row:
+                tmat = np.array([[seed_row[str(n)] for n in JOINTS]
+                                 for seed_row in row["transfer"].values()])
+                tr = " ".join(f"{v:.0f}" for v in np.median(tmat, 0))
+            lines.append(f"| {name} | {cell(0)} | {cell(at100) if at100 is not None else '-'} | "
+                         f"{cell(-1)} | {periods} | {tr} |")
         lines.append("")
     if "transfer" in result:
         rows = result["transfer"]["rows"]

@@ -106,6 +106,8 @@ class NCAPPlusActorConfig(StrictModel):
     duty: float = Field(0.5, gt=0, lt=1, description="initial duty cycle (fraction on per side)")
     learn_period: bool = Field(False, description="train the period (needs oscillator smooth)")
     learn_duty: bool = Field(False, description="train the duty cycle (needs oscillator smooth)")
+    timing_lr_scale: float = Field(1.0, gt=0, description="learning rate of the learned period "
+                                   "and duty cycle = actor lr x this (PPO)")
     sharpness: float = Field(10.0, gt=0, description="smooth wave: logistic slope kappa")
     muscle_tone: float | None = Field(None, ge=0, description="tonic muscle drive init (None: "
                                       "off); gives the contralateral weight c a gradient")

@@ -187,3 +187,22 @@ def test_bad_circuit_or_task_options_are_one_line_exit_2_and_write_nothing(
     assert err.count("\n") == 1 and err.startswith("error: "), err
     assert message in err
     assert not run_dir.exists()
+
+
+def test_timing_lr_scale_gives_period_and_duty_their_own_learning_rate():
+    """First Adam step moves every parameter by lr * sign(grad) (by hand: m / sqrt(v) = sign):
+    the timing parameters by actor_lr x 10, the synapses by actor_lr."""
+    cfg = load_config(ROOT / "configs/ncap_plus_swim_ppo_full.yaml",
+                      ["agent.actor.timing_lr_scale=10"])
+    _, agent, _ = build(cfg)
+    circuit = agent.actor.circuit
+    before = {n: p.detach().clone() for n, p in circuit.named_parameters()}
+    agent.optimizer.zero_grad()
+    for p in circuit.parameters():
+        p.grad = torch.ones_like(p)
+    agent.optimizer.step()
+    lr = cfg.agent.actor_lr
+    for name, p in circuit.named_parameters():
+        step = (before[name] - p.detach()).abs().max().item()
+        expected = 10 * lr if name.startswith("timing.") else lr
+        assert step == pytest.approx(expected, rel=1e-3), name
