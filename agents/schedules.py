@@ -93,6 +93,13 @@ class AdaptiveReplayRatio:
     Updates run after the loop's episode-end hook in the same agent step, so "the updates of
     an episode" are those after its predecessor's end, as in the reference loop.
 
+    **Window** (``window = W``, 1 by default = the paper's rule; *our variant for W > 1*): ``avg``
+    is the mean critic FAU over the updates of the last ``W`` episodes with updates before the
+    check (pooled per update), so single-episode FAU noise (on CPU runs above the 1e-3
+    threshold) shrinks by about ``sqrt(W)``. With ``W > 1`` the first check only records its
+    window mean as ``last`` (decision ``first window``): comparing a W-episode mean with one
+    update's FAU would be noise.
+
     **Trough guard** (``trough_guard``, off by default; *our variant, not the paper's*): a check
     may switch only if ``avg`` exceeds the lowest checked FAU so far (``last``'s initial value
     included) by more than ``threshold``, i.e. FAU has risen from its early minimum; it guards
@@ -109,11 +116,15 @@ class AdaptiveReplayRatio:
     FAU_KEY = "fau/critic"
 
     def __init__(self, low: float = 0.5, high: float = 2.0, interval: int = 50,
-                 threshold: float = 1e-3, trough_guard: bool = False, frames_per_step: int = 1):
+                 threshold: float = 1e-3, trough_guard: bool = False, frames_per_step: int = 1,
+                 window: int = 1):
         if not (low > 0 and high > 0):
             raise ValueError(f"replay ratios must be > 0 (got low {low}, high {high})")
         if interval < 1 or not threshold > 0:
             raise ValueError(f"need interval >= 1 and threshold > 0 (got {interval}, {threshold})")
+        if window < 1:
+            raise ValueError(f"window must be >= 1 episode (got {window})")
+        self.window = int(window)
         self.low, self.high = float(low), float(high)
         self.interval, self.threshold = int(interval), float(threshold)
         self.trough_guard = bool(trough_guard)
@@ -126,6 +137,7 @@ class AdaptiveReplayRatio:
         self._lowest: float | None = None
         self._sum: torch.Tensor | float = 0.0            # this episode's FAU sum and updates
         self._count = 0
+        self._recent: list[tuple[torch.Tensor | float, int]] = []  # last `window` episodes
         self.checks: list[dict[str, Any]] = []
         self._episodes: list[tuple[int, int, torch.Tensor | float, int]] = []
 
@@ -144,7 +156,7 @@ class AdaptiveReplayRatio:
         """Add one update's critic FAU (a float or a 0-d tensor, summed where it lives)."""
         fau = metrics[self.FAU_KEY]
         fau = fau.detach().double() if isinstance(fau, torch.Tensor) else float(fau)
-        if self._last is None:
+        if self._last is None and self.window == 1:
             self._last = fau
         self._sum = self._sum + fau
         self._count += 1
@@ -153,12 +165,21 @@ class AdaptiveReplayRatio:
         episode, step = int(info["episode"]), int(info["step"])
         if self._count:
             self._episodes.append((episode, step, self._sum, self._count))
+            self._recent = [*self._recent, (self._sum, self._count)][-self.window:]
             if episode % self.interval == 0:
                 self._check(episode, step)
         self._sum, self._count = 0.0, 0
 
     def _check(self, episode: int, step: int) -> None:
-        avg, last = float(self._sum) / self._count, float(self._last)
+        avg = float(sum(s for s, _ in self._recent)) / sum(n for _, n in self._recent)
+        if self._last is None:   # window > 1: the first check only records its window mean
+            self.checks.append({"episode": episode, "step": step,
+                                "frame": step * self.frames_per_step, "fau": avg,
+                                "previous_fau": None, "change": None,
+                                "decision": "first window", "rr": self.rr})
+            self._last = self._lowest = avg
+            return
+        last = float(self._last)
         self._lowest = last if self._lowest is None else min(self._lowest, last)
         change = avg - last
         if self.switched:
@@ -209,6 +230,7 @@ class AdaptiveReplayRatio:
                 "switch_step": self.switch_step, "switch_episode": self.switch_episode,
                 "last": None if self._last is None else float(self._last),
                 "lowest": self._lowest, "sum": float(self._sum), "count": self._count,
+                "recent": [(float(s), n) for s, n in self._recent],
                 "checks": list(self.checks),
                 "episodes": [(e, t, float(s), n) for e, t, s, n in self._episodes]}
 
@@ -218,6 +240,7 @@ class AdaptiveReplayRatio:
         self.switch_episode = state["switch_episode"]
         self._last, self._lowest = state["last"], state["lowest"]
         self._sum, self._count = state["sum"], state["count"]
+        self._recent = [tuple(r) for r in state.get("recent", [])]
         self.checks = list(state["checks"])
         self._episodes = list(state["episodes"])
 
@@ -228,7 +251,7 @@ def make_rr_schedule(cfg, frames_per_step: int = 1) -> FixedReplayRatio | Adapti
         return FixedReplayRatio(cfg.rr, cfg.period)
     if cfg.type == "adaptive":
         return AdaptiveReplayRatio(cfg.low, cfg.high, cfg.interval, cfg.threshold,
-                                   cfg.trough_guard, frames_per_step)
+                                   cfg.trough_guard, frames_per_step, cfg.window)
     raise ValueError(f"unknown replay-ratio schedule '{cfg.type}'")
 
 

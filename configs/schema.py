@@ -334,6 +334,8 @@ class AdaptiveRRConfig(StrictModel):
     threshold: float = Field(1e-3, gt=0, lt=1, description="switch when |FAU change| <= this")
     trough_guard: bool = Field(False, description="our variant, not the paper's: switch only "
                                "once FAU has risen above its lowest checked value by > threshold")
+    window: int = Field(1, ge=1, description="episodes whose FAU is pooled at a check (1: the "
+                        "paper's rule; > 1: our variant, robust to per-episode FAU noise)")
 
 
 class ResetConfig(StrictModel):
