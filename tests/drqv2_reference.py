@@ -29,6 +29,7 @@ and the standard-normal exploration draws are arguments.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -70,6 +71,27 @@ def random_shift(x: torch.Tensor, shift: torch.Tensor, pad: int) -> torch.Tensor
     padded = F.pad(x, (pad,) * 4, mode="replicate")
     return torch.stack([padded[b, :, dy:dy + side, dx:dx + side]
                         for b, (dx, dy) in enumerate(shift.tolist())])
+
+
+# our module layout (agents/offpolicy_nets.py) -> the names used here
+RENAME = {"encoder": {f"convnet.{2 * i}.": f"conv{i}." for i in range(4)},
+          "actor": {"trunk.0.": "trunk.linear.", "trunk.1.": "trunk.norm.",
+                    "policy.0.": "pi.l1.", "policy.2.": "pi.l2.", "policy.4.": "pi.l3."},
+          "critic": {"trunk.0.": "trunk.linear.", "trunk.1.": "trunk.norm.",
+                     **{f"q{i}.{ours}.": f"q{i}.{theirs}." for i in (1, 2)
+                        for ours, theirs in (("l1", "l1"), ("l2", "l2"), ("out", "l3"))}}}
+
+
+def reference_names(part: str, named: Iterable[tuple[str, torch.Tensor]]) -> Params:
+    """Our ``part``'s tensors (``named_parameters()`` or ``state_dict().items()``) under the
+    names used here; every one must have a counterpart."""
+    rename = RENAME["critic" if part == "critic_target" else part]
+    out = {}
+    for name, value in named:
+        prefix = next((p for p in rename if name.startswith(p)), None)
+        assert prefix is not None, f"{part}.{name} has no counterpart in the reference"
+        out[rename[prefix] + name[len(prefix):]] = value.detach()
+    return out
 
 
 # --- networks ------------------------------------------------------------------------------------

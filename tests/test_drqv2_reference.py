@@ -22,7 +22,8 @@ from agents.base import Transition
 from agents.drqv2 import DrQV2Agent
 from agents.offpolicy import OffPolicyAgent
 from configs.schema import DrQV2Config, OffPolicyConfig
-from drqv2_reference import Episode, ReferenceDrQV2, n_step_transition, observation
+from drqv2_reference import (Episode, ReferenceDrQV2, n_step_transition, observation,
+                             reference_names)
 
 SIZE, STACK, STATE_DIM, ACTIONS = 24, 3, 5, 2
 BATCH, PAD, SIGMA0, SIGMA1, SIGMA_STEPS = 8, 4, 1.0, 0.1, 40
@@ -32,26 +33,6 @@ COMMON = dict(batch_size=BATCH, feature_dim=8, hidden_dim=16, replay_capacity=20
 # (length, how it ends): a time limit (bootstraps), a terminal state (does not), still running
 EPISODES = ((7, "truncated"), (9, "terminated"), (30, "open"))
 FIRST_UPDATE, EVERY = 10, 4   # transitions stored before the first update, between updates
-
-# our module layout -> the reference's parameter names
-RENAME = {"encoder": {f"convnet.{2 * i}.": f"conv{i}." for i in range(4)},
-          "actor": {"trunk.0.": "trunk.linear.", "trunk.1.": "trunk.norm.",
-                    "policy.0.": "pi.l1.", "policy.2.": "pi.l2.", "policy.4.": "pi.l3."},
-          "critic": {"trunk.0.": "trunk.linear.", "trunk.1.": "trunk.norm.",
-                     **{f"q{i}.{ours}.": f"q{i}.{theirs}." for i in (1, 2)
-                        for ours, theirs in (("l1", "l1"), ("l2", "l2"), ("out", "l3"))}}}
-
-
-def reference_names(part: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """``module``'s parameters under the reference's names (every one must have a name)."""
-    rename = RENAME["critic" if part == "critic_target" else part]
-    out = {}
-    for name, value in module.named_parameters():
-        prefix = next((p for p in rename if name.startswith(p)), None)
-        assert prefix is not None, f"{part}.{name} has no counterpart in the reference"
-        out[rename[prefix] + name[len(prefix):]] = value.detach()
-    return out
-
 
 class FakeEnv:
     frames_per_step = 2
@@ -120,10 +101,11 @@ def test_agent_updates_match_a_plainly_written_drqv2(pixels, monkeypatch):
     torch.manual_seed(3)   # initial weights where Q1 and Q2 cross on the batches
     agent = make_agent(pixels)
     stack = STACK if pixels else 1
-    ref = ReferenceDrQV2(reference_names("encoder", agent.encoder) if pixels else None,
-                         reference_names("actor", agent.actor),
-                         reference_names("critic", agent.critic), lr=COMMON["lr"],
-                         tau=COMMON["critic_tau"], clip=COMMON["std_clip"], pad=PAD)
+    params = {part: reference_names(part, getattr(agent, part).named_parameters())
+              for part in ("encoder", "actor", "critic")}
+    ref = ReferenceDrQV2(params["encoder"] if pixels else None, params["actor"],
+                         params["critic"], lr=COMMON["lr"], tau=COMMON["critic_tau"],
+                         clip=COMMON["std_clip"], pad=PAD)
     start = {part: {k: v.clone() for k, v in getattr(ref, part).items()}
              for part in ("actor", "critic")}
 
@@ -185,7 +167,7 @@ def test_agent_updates_match_a_plainly_written_drqv2(pixels, monkeypatch):
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), f"update {u}: {key}"
     parts = ["actor", "critic", "critic_target"] + (["encoder"] if pixels else [])
     for part in parts:
-        mine = reference_names(part, getattr(agent, part))
+        mine = reference_names(part, getattr(agent, part).named_parameters())
         for name, value in getattr(ref, part).items():
             torch.testing.assert_close(mine[name], value.detach(), atol=1e-5, rtol=0,
                                        msg=lambda m: f"{part}.{name} differs: {m}")
