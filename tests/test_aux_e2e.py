@@ -55,6 +55,7 @@ def runs(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_every_aux_loss_is_logged_with_representation_metrics(runs):
     rows = read_csv(runs / "a" / "metrics.csv")
     last = rows[-1]
@@ -68,6 +69,7 @@ def test_every_aux_loss_is_logged_with_representation_metrics(runs):
     assert (runs / "a" / "probe.npz").exists()
 
 
+@pytest.mark.slow
 def test_aux_run_resumes_bitwise_identically(runs):
     a = load_checkpoint(runs / "a" / "checkpoints" / "last.pt")["agent"]
     b = load_checkpoint(runs / "b" / "checkpoints" / "last.pt")["agent"]
@@ -108,6 +110,7 @@ def brute_force_representation(z: np.ndarray, probe: ProbeSet, ridge: float) -> 
             "repr/probe_r2": float(np.mean(r2))}
 
 
+@pytest.mark.slow
 def test_represent_command_measures_every_checkpoint_on_the_saved_probe(runs, capsys):
     probe_time = (runs / "a" / "probe.npz").stat().st_mtime_ns
     assert cli.main(["represent", str(runs / "a")]) == 0
@@ -135,6 +138,7 @@ def test_represent_command_measures_every_checkpoint_on_the_saved_probe(runs, ca
         {k: v for k, v in rows[1].items() if k != "checkpoint"}, "same weights, same metrics"
 
 
+@pytest.mark.slow
 def test_frozen_encoder_transfer_keeps_the_source_encoder_and_records_it(runs, tmp_path):
     source = runs / "a"
     run = tmp_path / "t"
@@ -163,14 +167,15 @@ def test_frozen_encoder_transfer_keeps_the_source_encoder_and_records_it(runs, t
     ("agent.aux.losses=[{type: predict_pixels}]", "agent.aux.losses.0: Input tag"),
     ("agent.aux.losses=[{type: one_step, weight: -0.1}]", "agent.aux.losses.0.weight"),
     ("agent.aux.losses=[{type: rollout, k: 5000}]", "agent.aux.losses.0: a 5000-step window"),
-    ("env.pixels.size=40", "agent.encoder_init.run: the encoder of"),
+    pytest.param("env.pixels.size=40", "agent.encoder_init.run: the encoder of",
+                 marks=pytest.mark.slow),   # needs the trained runs
 ])
 def test_bad_aux_and_transfer_input_is_one_line_exit_2_and_writes_nothing(
-        runs, tmp_path, capsys, override, message):
+        request, tmp_path, capsys, override, message):
     run = tmp_path / "bad"
     args = [str(PRESET), *TINY, "steps=10", f"run_dir={run}", override]
     if override.startswith("env."):
-        args.append(f"agent.encoder_init.run={runs / 'a'}")
+        args.append(f"agent.encoder_init.run={request.getfixturevalue('runs') / 'a'}")
     assert cli.main(args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err, err

@@ -52,6 +52,7 @@ def test_target_box_bounds_the_target_and_the_target_stays_visible():
         TargetBox(box=0.0)
 
 
+@pytest.mark.slow
 def test_rendered_navigate_frame_shows_the_target():
     env = envs.make_state_env("navigate", seed=0, target=TargetBox(box=0.05, near_box=0.05))
     env.reset(seed=0)
@@ -109,6 +110,7 @@ def test_navigation_circuit_has_15_parameters_hardcoded_6():
         assert agent.trainable_parameters()["policy"] == count
 
 
+@pytest.mark.slow
 def test_ppo_updates_move_the_brain_circuit_and_mlp_weights_on_navigate(tmp_path, tiny_ppo):
     """Two PPO updates on navigate change every trained tensor of the steering circuit (its
     learned brain included) and of the MLP, from the weights the run started with."""

@@ -165,6 +165,7 @@ def assert_same_state(x, y, where: str) -> None:
         assert x == y, f"{where} differs after resume"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_preset_trains_evaluates_checkpoints_and_resumes_exactly(preset, tmp_path):
     """A run in one go vs interrupted at an evaluation step and resumed: identical agent state
@@ -189,6 +190,7 @@ def test_preset_trains_evaluates_checkpoints_and_resumes_exactly(preset, tmp_pat
 
 
 # --- bad input ------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("args, key", [
     (["configs/ncap_swim_ddpg.yaml", "env.id=dmc:cheetah-run"], "agent.actor.type"),
     (["configs/ncap_swim_ddpg.yaml", "env.time_feature=false"], "env.time_feature"),

@@ -61,6 +61,7 @@ def filled_agent(overrides: list[str], transitions: int = 60):
     return agent
 
 
+@pytest.mark.slow
 def test_metric_collection_does_not_change_training():
     fingerprints, metrics = [], []
     for on in ("true", "false"):
@@ -146,6 +147,7 @@ def test_logged_fau_and_dormant_ratios_equal_a_brute_force_count_of_the_update_a
             f"{part}: the planted dead and near-silent units must show"
 
 
+@pytest.mark.slow
 def test_adaptive_run_logs_checks_metrics_switch_and_plots_it(tmp_path, capsys):
     run = tmp_path / "arr"
     summary = train(load_config(STATE, [*TINY_STATE, *ADAPTIVE, "steps=3000",
@@ -173,6 +175,7 @@ def test_adaptive_run_logs_checks_metrics_switch_and_plots_it(tmp_path, capsys):
     assert "## Adaptive replay ratio: switch frame" in report and "| 1,000 |" in report
 
 
+@pytest.mark.slow
 def test_adaptive_schedule_and_switch_survive_resume_bit_identically(tmp_path):
     args = [*TINY_STATE, *ADAPTIVE, "trainer.eval_every=1500", "trainer.checkpoint_every=1500"]
     a = train(load_config(STATE, [*args, "steps=3000", f"run_dir={tmp_path / 'a'}"]))
@@ -212,6 +215,7 @@ def test_nan_loss_stops_the_run_before_any_checkpoint_is_written(tmp_path):
     assert not list((run / "checkpoints").glob("*.pt"))
 
 
+@pytest.mark.slow
 def test_reset_and_redo_touch_and_log_what_they_should(tmp_path):
     run = tmp_path / "rr"
     train(load_config(STATE, [*TINY_STATE, "steps=1500", "agent.reset.count=2",
@@ -226,6 +230,7 @@ def test_reset_and_redo_touch_and_log_what_they_should(tmp_path):
     assert json.loads((run / "summary.json").read_text())["resets"] == 2
 
 
+@pytest.mark.slow
 def test_reset_keeps_encoder_and_its_optimiser_and_syncs_the_target_critic():
     agent = filled_agent(["agent.reset.count=1", "agent.reset.modules=[actor,critic]"])
     for _ in range(2):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 import envs
@@ -93,6 +94,7 @@ def test_kl_early_stop_halts_actor_but_critic_keeps_training():
             f"step {i}: the critic stopped training"
 
 
+@pytest.mark.slow
 def test_ppo_improves_a_weak_circuit_on_a_small_budget(tmp_path):
     """Random sign-constrained NCAP init (seed 1 starts near 125) roughly doubles in 10k steps."""
     cfg = load_config(None, [
