@@ -34,6 +34,7 @@ COMMON = dict(batch_size=BATCH, feature_dim=8, hidden_dim=16, replay_capacity=20
 EPISODES = ((7, "truncated"), (9, "terminated"), (30, "open"))
 FIRST_UPDATE, EVERY = 10, 4   # transitions stored before the first update, between updates
 
+
 class FakeEnv:
     frames_per_step = 2
 
@@ -160,8 +161,9 @@ def test_agent_updates_match_a_plainly_written_drqv2(pixels, monkeypatch):
     if pixels:
         assert shifts.used == len(shifts.values), "the agent shifted fewer images than DrQ-v2"
     sampled_steps = {where[a.tobytes()] for b in batches for a in b["action"]}
-    assert {k for e, k in sampled_steps if e == 0} & {5, 6}, \
-        "the batches should reach the n-step windows cut by the first episode's time limit"
+    for episode, cut in ((0, {5, 6}), (1, {7, 8})):
+        assert {k for e, k in sampled_steps if e == episode} & cut, \
+            f"the batches should reach n-step windows cut by episode {episode}'s end"
     for u, (a, b) in enumerate(zip(ours, theirs)):
         for key in a:
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), f"update {u}: {key}"

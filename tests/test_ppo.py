@@ -62,7 +62,7 @@ def test_policy_parameter_counts_ncap_4_mlp_73482():
 
 def test_kl_early_stop_halts_actor_but_critic_keeps_training():
     """With a tiny KL target the actor stops after its first step(s) of an update; every later
-    Adam step leaves the actor (and its Adam state) alone and still moves the critic."""
+    Adam step leaves the actor alone and still moves the critic."""
     env = envs.make_state_env("swim", n_joints=5)
     cfg = PPOConfig(segment=256, iterations=10, kl_target=1e-9, actor_lr=0.05,
                     critic_hidden=[32, 32], actor={"type": "mlp", "hidden": [16, 16]})
