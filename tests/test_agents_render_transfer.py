@@ -16,6 +16,7 @@ from trainer.api import load_policy, train
 from trainer.transfer import RANDOM, UNTRAINED, transfer_rows
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow   # every test here trains or runs processes (pytest -m "not slow")
 QUIET = ["trainer.eval_episodes=1", "trainer.progress=false", "trainer.tensorboard=false"]
 TINY_OFFPOLICY = ["agent.batch_size=16", "agent.hidden_dim=32", "agent.replay_capacity=600",
                   "agent.explore_steps=100", "agent.seed_frames=100", "steps=300",

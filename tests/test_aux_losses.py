@@ -139,7 +139,30 @@ def test_contrastive_loss_is_log_batch_when_every_future_looks_the_same():
     keys = torch.ones(B, 2, D)
     loss, metrics = module(latent_batch(torch.randn(B, D), keys), 0)
     assert loss.item() == pytest.approx(math.log(B), rel=1e-5)
-    assert 0.0 <= metrics["aux/d/accuracy"].item() <= 1.0
+    assert set(metrics) == {"aux/d/accuracy"}
+
+
+class FirstColumns(nn.Module):
+    """The anchor ``z_t`` alone: drops the action code from ``[z_t, u]``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :D]
+
+
+def test_contrastive_accuracy_counts_rows_whose_own_future_scores_highest_among_valid_rows():
+    module = TemporalContrastive("d", D, A, k=2)
+    module.projection = FirstColumns()            # anchors = z_t, W = identity: logits z_t . key
+    eye = torch.eye(D)
+    keys = torch.cat([eye, -eye])                 # row i's future: +-e_(i mod 4)
+    z = keys.clone()
+    z[6], z[7] = keys[0], keys[1]                 # rows 6 and 7 point at rows 0 and 1's futures
+    future = torch.stack([torch.zeros(B, D), keys], dim=1)
+    _, metrics = module(latent_batch(z, future), 0)
+    assert metrics["aux/d/accuracy"].item() == pytest.approx(6 / 8)
+    mask = torch.ones(B, 2)
+    mask[[5, 6], 1] = 0.0                         # windows of rows 5 and 6 left the episode
+    _, metrics = module(latent_batch(z, future, mask=mask), 0)
+    assert metrics["aux/d/accuracy"].item() == pytest.approx(5 / 6), "rows 0-4 of 0-4 and 7"
 
 
 @pytest.mark.parametrize("discount", [1.0, 0.9])

@@ -55,12 +55,14 @@ def test_missing_config_file_and_unknown_option(capsys):
     assert code == 2 and "unknown option '--frobnicate'" in err
 
 
+@pytest.mark.slow
 def test_resuming_a_folder_with_another_config_is_refused(tmp_path, tiny_ppo, capsys):
     train(load_config(None, [*tiny_ppo, "steps=500", f"run_dir={tmp_path}"]))
     code, _, err = run_cli([*tiny_ppo, "steps=500", "seed=7", f"run_dir={tmp_path}"], capsys)
     assert code == 2 and "different config (seed: 0 there, 7 now)" in err
 
 
+@pytest.mark.slow
 def test_evaluate_a_config_gives_the_untrained_policy_score(capsys):
     code, out, _ = run_cli(["evaluate", "configs/ncap_swim_ppo.yaml", "--episodes", "2",
                             "--seed", "0"], capsys)
@@ -68,6 +70,7 @@ def test_evaluate_a_config_gives_the_untrained_policy_score(capsys):
     assert "return 800.6 +- 6.4 over 2 episodes" in out  # seeds 0, 1: 794.1 and 807.0
 
 
+@pytest.mark.slow
 def test_evaluate_run_folder_on_another_body_and_refuse_mlp(tmp_path, tiny_ppo, capsys):
     train(load_config(None, [*tiny_ppo, "steps=500", f"run_dir={tmp_path / 'ncap'}"]))
     code, out, _ = run_cli(["evaluate", str(tmp_path / "ncap"), "--episodes", "1", "n_joints=7"],
@@ -88,6 +91,7 @@ def test_missing_or_corrupt_checkpoint_is_one_line(tmp_path, capsys):
     assert code == 2 and "corrupt or unreadable" in err
 
 
+@pytest.mark.slow
 def test_corrupt_last_checkpoint_stops_resume_without_touching_the_folder(tmp_path, tiny_ppo, capsys):
     train(load_config(None, [*tiny_ppo, "steps=500", f"run_dir={tmp_path}"]))
     last = tmp_path / "checkpoints" / "step_0000000500.pt"
@@ -102,6 +106,7 @@ def test_corrupt_last_checkpoint_stops_resume_without_touching_the_folder(tmp_pa
     assert before == files()
 
 
+@pytest.mark.slow
 def test_command_line_exit_code_and_stderr_in_a_real_process(tmp_path):
     done = subprocess.run([sys.executable, "train.py", "agent.foo=1", f"run_dir={tmp_path}/r"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)

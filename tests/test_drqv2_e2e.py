@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from configs.loader import load_config
@@ -13,6 +14,7 @@ from trainer.api import train
 from trainer.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow   # every test here trains or runs processes (pytest -m "not slow")
 PRESET = ROOT / "configs" / "drqv2_tiny.yaml"
 TIMING_COLUMNS = {"steps_per_second", "train_seconds", "seconds"}
 # 600 agent steps cross one episode end (500); updates start at agent step 100 (RR 0.5)

@@ -16,6 +16,7 @@ from configs.loader import load_config
 from envs.navigate import TargetBox, make_navigate_dm_env, reached
 from envs.swim import BodySpec
 from trainer.api import build, train
+from trainer.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 NCAP_NAV = ROOT / "configs/ncap_navigate_ppo.yaml"
@@ -51,6 +52,7 @@ def test_target_box_bounds_the_target_and_the_target_stays_visible():
         TargetBox(box=0.0)
 
 
+@pytest.mark.slow
 def test_rendered_navigate_frame_shows_the_target():
     env = envs.make_state_env("navigate", seed=0, target=TargetBox(box=0.05, near_box=0.05))
     env.reset(seed=0)
@@ -123,12 +125,24 @@ def test_navigation_circuit_has_15_parameters_hardcoded_6():
         assert agent.trainable_parameters()["policy"] == count
 
 
-def test_ppo_trains_the_steering_circuit_and_the_mlp_on_navigate(tmp_path, tiny_ppo):
+@pytest.mark.slow
+def test_ppo_updates_move_the_brain_circuit_and_mlp_weights_on_navigate(tmp_path, tiny_ppo):
+    """Two PPO updates on navigate change every trained tensor of the steering circuit (its
+    learned brain included) and of the MLP, from the weights the run started with."""
     for preset in (NCAP_NAV, ROOT / "configs/mlp_navigate_ppo.yaml"):
-        summary = train(load_config(preset, [*tiny_ppo, "steps=1024",
-                                             f"run_dir={tmp_path / preset.stem}"]))
+        cfg = load_config(preset, [*tiny_ppo, "steps=1024", f"run_dir={tmp_path / preset.stem}"])
+        _, start, _ = build(cfg)   # seeded like the run: its initial weights
+        initial = {k: v.clone() for k, v in start.actor.state_dict().items()}
+        summary = train(cfg)
         assert summary["status"] == "complete"
-        assert np.isfinite(summary["final_eval_return"])
+        agent = load_checkpoint(tmp_path / preset.stem / "checkpoints" / "last.pt")["agent"]
+        assert agent["updates"] == 2
+        trained = {name for name, p in start.actor.named_parameters() if p.requires_grad}
+        if preset == NCAP_NAV:
+            assert {"brain.linear.weight", "brain.linear.bias"} <= trained
+        for name in sorted(trained):
+            assert not torch.equal(agent["actor"][name], initial[name]), \
+                f"{preset.stem}: PPO left actor.{name} unchanged"
 
 
 def test_reached_means_nose_within_the_target_radius():

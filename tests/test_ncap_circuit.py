@@ -93,6 +93,7 @@ def test_initialisations_follow_the_paper_table():
     assert values.abs().max() <= 1 and (values > 0).any() and (values < 0).any()
 
 
+@pytest.mark.slow
 def test_one_shared_parameter_set_runs_on_every_body_from_2_to_13_joints():
     trained = NCAPSwimmerCircuit(5)
     with torch.no_grad():
@@ -112,6 +113,7 @@ def test_one_shared_parameter_set_runs_on_every_body_from_2_to_13_joints():
         NCAPSwimmerCircuit(5, shared=False)(torch.zeros(1, 7), torch.zeros(1))
 
 
+@pytest.mark.slow
 def test_untrained_default_circuit_swims_near_the_reference_800_on_n5():
     """ncap.md 8.2: default-init NCAP, N = 5, seeds 0-2 -> 794.1 / 807.0 / 803.4 (mean 801.5)."""
     env = envs.make_state_env("swim", n_joints=5)

@@ -135,7 +135,9 @@ def test_gain_profile_from_legendre_coefficients():
     assert float(act["muscle_d"][0, 1].detach()) == pytest.approx(min(0.25 * float(expected[1]), 1.0))
 
 
-@pytest.mark.parametrize("n", range(2, 14))
+# the fast tier (-m "not slow") keeps the smallest and the largest body
+@pytest.mark.parametrize("n", [n if n in (2, 13) else pytest.param(n, marks=pytest.mark.slow)
+                               for n in range(2, 14)])
 def test_parameter_count_at_most_100_and_one_state_dict_runs_on_every_n(n):
     _, trained = plus_actor(EVERYTHING, n_joints=5)
     env, agent = plus_actor(EVERYTHING, n_joints=n)
@@ -152,6 +154,7 @@ def test_everything_on_counts_12_parameters():
     assert agent.trainable_parameters()["policy"] == 12
 
 
+@pytest.mark.slow
 def test_untrained_switches_keep_a_good_start():
     """Muscle tone 0.5 and velocity 0.5 start above NCAP's ~800 on N = 5."""
     env, agent = plus_actor(["agent.actor.muscle_tone=0.5", "agent.actor.velocity=0.5"])

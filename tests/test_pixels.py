@@ -19,6 +19,7 @@ def pixel_env(env_id: str, seed: int = 0, **pixel_kwargs) -> PixelEnv:
     return make_env(EnvConfig(id=env_id, pixels=PixelConfig(**pixel_kwargs)), seed=seed)
 
 
+@pytest.mark.slow
 def test_standard_pixels_equal_dm_control_pixel_wrapper_with_repeat_and_stack():
     size, seed = 48, 3
     ours = pixel_env("dmc:cartpole-swingup", seed, size=size, profile="standard")
@@ -44,6 +45,7 @@ def test_standard_pixels_equal_dm_control_pixel_wrapper_with_repeat_and_stack():
     assert ours.frames_per_step == 2
 
 
+@pytest.mark.slow
 def test_episode_is_500_agent_steps_of_1000_frames():
     env = pixel_env("dmc:cartpole-swingup", size=16, profile="fast")
     assert env.episode_steps == 500
@@ -53,6 +55,7 @@ def test_episode_is_500_agent_steps_of_1000_frames():
     assert truncated and not terminated, "the 1000-frame time limit is a truncation at step 500"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_id, profile",
                          [("swim", "fast"), ("dmc:cartpole-swingup", "standard")])
 def test_get_state_set_state_continues_identically_in_a_fresh_env(env_id, profile):
@@ -73,6 +76,7 @@ def test_get_state_set_state_continues_identically_in_a_fresh_env(env_id, profil
         assert reward2 == reward
 
 
+@pytest.mark.slow
 def test_fast_profile_is_explicit_and_changes_pixels():
     std = pixel_env("dmc:walker-walk", size=32, profile="standard")
     fast = pixel_env("dmc:walker-walk", size=32, profile="fast")
@@ -82,6 +86,7 @@ def test_fast_profile_is_explicit_and_changes_pixels():
     assert fast.render().shape == (32, 32, 3)
 
 
+@pytest.mark.slow
 def test_default_cameras_follow_drqv2_and_the_swimmer():
     assert default_camera("dmc:quadruped-run") == 2
     assert default_camera("dmc:cheetah-run") == 0

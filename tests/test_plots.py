@@ -28,6 +28,7 @@ def test_confidence_interval_is_student_t_over_runs():
     assert halves[-1] == 0.0, "a step only one run reached has no band"
 
 
+@pytest.mark.slow
 def test_replay_ratio_is_drawn_per_run_not_as_a_mean(tmp_path, monkeypatch):
     """A mean of RR 0.5 and 2 is an RR no run had: the rr panel draws one line per run."""
     import matplotlib.pyplot as plt
@@ -47,6 +48,7 @@ def test_replay_ratio_is_drawn_per_run_not_as_a_mean(tmp_path, monkeypatch):
     assert ret_ax.collections, "the return panel keeps its confidence band"
 
 
+@pytest.mark.slow
 def test_plot_command_groups_seeds_by_config_name(tmp_path, tiny_ppo, capsys):
     for seed in (0, 1):
         train(load_config(None, [*tiny_ppo, "steps=500", f"seed={seed}",
@@ -72,6 +74,7 @@ def test_plot_command_groups_seeds_by_config_name(tmp_path, tiny_ppo, capsys):
     assert code == 2 and "no key 'agent.nope'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_activity_command_writes_heatmaps_and_diagram_without_opengl(tmp_path, capsys):
     out = tmp_path / "activity.png"
     code = cli.main(["activity", str(ROOT / "configs/ncap_swim_ppo.yaml"), "--out", str(out),

@@ -86,6 +86,7 @@ def test_bad_adaptive_rr_keys_exit_2_with_one_line_and_no_run_folder(tmp_path, c
     assert not run_dir.exists()
 
 
+@pytest.mark.slow
 def test_run_folder_config_of_a_composed_preset_is_fully_resolved(tmp_path, tiny_ppo):
     from trainer.api import train
 

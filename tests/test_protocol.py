@@ -29,6 +29,7 @@ def mlp_agent(seed: int = 0):
     return build(cfg)[:2]
 
 
+@pytest.mark.slow
 def test_sampled_evaluation_is_seeded_reproducible_and_moves_no_training_rng():
     env, agent = mlp_agent()
     torch_state, np_state = torch.get_rng_state(), np.random.get_state()
@@ -41,6 +42,7 @@ def test_sampled_evaluation_is_seeded_reproducible_and_moves_no_training_rng():
     np.testing.assert_array_equal(evaluate(agent, env, 2, 123), mean)  # default: mean actions
 
 
+@pytest.mark.slow
 def test_continuing_seeding_keeps_one_env_running_and_resumes_from_its_state():
     env, agent = mlp_agent()
     fixed = Evaluator(env, 2, 500, actions="mean", seeding="fixed")
@@ -129,6 +131,7 @@ def test_defaults_keep_our_protocol():
     assert load_config(ROOT / "configs/mlp_swim_ppo.yaml").agent.actor.head == "linear"
 
 
+@pytest.mark.slow
 def test_paper_protocol_run_has_no_step_0_eval_and_resumes_exactly(tmp_path, tiny_ppo):
     """Sampled, continuing evaluation: 2k steps straight vs 1k + resume, identical logs and
     weights (the eval env's state travels in the checkpoint)."""

@@ -28,6 +28,7 @@ from trainer.checkpoint import load_checkpoint
 from trainer.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow   # every test here trains or runs processes (pytest -m "not slow")
 TIMING_COLUMNS = {"steps_per_second", "train_seconds", "seconds"}
 PIXEL_PRESET = ROOT / "configs" / "drqv2_tiny.yaml"
 # tests/test_drqv2_e2e.py's tiny pixel run, checkpointing every 100 steps

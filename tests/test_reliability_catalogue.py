@@ -121,7 +121,8 @@ def listing(root: Path) -> dict[str, tuple[int, int] | None]:
             if p.is_file() else None for p in root.rglob("*")}
 
 
-@pytest.mark.parametrize("command", list(CASES))
+@pytest.mark.parametrize("command", [pytest.param(c, marks=pytest.mark.slow) if c == "render" else c
+                                     for c in CASES])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(command, tmp_path, monkeypatch, capsys):
     work = tmp_path / "w"
     work.mkdir()
@@ -141,6 +142,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(command, tmp_path, monk
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.slow
 def test_bad_input_in_a_real_process_is_one_line(tmp_path):
     """The entry point itself: nothing but the one line on stderr, nothing on stdout."""
     for argv, line in [

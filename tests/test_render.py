@@ -31,6 +31,7 @@ def ncap_run(tmp_path_factory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_render_run_folder_on_seven_joints_writes_a_100_frame_mp4(ncap_run, tmp_path, capsys):
     out = tmp_path / "x.mp4"
     code = cli.main(["render", str(ncap_run), "--out", str(out), "--joints", "7",
@@ -43,6 +44,7 @@ def test_render_run_folder_on_seven_joints_writes_a_100_frame_mp4(ncap_run, tmp_
     assert "MUJOCO_GL=egl" in stdout and "GL renderer" in stdout and "renders/s" in stdout
 
 
+@pytest.mark.slow
 def test_gif_text_and_activity_panel_widen_frames_and_match_the_mp4(ncap_run, tmp_path, capsys):
     out = tmp_path / "swim.mp4"
     png = tmp_path / "activity.png"
@@ -106,6 +108,7 @@ def cartpole_run(tmp_path_factory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_render_dm_control_run_writes_the_requested_frames_and_size(cartpole_run, tmp_path,
                                                                     capsys):
     out = tmp_path / "cartpole.mp4"
@@ -133,6 +136,7 @@ def test_render_pixel_agent_shows_its_own_view_beside_the_camera(tmp_path, capsy
                                                                 view[:, 2::2]).mean() + 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--camera", "nope"], "camera 'nope' not in this model"),
     (["--camera", "7"], "camera 7 out of range"),

@@ -166,6 +166,7 @@ def summaries(folder: Path) -> dict[str, dict]:
             for p in sorted(folder.glob("*/seed*/summary.json"))}
 
 
+@pytest.mark.slow
 @needs_ray
 def test_tiny_sweep_runs_every_trial_through_ray_and_writes_the_report(tiny_sweep):
     folder, _, code = tiny_sweep
@@ -187,6 +188,7 @@ def test_tiny_sweep_runs_every_trial_through_ray_and_writes_the_report(tiny_swee
     assert (folder / "ray" / "tune").is_dir(), "Tune's files belong in the sweep folder"
 
 
+@pytest.mark.slow
 @needs_ray
 def test_rerun_skips_finished_trials_and_resumes_the_unfinished(tiny_sweep, capsys):
     folder, argv, _ = tiny_sweep
@@ -213,6 +215,7 @@ def test_rerun_skips_finished_trials_and_resumes_the_unfinished(tiny_sweep, caps
     assert runs["agent.actor_lr=0.001/seed0"]["resumed_from_step"] == 2048  # from its checkpoint
 
 
+@pytest.mark.slow
 @needs_ray
 def test_failing_trial_is_reported_and_the_others_finish(ray_session, tmp_path: Path, capsys):
     folder = tmp_path / "diverge"

@@ -45,6 +45,7 @@ def assert_same_run(a: Path, b: Path) -> None:
     assert read_csv(a / "eval.csv") == read_csv(b / "eval.csv"), "eval.csv differs"
 
 
+@pytest.mark.slow
 def test_run_folder_holds_config_logs_checkpoints_and_summary(tmp_path, tiny_ppo):
     cfg = load_config(None, [*tiny_ppo, "steps=1000", f"run_dir={tmp_path}"])
     summary = train(cfg)
@@ -64,6 +65,7 @@ def test_run_folder_holds_config_logs_checkpoints_and_summary(tmp_path, tiny_ppo
     assert load_config(tmp_path / "config.yaml") == cfg
 
 
+@pytest.mark.slow
 def test_resume_is_identical_to_an_uninterrupted_run(tmp_path, tiny_ppo):
     """One run of 2k steps vs 1k + stop + resume to 2k: identical parameters and metrics."""
     mlp = ["configs/mlp_swim_ppo.yaml"]  # learned std and obs normaliser in the actor path
@@ -77,6 +79,7 @@ def test_resume_is_identical_to_an_uninterrupted_run(tmp_path, tiny_ppo):
     assert_same_run(tmp_path / "a", tmp_path / "b")
 
 
+@pytest.mark.slow
 def test_interrupted_process_resumes_exactly_with_the_same_command(tmp_path, tiny_ppo):
     """SIGINT at an arbitrary step (mid-episode, mid-segment), then the same command again."""
     args = [*tiny_ppo, "steps=3000", "trainer.checkpoint_every=100000"]
@@ -96,6 +99,7 @@ def test_interrupted_process_resumes_exactly_with_the_same_command(tmp_path, tin
     assert_same_run(tmp_path / "a", tmp_path / "b")
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, tiny_ppo, monkeypatch):
     cfg = load_config(None, [*tiny_ppo, "steps=2000", f"run_dir={tmp_path}"])
     real_update = PPOAgent.update
@@ -114,6 +118,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, tin
     assert not list((tmp_path / "checkpoints").glob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_only_the_newest_checkpoints_are_kept(tmp_path, tiny_ppo):
     cfg = load_config(None, [*tiny_ppo, "steps=2000", "trainer.keep_checkpoints=2",
                              f"run_dir={tmp_path}"])
@@ -123,6 +128,7 @@ def test_only_the_newest_checkpoints_are_kept(tmp_path, tiny_ppo):
     assert os.path.samefile(tmp_path / "checkpoints/last.pt", tmp_path / "checkpoints/step_0000002000.pt")
 
 
+@pytest.mark.slow
 def test_finished_run_rerun_does_not_train_again(tmp_path, tiny_ppo):
     cfg = load_config(None, [*tiny_ppo, "steps=500", f"run_dir={tmp_path}"])
     train(cfg)

@@ -34,6 +34,7 @@ def test_body_grid_is_the_product_with_joints_slowest_and_overrides_rebuild_it()
         (5, 1.0, None, 0.0)
 
 
+@pytest.mark.slow
 def test_untrained_circuit_transfer_matches_section_8_2_reference_numbers():
     label, rows = transfer_rows(DEFAULT, body_grid(list(REFERENCE_RETURNS)), episodes=3, seed=0,
                                 references=False, progress=False)
@@ -51,6 +52,7 @@ def test_untrained_circuit_transfer_matches_section_8_2_reference_numbers():
             (3000.0, 0.0, 3, 0)
 
 
+@pytest.mark.slow
 def test_transfer_command_writes_csv_markdown_plot_with_reference_rows(tmp_path, tiny_ppo, capsys):
     run = tmp_path / "ncap"
     train(load_config(DEFAULT, [*tiny_ppo, "steps=500", f"run_dir={run}"]))
@@ -73,6 +75,7 @@ def test_transfer_command_writes_csv_markdown_plot_with_reference_rows(tmp_path,
     assert (run / "transfer.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_mlp_run_is_refused_on_other_joint_counts_with_one_line(tmp_path, tiny_ppo, capsys):
     run = tmp_path / "mlp"
     train(load_config(ROOT / "configs/mlp_swim_ppo.yaml", [*tiny_ppo, "steps=500",
@@ -100,6 +103,7 @@ def cartpole_run(tmp_path_factory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_dm_control_transfer_rows_match_evaluate_on_the_same_body_and_seeds(cartpole_run, capsys):
     _, rows = transfer_rows(cartpole_run, dmc_body_grid(length=[0.7, 1.0], gear=[1.5]),
                             episodes=2, seed=7, progress=False)
@@ -120,6 +124,7 @@ def test_dm_control_transfer_rows_match_evaluate_on_the_same_body_and_seeds(cart
     assert by["cartpole_mlp", 0.7] != by["cartpole_mlp", 1.0], "the pole's length matters"
 
 
+@pytest.mark.slow
 def test_dm_control_transfer_command_writes_csv_markdown_plot(cartpole_run, capsys):
     code = cli.main(["transfer", str(cartpole_run), "--length", "0.8", "1.2", "--mass", "1", "2",
                      "--episodes", "1"])
@@ -135,6 +140,7 @@ def test_dm_control_transfer_command_writes_csv_markdown_plot(cartpole_run, caps
     assert (cartpole_run / "transfer.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--joints", "3"], "--joints does not apply to env.id='dmc:cartpole-swingup'"),
     (["--friction", "0.5"], "env.body.friction: does not apply to cartpole"),
