@@ -44,7 +44,8 @@ configs/ncap_swim_ppo.yaml) with key=value overrides, e.g.
 
   python train.py configs/mlp_swim_ppo.yaml steps=20000 seed=3 run_dir=/tmp/r1
 
-Running the same command again on an interrupted run folder resumes it exactly.
+Running the same command again on an interrupted run folder resumes it exactly
+(--trust-checkpoint: resume your own run whose checkpoints an older version pickled).
 
 subcommands (python train.py SUBCOMMAND --help for details):
 {subcommands}

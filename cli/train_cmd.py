@@ -1,4 +1,8 @@
-"""``python train.py [CONFIG.yaml] [key=value ...]``: train or resume a run."""
+"""``python train.py [--trust-checkpoint] [CONFIG.yaml] [key=value ...]``: train or resume a run.
+
+``--trust-checkpoint`` resumes from a checkpoint with full pickle: only for one's own run
+folder whose checkpoints an older version of the toolkit wrote (``trainer/checkpoint.py``).
+"""
 
 from __future__ import annotations
 
@@ -41,9 +45,10 @@ def format_summary(s: dict) -> str:
 @one_line_errors
 def main(argv: list[str]) -> int:
     from trainer.api import train
+    from trainer.checkpoint import TRUST_FLAG
 
-    config, overrides = split_args(argv)
+    config, overrides = split_args([a for a in argv if a != TRUST_FLAG])
     cfg = load_config(config, overrides)
-    summary = train(cfg)
+    summary = train(cfg, trust_checkpoint=TRUST_FLAG in argv)
     print(format_summary(summary))
     return 130 if summary["status"] == "interrupted" else 0

@@ -548,5 +548,16 @@ class RunConfig(StrictModel):
     agent: AgentConfig = Field(default_factory=PPOConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
 
+    @field_validator("name")
+    @classmethod
+    def _name_stays_in_runs(cls, v: str) -> str:
+        """``name`` is one folder inside ``runs/`` (``runs/<name>/seed<k>``, ``runs/sweeps/
+        <name>``): a shared preset cannot make a run write outside it. ``run_dir`` chooses any
+        folder, as the user's explicit choice."""
+        if v in (".", "..") or any(c in v for c in "/\\\0"):
+            raise ValueError("name must be one folder name inside runs/ (no '/', '\\', '.' or "
+                             "'..'); set run_dir to write the run elsewhere")
+        return v
+
     def resolved_run_dir(self) -> str:
         return self.run_dir or f"runs/{self.name}/seed{self.seed}"

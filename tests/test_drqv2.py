@@ -15,6 +15,7 @@ from agents.drqv2 import Critic, DrQV2Agent, Encoder, fraction_active
 from agents.schedules import FixedReplayRatio, parse_std_schedule
 from configs.loader import ConfigError, load_config
 from configs.schema import DrQV2Config
+from trainer.checkpoint import SAFE_GLOBALS
 
 SIZE, STACK = 24, 3
 
@@ -170,7 +171,8 @@ def test_state_dict_round_trip_continues_updates_identically():
     buffer.seek(0)
     torch.manual_seed(0)
     b = tiny_agent()
-    b.load_state_dict(torch.load(buffer, weights_only=False))
+    with torch.serialization.safe_globals(SAFE_GLOBALS):  # as load_checkpoint reads it
+        b.load_state_dict(torch.load(buffer, weights_only=True))
     a.pending_metrics()
     torch.manual_seed(5)
     a.update()

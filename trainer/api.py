@@ -60,22 +60,28 @@ def untrained_agent(cfg: RunConfig, env):
                       device=resolve_device(cfg.device), acting_only=True)
 
 
-def train(cfg: RunConfig) -> dict[str, Any]:
-    """Train (or resume) the run ``cfg`` describes; writes and returns ``summary.json``."""
+def train(cfg: RunConfig, trust_checkpoint: bool = False) -> dict[str, Any]:
+    """Train (or resume) the run ``cfg`` describes; writes and returns ``summary.json``.
+
+    ``trust_checkpoint`` loads the checkpoint it resumes from with full pickle
+    (``train.py --trust-checkpoint``): only for one's own run folder whose checkpoints an
+    older version wrote; by default a checkpoint outside the safe format is refused.
+    """
     run = RunDir(cfg.resolved_run_dir())
     ckpt, built = None, None
     if not run.path.exists():  # a new folder is created once its config and checkpoint load
         if cfg.trainer.resume_from:
-            ckpt = resume_state(run.checkpoints, cfg.trainer.resume_from)
+            ckpt = resume_state(run.checkpoints, cfg.trainer.resume_from, trust_checkpoint)
         built = build(cfg)
     with run.exclusive():
-        return _train_locked(cfg, run, built, ckpt)
+        return _train_locked(cfg, run, built, ckpt, trust_checkpoint)
 
 
-def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None) -> dict[str, Any]:
+def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None,
+                  trust_checkpoint: bool) -> dict[str, Any]:
     if ckpt is None and (run.is_resumable() or cfg.trainer.resume_from):
         run.check_same_config(cfg)
-        ckpt = resume_state(run.checkpoints, cfg.trainer.resume_from)
+        ckpt = resume_state(run.checkpoints, cfg.trainer.resume_from, trust_checkpoint)
     env, agent, _ = built or build(cfg)
     eval_env = make_env(cfg.env, seed=cfg.seed + cfg.trainer.eval_seed_offset)
     trainer = Trainer(cfg, run, env, eval_env, agent, seed=cfg.seed)

@@ -51,14 +51,16 @@ def measure(run_dir: str | Path, names: list[str] | None = None) -> list[dict[st
         raise ConfigError(f"agent.name: {cfg.agent.name} has no latent to measure "
                           f"(representation metrics are for the off-policy agents)")
     paths = run_checkpoints(run.path, names)
+    # every checkpoint loads (mapped, not read) before anything is written: a bad or foreign
+    # one stops the command with the run folder as it was
+    ckpts = [load_checkpoint(path, mmap=True) for path in paths]
     env, agent, _ = build(cfg)
     env.close()
     rcfg = cfg.agent.representation
     probe = load_or_collect(run.path, lambda seed: make_env(cfg.env, seed=seed),
                             rcfg.probe_episodes, rcfg.probe_stride, rcfg.probe_seed)
     rows = []
-    for path in paths:
-        ckpt = load_checkpoint(path)
+    for path, ckpt in zip(paths, ckpts):
         state = dict(ckpt["agent"], replay=None)   # weights only: the replay is not needed
         agent.load_state_dict(state)
         rows.append({"checkpoint": path.stem, "step": ckpt["step"],
