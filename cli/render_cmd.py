@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
 
     from circuits.plots import activity_figure, weight_caption
     from envs.pixels import default_camera
-    from trainer.api import load_policy
+    from trainer.api import load_policy, load_run_config
     from trainer.rollout import Rollout, circuit_of
     from trainer.video import write_video
 
@@ -88,11 +88,13 @@ def main(argv: list[str]) -> int:
     if args.out.suffix.lower() != ".mp4":
         parser.error(f"--out must be an .mp4 file (got {args.out})")
     info = gl_info()  # one-line error with the fix when no GL backend works
+    if args.joints:
+        env_id = load_run_config(args.target, args.overrides)[0].env.id
+        if env_id != "swim":
+            raise ConfigError(f"--joints applies to the swim task; this run's env.id is '{env_id}'")
     overrides = args.overrides + ([f"env.n_joints={args.joints}"] if args.joints else [])
     cfg, agent, env = load_policy(args.target, overrides)
     swim = cfg.env.id == "swim"
-    if args.joints and not swim:
-        raise ConfigError(f"--joints applies to the swim task; this run's env.id is '{cfg.env.id}'")
     circuit = circuit_of(agent)
     if args.activity_png and circuit is None:
         raise ConfigError("--activity-png needs an NCAP circuit policy "

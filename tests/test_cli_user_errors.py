@@ -1,0 +1,39 @@
+"""What a new user hits (issue 18): silent no-ops and messages, through the real subcommands.
+
+Every refusal is one line on stderr, exit code 2, and leaves nothing written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import train as cli
+
+ROOT = Path(__file__).resolve().parent.parent
+CARTPOLE = str(ROOT / "configs/offpolicy_cartpole_swingup.yaml")
+
+
+def run_cli(argv, capsys):
+    code = cli.main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def assert_one_line_refusal(code: int, err: str, *words: str) -> None:
+    assert code == 2, f"exit code {code}, stderr: {err}"
+    assert err.count("\n") == 1 and err.startswith("error: "), f"not one line: {err!r}"
+    for word in words:
+        assert word in err, f"'{word}' missing from: {err}"
+
+
+@pytest.mark.parametrize("override", ["env.length_scale=2", "n_joints=7", "env.density=1000",
+                                      "env.viscosity=0.1"])
+def test_swim_body_keys_on_a_dm_control_task_are_refused_naming_key_and_task(override, tmp_path,
+                                                                            capsys):
+    run_dir = tmp_path / "run"
+    code, _, err = run_cli([CARTPOLE, override, "steps=10", f"run_dir={run_dir}"], capsys)
+    key = "env." + override.split("=")[0].removeprefix("env.")
+    assert_one_line_refusal(code, err, key, "dmc:cartpole-swingup")
+    assert not run_dir.exists(), "a refused run writes nothing"
