@@ -52,16 +52,23 @@ def parse_value(text: str) -> Any:
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in a ``.yaml``/``.yml`` file; a missing, empty, binary or non-mapping file
+    is a one-line ``ConfigError``."""
     p = Path(path)
     if not p.is_file():
         hint = "" if p.suffix in (".yaml", ".yml") else " (give a YAML preset and key=value overrides)"
         raise ConfigError(f"config file not found: {p}{hint}")
+    if p.suffix.lower() not in (".yaml", ".yml"):
+        raise ConfigError(f"{p} is not a YAML config (expected a .yaml or .yml file)")
     try:
         data = yaml.load(p.read_text(), Loader=_Loader)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a text file, so not a YAML config") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
     if data is None:
-        return {}
+        raise ConfigError(f"{p} has no keys (empty or only comments); to train the default "
+                          "preset give no config file")
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: top level must be a mapping of keys, got {type(data).__name__}")
     return data

@@ -37,3 +37,22 @@ def test_swim_body_keys_on_a_dm_control_task_are_refused_naming_key_and_task(ove
     key = "env." + override.split("=")[0].removeprefix("env.")
     assert_one_line_refusal(code, err, key, "dmc:cartpole-swingup")
     assert not run_dir.exists(), "a refused run writes nothing"
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n\n# and another\n"])
+def test_an_empty_or_comments_only_config_file_is_refused(text, tmp_path, capsys):
+    preset = tmp_path / "empty.yaml"
+    preset.write_text(text)
+    code, _, err = run_cli([str(preset), f"run_dir={tmp_path / 'run'}"], capsys)
+    assert_one_line_refusal(code, err, str(preset), "no keys")
+    assert not (tmp_path / "run").exists() and not Path("runs/run").exists()
+
+
+def test_evaluate_on_a_picture_or_a_csv_names_the_file_it_cannot_read(tmp_path, capsys):
+    picture = tmp_path / "curves.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
+    table = tmp_path / "metrics.csv"
+    table.write_text("step,return\n0,1.5\n")
+    for path in (picture, table):
+        code, _, err = run_cli(["evaluate", str(path)], capsys)
+        assert_one_line_refusal(code, err, str(path), "not a YAML config")
