@@ -56,3 +56,18 @@ def test_evaluate_on_a_picture_or_a_csv_names_the_file_it_cannot_read(tmp_path, 
     for path in (picture, table):
         code, _, err = run_cli(["evaluate", str(path)], capsys)
         assert_one_line_refusal(code, err, str(path), "not a YAML config")
+
+
+def test_fewer_steps_than_a_finished_run_is_refused_and_leaves_every_file(tmp_path, tiny_ppo,
+                                                                          capsys):
+    run_dir = tmp_path / "run"
+    assert run_cli([*tiny_ppo, "steps=500", f"run_dir={run_dir}"], capsys)[0] == 0
+
+    def files():  # train.lock is rewritten with the pid of whoever holds the folder
+        return {p: p.read_bytes() for p in run_dir.rglob("*")
+                if p.is_file() and p.name != "train.lock"}
+
+    before = files()
+    code, _, err = run_cli([*tiny_ppo, "steps=256", f"run_dir={run_dir}"], capsys)
+    assert_one_line_refusal(code, err, "at step 500", "steps=256")
+    assert files() == before, "a refused resume changed the run folder"

@@ -76,6 +76,10 @@ def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None) -> dict
     if ckpt is None and (run.is_resumable() or cfg.trainer.resume_from):
         run.check_same_config(cfg)
         ckpt = resume_state(run.checkpoints, cfg.trainer.resume_from)
+    if ckpt and ckpt["step"] > cfg.steps:
+        raise ConfigError(f"run folder {run.path} is at step {ckpt['step']:,}, past steps="
+                          f"{cfg.steps}: give steps >= {ckpt['step']} to extend it, or another "
+                          "run_dir; nothing was changed")
     env, agent, _ = built or build(cfg)
     eval_env = make_env(cfg.env, seed=cfg.seed + cfg.trainer.eval_seed_offset)
     trainer = Trainer(cfg, run, env, eval_env, agent, seed=cfg.seed)
