@@ -15,6 +15,16 @@ ROOT = Path(__file__).resolve().parent.parent
 CARTPOLE = str(ROOT / "configs/offpolicy_cartpole_swingup.yaml")
 
 
+@pytest.fixture(scope="module")
+def ppo_run(tmp_path_factory) -> Path:
+    """A finished 500-step NCAP + PPO swim run (refused commands must leave it as it is)."""
+    from conftest import TINY_PPO
+
+    run_dir = tmp_path_factory.mktemp("cli") / "ppo"
+    assert cli.main([*TINY_PPO, "steps=500", f"run_dir={run_dir}"]) == 0
+    return run_dir
+
+
 def run_cli(argv, capsys):
     code = cli.main(argv)
     out = capsys.readouterr()
@@ -58,10 +68,9 @@ def test_evaluate_on_a_picture_or_a_csv_names_the_file_it_cannot_read(tmp_path, 
         assert_one_line_refusal(code, err, str(path), "not a YAML config")
 
 
-def test_fewer_steps_than_a_finished_run_is_refused_and_leaves_every_file(tmp_path, tiny_ppo,
+def test_fewer_steps_than_a_finished_run_is_refused_and_leaves_every_file(ppo_run, tiny_ppo,
                                                                           capsys):
-    run_dir = tmp_path / "run"
-    assert run_cli([*tiny_ppo, "steps=500", f"run_dir={run_dir}"], capsys)[0] == 0
+    run_dir = ppo_run
 
     def files():  # train.lock is rewritten with the pid of whoever holds the folder
         return {p: p.read_bytes() for p in run_dir.rglob("*")
@@ -71,3 +80,10 @@ def test_fewer_steps_than_a_finished_run_is_refused_and_leaves_every_file(tmp_pa
     code, _, err = run_cli([*tiny_ppo, "steps=256", f"run_dir={run_dir}"], capsys)
     assert_one_line_refusal(code, err, "at step 500", "steps=256")
     assert files() == before, "a refused resume changed the run folder"
+
+
+def test_represent_on_a_ppo_run_says_it_needs_an_off_policy_agent(ppo_run, capsys):
+    run_dir = ppo_run
+    code, _, err = run_cli(["represent", str(run_dir)], capsys)
+    assert_one_line_refusal(code, err, "need an off-policy agent", "ppo run")
+    assert not (run_dir / "representation.csv").exists()
