@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.errors import ArgumentParser, one_line_errors
+from cli.errors import ArgumentParser, one_line_errors, seed_arg
 from configs.loader import ConfigError
 
 
@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--joints", type=int, default=None,
                         help="swimmer with this many joints (default: the policy's)")
     parser.add_argument("--steps", type=int, default=300, help="control steps (300 = 9 s)")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=seed_arg, default=None,
                         help="episode seed (default: run seed + trainer.eval_seed_offset)")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     args = parser.parse_args(argv)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from cli.errors import ArgumentParser, one_line_errors
+from cli.errors import ArgumentParser, one_line_errors, seed_arg
 
 
 @one_line_errors
@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="config YAML, run folder or checkpoint .pt")
     parser.add_argument("--episodes", type=int, default=5, help="episodes (default 5)")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=seed_arg, default=None,
                         help="first episode seed (default: run seed + trainer.eval_seed_offset)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. n_joints=7")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.errors import ArgumentParser, one_line_errors
+from cli.errors import ArgumentParser, one_line_errors, seed_arg
 from configs.loader import ConfigError
 
 
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fps", type=int, default=30, help="video frames per second (30)")
     parser.add_argument("--camera", type=parse_camera, default=None,
                         help="camera index or name (default: the task's own)")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=seed_arg, default=None,
                         help="episode seed (default: run seed + trainer.eval_seed_offset)")
     parser.add_argument("--text", action="store_true", help="write step and return on frames")
     parser.add_argument("--profile", choices=("fast", "standard"), default="fast",

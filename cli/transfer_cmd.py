@@ -21,7 +21,7 @@ import argparse
 import time
 from pathlib import Path
 
-from cli.errors import ArgumentParser, one_line_errors
+from cli.errors import ArgumentParser, one_line_errors, seed_arg
 from configs.loader import ConfigError
 
 DEFAULT_JOINTS = [2, 3, 4, 5, 6, 7, 9, 11, 13]
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         dmc.add_argument(f"--{name}", type=float, nargs="+", default=None,
                          help=f"{what} multipliers")
     parser.add_argument("--episodes", type=int, default=5, help="episodes per body (default 5)")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=seed_arg, default=None,
                         help="first episode seed (default: run seed + trainer.eval_seed_offset)")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: the run folder; runs/<name>/untrained "
@@ -73,6 +73,12 @@ def main(argv: list[str]) -> int:
         parser.error("--episodes must be >= 1")
     if args.joints and min(args.joints) < 2:
         parser.error(f"--joints: a swimmer has at least 2 joints (got {min(args.joints)})")
+    for option in ("length_scale", *DMC_OPTIONS, "density", "viscosity"):
+        values, positive = getattr(args, option) or [], option not in ("density", "viscosity")
+        bad = [v for v in values if v < 0 or (positive and v == 0)]
+        if bad:
+            parser.error(f"--{option.replace('_', '-')} must be {'> 0' if positive else '>= 0'} "
+                         f"(got {bad[0]:g})")
     cfg, _ = load_run_config(args.target, args.overrides)
     own = body_of(cfg.env)
     swim = cfg.env.id == "swim"

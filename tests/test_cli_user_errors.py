@@ -87,3 +87,36 @@ def test_represent_on_a_ppo_run_says_it_needs_an_off_policy_agent(ppo_run, capsy
     code, _, err = run_cli(["represent", str(run_dir)], capsys)
     assert_one_line_refusal(code, err, "need an off-policy agent", "ppo run")
     assert not (run_dir / "representation.csv").exists()
+
+
+@pytest.mark.parametrize("option", ["--length-scale", "--density", "--viscosity"])
+def test_transfer_to_a_negative_body_parameter_is_a_one_line_usage_error(option, tmp_path, capsys):
+    code, _, err = run_cli(["transfer", "configs/ncap_swim_ppo.yaml", "--joints", "3", option,
+                            "-1", "--out", str(tmp_path / "t")], capsys)
+    assert_one_line_refusal(code, err, option, "got -1")
+    assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["evaluate", "{configs}/ncap_swim_ppo.yaml", "--seed", "-5"], ["--seed", "got -5"]),
+    (["steps=10", "seed=99999999999999999999"], ["config error: seed"]),
+    (["{configs}/drqv2_tiny.yaml", "agent.actor.sigma=0.3"],
+     ["unknown key 'agent.actor.sigma' (a key of agent.name=ppo)"]),
+    (["{configs}/drqv2_tiny.yaml", "agent.segment=512"],
+     ["unknown key 'agent.segment' (a key of agent.name=ppo)"]),
+    (["agent.batch_size=64"], ["unknown key 'agent.batch_size' (a key of agent.name="]),
+    (["agent.actor_lrr=1e-3"], ["unknown key 'agent.actor_lrr' (did you mean 'agent.actor_lr'?)"]),
+    (["{configs}/ncap_swim_pp.yaml"], ["(did you mean {configs}/ncap_swim_ppo.yaml?)"]),
+    (["eval", "runs/x"], ["unknown subcommand 'eval' (did you mean evaluate?)"]),
+    (["rendr", "runs/x"], ["unknown subcommand 'rendr' (did you mean render?)"]),
+    (["evaluate"], ["the following arguments are required: target ("]),
+    (["represent"], ["the following arguments are required: run_dir ("]),
+])
+def test_bad_input_gets_one_line_that_names_the_problem(argv, words, tmp_path, monkeypatch,
+                                                        capsys):
+    monkeypatch.chdir(tmp_path)  # a default run folder would appear here
+    configs = ROOT / "configs"
+    code, _, err = run_cli([a.format(configs=configs) for a in argv], capsys)
+    assert_one_line_refusal(code, err, *(w.format(configs=configs) for w in words))
+    assert "pydantic" not in err and "discriminator" not in err and "overrides" not in err
+    assert not list(tmp_path.iterdir()), "a refused command wrote files"
