@@ -22,6 +22,7 @@ def main(argv: list[str]) -> int:
     from circuits.plots import activity_figure, weight_caption
     from trainer.rollout import circuit_of, record_rollout
     from trainer.api import load_policy
+    from trainer.files import check_writable
 
     parser = ArgumentParser(prog="python train.py activity", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -36,6 +37,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.steps < 2:
         parser.error("--steps must be >= 2")
+    check_writable(args.out)
     overrides = args.overrides + ([f"env.n_joints={args.joints}"] if args.joints else [])
     cfg, agent, env = load_policy(args.target, overrides)
     circuit = circuit_of(agent)
@@ -44,7 +46,6 @@ def main(argv: list[str]) -> int:
                           f"(this one's actor is {type(agent.actor).__name__})")
     seed = cfg.seed + cfg.trainer.eval_seed_offset if args.seed is None else args.seed
     rollout = record_rollout(agent, env, seed, args.steps)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     activity_figure(rollout, circuit, args.out,
                     title=f"{cfg.name}, N={cfg.env.n_joints}, seed {seed}")
     print(f"weights: {weight_caption(circuit)}")

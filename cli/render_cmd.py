@@ -78,6 +78,7 @@ def main(argv: list[str]) -> int:
     from circuits.plots import activity_figure, weight_caption
     from envs.pixels import default_camera
     from trainer.api import load_policy, load_run_config
+    from trainer.files import check_writable
     from trainer.rollout import Rollout, circuit_of
     from trainer.video import write_video
 
@@ -87,6 +88,9 @@ def main(argv: list[str]) -> int:
         parser.error("--steps and --fps must be >= 1")
     if args.out.suffix.lower() != ".mp4":
         parser.error(f"--out must be an .mp4 file (got {args.out})")
+    for path in [args.out, args.out.with_suffix(".gif")][:1 + args.gif] + \
+            [args.activity_png] * bool(args.activity_png):
+        check_writable(path)
     info = gl_info()  # one-line error with the fix when no GL backend works
     if args.joints:
         env_id = load_run_config(args.target, args.overrides)[0].env.id

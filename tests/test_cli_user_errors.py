@@ -120,3 +120,60 @@ def test_bad_input_gets_one_line_that_names_the_problem(argv, words, tmp_path, m
     assert_one_line_refusal(code, err, *(w.format(configs=configs) for w in words))
     assert "pydantic" not in err and "discriminator" not in err and "overrides" not in err
     assert not list(tmp_path.iterdir()), "a refused command wrote files"
+
+
+@pytest.fixture(params=["read_only", "under_a_file"])
+def unwritable_dir(request, tmp_path):
+    """A folder nothing can be written into: read-only (chmod, or a read-only tmpfs for root), or
+    a path whose parent is a file."""
+    import os
+    import subprocess
+
+    if request.param == "under_a_file":
+        (tmp_path / "plain_file").write_text("")
+        yield tmp_path / "plain_file" / "out"
+        return
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+                             capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("root cannot make a read-only folder here (no chmod effect, no mount)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def refuse_work(monkeypatch, module: str, name: str) -> None:
+    """Make ``module.name`` fail loudly: the command must stop before it gets there."""
+    import importlib
+
+    def work(*args, **kwargs):
+        raise AssertionError(f"{name} ran although the output cannot be written")
+
+    monkeypatch.setattr(importlib.import_module(module), name, work)
+
+
+@pytest.mark.parametrize("command, work", [
+    (["render", "{run}", "--out", "{out}/x.mp4", "--steps", "2", "--size", "32x32"],
+     ("trainer.video", "agent_rollout")),
+    (["activity", "{run}", "--out", "{out}/a.png", "--steps", "4"],
+     ("trainer.rollout", "record_rollout")),
+    (["transfer", "{run}", "--joints", "3", "--episodes", "1", "--out", "{out}"],
+     ("trainer.transfer", "transfer_rows")),
+])
+def test_an_unwritable_output_stops_before_any_work_naming_the_file(command, work, ppo_run,
+                                                                    unwritable_dir, monkeypatch,
+                                                                    capsys):
+    refuse_work(monkeypatch, *work)
+    argv = [a.format(run=ppo_run, out=unwritable_dir) for a in command]
+    code, _, err = run_cli(argv, capsys)
+    assert code in (1, 2), f"exit code {code}: {err}"
+    assert err.count("\n") == 1 and err.startswith(f"error: {unwritable_dir}"), err
+    assert "Broken pipe" not in err and "ffmpeg" not in err

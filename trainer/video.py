@@ -28,6 +28,7 @@ from circuits.panel import activity_panel
 from configs.loader import ConfigError
 from envs.pixels import PixelEnv
 from envs.render import Renderer
+from trainer.files import check_writable
 from trainer.rollout import Step, agent_rollout, circuit_of
 
 
@@ -82,10 +83,11 @@ def write_video(agent, env, out: str | Path, seed: int, steps: int, *, label: st
     if show_agent_view and not isinstance(env, PixelEnv):
         raise ConfigError("the agent view needs a pixel agent (this run's env.pixels is not set: "
                           "its policy reads states, not images)")
+    paths = [out] + ([out.with_suffix(".gif")] if gif else [])
+    for path in paths:
+        check_writable(path)  # a read-only folder names the file, not ffmpeg's broken pipe
     renderer = Renderer(env.physics, height, width, camera, profile)
     panel_width = 2 * (int(height * 0.9) // 2)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out] + ([out.with_suffix(".gif")] if gif else [])
     writers = [imageio.get_writer(out, fps=fps, macro_block_size=2)]
     if gif:
         writers.append(imageio.get_writer(paths[1], mode="I", duration=1000 / fps, loop=0))
