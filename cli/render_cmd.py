@@ -1,6 +1,7 @@
 """``python train.py render <RUN_DIR | CKPT.pt | CONFIG.yaml> --out rollout.mp4 [options]``.
 
-Writes an MP4 (and with --gif a GIF beside it) of one deterministic rollout of any run (swim or
+Writes an MP4 (and with --gif a GIF beside it; --out x.gif writes only the GIF) of one
+deterministic rollout of any run (swim or
 any dm_control task, any agent), headless, seen by the task's own camera (swim: tracking1,
 quadruped: 2, else 0; --camera picks another by index or name), e.g.
 
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python train.py render", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="run folder, checkpoint .pt or config YAML (untrained)")
-    parser.add_argument("--out", type=Path, required=True, help="output video (.mp4)")
+    parser.add_argument("--out", type=Path, required=True, help="output video (.mp4 or .gif)")
     parser.add_argument("--gif", action="store_true", help="also write a GIF beside the MP4")
     parser.add_argument("--joints", type=int, default=None,
                         help="swim only: render on a swimmer with this many joints")
@@ -86,8 +87,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_intermixed_args(argv)
     if args.steps < 1 or args.fps < 1:
         parser.error("--steps and --fps must be >= 1")
-    if args.out.suffix.lower() != ".mp4":
-        parser.error(f"--out must be an .mp4 file (got {args.out})")
+    if args.out.suffix.lower() not in (".mp4", ".gif"):
+        parser.error(f"--out must be an .mp4 or .gif file (got {args.out})")
     for path in [args.out, args.out.with_suffix(".gif")][:1 + args.gif] + \
             [args.activity_png] * bool(args.activity_png):
         check_writable(path)

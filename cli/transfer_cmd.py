@@ -21,6 +21,7 @@ import argparse
 import time
 from pathlib import Path
 
+from cli import count
 from cli.errors import ArgumentParser, one_line_errors, seed_arg
 from configs.loader import ConfigError
 
@@ -109,8 +110,9 @@ def main(argv: list[str]) -> int:
     paths = write_outputs(rows, out, f"{label} on {cfg.env.id} (trained on {trained_on}): "
                                      f"{args.target}")
     print(markdown_table(rows))
-    print(f"{len(bodies)} bodies x {len(rows) // len(bodies)} policy rows x {args.episodes} "
-          f"episodes in {seconds:.1f} s")
+    policies = len(rows) // len(bodies)
+    print(f"{count(len(bodies), 'body', 'bodies')} x {count(policies, 'policy row')} x "
+          f"{count(args.episodes, 'episode')} in {seconds:.1f} s")
     for kind, path in paths.items():
         print(f"  {kind:<9} {path}")
     return 0

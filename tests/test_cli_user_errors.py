@@ -177,3 +177,75 @@ def test_an_unwritable_output_stops_before_any_work_naming_the_file(command, wor
     assert code in (1, 2), f"exit code {code}: {err}"
     assert err.count("\n") == 1 and err.startswith(f"error: {unwritable_dir}"), err
     assert "Broken pipe" not in err and "ffmpeg" not in err
+
+
+# --- what users expect ------------------------------------------------------------------------
+def test_evaluate_names_its_checkpoint_and_step_and_counts_in_the_singular(ppo_run, monkeypatch,
+                                                                           capsys, caplog):
+    import logging
+
+    from trainer import policy_source
+
+    monkeypatch.setattr(policy_source, "_ANNOUNCED", set())
+    caplog.set_level(logging.INFO)
+    code, out, err = run_cli(["evaluate", str(ppo_run), "--episodes", "1"], capsys)
+    assert code == 0, err
+    assert f"policy: {ppo_run / 'checkpoints' / 'best.pt'} (step " in caplog.text
+    assert "over 1 episode (seed 10000)" in out, out
+
+
+def test_a_best_checkpoint_of_step_zero_is_called_the_initial_policy():
+    from trainer.policy_source import describe
+
+    line = describe(Path("r/checkpoints/best.pt"), "r", {"step": 0, "trainer": {"best_eval": 7.5}})
+    assert line.startswith("policy: r/checkpoints/best.pt (step 0, evaluation return 7.5)")
+    assert "acts as the untrained policy does" in line
+    assert "untrained" not in describe(Path("r/checkpoints/best.pt"), "r",
+                                       {"step": 500, "trainer": {"best_eval": 7.5}})
+
+
+def test_resume_says_from_which_step_and_the_summary_lists_every_file(tmp_path, tiny_ppo, capsys,
+                                                                      caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    run_dir = tmp_path / "run"
+    assert run_cli([*tiny_ppo, "steps=512", f"run_dir={run_dir}"], capsys)[0] == 0
+    code, out, err = run_cli([*tiny_ppo, "steps=1024", f"run_dir={run_dir}"], capsys)
+    assert code == 0, err
+    assert f"resuming {run_dir} from step 512 of 1,024" in caplog.text
+    listed = {line.split()[-1] for line in out.split("outputs:")[1].splitlines() if line.strip()}
+    written = {str(p) for p in run_dir.iterdir() if p.is_file() and p.name != "train.lock"}
+    assert written <= listed, f"not in the summary: {written - listed}"
+
+
+def test_ppo_below_one_segment_warns_that_no_update_will_run(tmp_path, tiny_ppo, capsys, caplog):
+    code, _, err = run_cli([*tiny_ppo, "steps=100", f"run_dir={tmp_path / 'run'}"], capsys)
+    assert code == 0, err
+    assert "steps=100 is below one PPO segment (agent.segment=512): no update will run" in \
+        caplog.text
+
+
+def test_an_interrupted_summary_says_latest_not_final_and_how_to_resume():
+    from cli.train_cmd import format_summary
+
+    summary = {"status": "interrupted", "run_dir": "runs/x", "env_steps": 700, "frames": 700,
+               "episodes": 1, "initial_eval_return": 3.0, "final_eval_return": 3.0,
+               "last_eval_step": 0, "best_eval_return": 3.0, "steps_per_second": 100.0,
+               "files": {"config": "runs/x/config.yaml"}}
+    text = format_summary(summary, "python train.py steps=1000")
+    assert "initial 3.0 -> latest 3.0 at step 0" in text and "final" not in text
+    assert "1 episode)" in text
+    assert "resume: run the same command again (python train.py steps=1000)" in text
+
+
+def test_render_to_a_gif_path_writes_a_gif(ppo_run, tmp_path, capsys):
+    import imageio.v3 as iio
+
+    out = tmp_path / "swim.gif"
+    code, stdout, err = run_cli(["render", str(ppo_run), "--out", str(out), "--steps", "3",
+                                 "--size", "32x32"], capsys)
+    assert code == 0, err
+    assert iio.imread(out, index=None).shape == (3, 32, 32, 3)
+    assert out.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+    assert not out.with_suffix(".mp4").exists()

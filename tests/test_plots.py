@@ -43,6 +43,8 @@ def test_replay_ratio_is_drawn_per_run_not_as_a_mean(tmp_path, monkeypatch):
     assert [line.get_ydata().tolist() for line in rr_ax.lines] == [[0.5, 0.5, 2.0],
                                                                  [0.5, 0.5, 0.5]]
     assert not rr_ax.collections, "no band on the rr panel"
+    assert {line.get_drawstyle() for line in rr_ax.lines} == {"steps-pre"}, \
+        "a replay ratio holds over each logging window: drawn as a step function"
     assert len(ret_ax.lines) == 1 and ret_ax.lines[0].get_ydata().tolist() == [2.0, 3.0]
     assert ret_ax.collections, "the return panel keeps its confidence band"
 

@@ -12,7 +12,8 @@ confidence band for the mean,
     mean +- t_{0.975, n-1} * s / sqrt(n)        (Student t, n runs with that x, s = sample std)
 
 against agent steps or simulator frames; one panel per metric, stacked. A step-like metric
-(``rr``: a mean of 0.5 and 2 is an RR no run had) is drawn as one thin line per run instead.
+(``rr``: a mean of 0.5 and 2 is an RR no run had) is drawn as one thin step line per run
+instead (each logged value held over the logging window it ends).
 Adaptive-RR runs get a dashed vertical line at their switch (``rr_checks.csv``), in their
 group's colour.
 """
@@ -200,8 +201,10 @@ def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, ti
             if metric in PER_RUN:
                 for i, c in enumerate(curves):
                     keys = sorted(c)
+                    # a step function: each logged value holds over the window it ends
                     line, = ax.plot(keys, [c[k] for k in keys], color=colours.get(name), lw=1,
-                                    alpha=0.8, label=f"{name} (n={len(curves)})" if i == 0 else None)
+                                    alpha=0.8, drawstyle="steps-pre",
+                                    label=f"{name} (n={len(curves)})" if i == 0 else None)
                     colours[name] = line.get_color()
             else:
                 xs, mean, half = curve_mean_ci(curves)
