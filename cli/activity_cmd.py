@@ -46,6 +46,7 @@ def main(argv: list[str]) -> int:
                           f"(this one's actor is {type(agent.actor).__name__})")
     seed = cfg.seed + cfg.trainer.eval_seed_offset if args.seed is None else args.seed
     rollout = record_rollout(agent, env, seed, args.steps)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     activity_figure(rollout, circuit, args.out,
                     title=f"{cfg.name}, N={cfg.env.n_joints}, seed {seed}")
     print(f"weights: {weight_caption(circuit)}")

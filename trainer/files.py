@@ -40,13 +40,18 @@ def with_path(error: OSError, path: str | Path) -> OSError:
 def check_writable(path: str | Path) -> None:
     """Raise the ``OSError`` writing ``path`` would meet (naming ``path``), before any work.
 
-    Creates ``path``'s folder and writes and removes a temporary file in it, so a read-only or
-    missing folder stops a command before it computes what it would write.
+    Writes and removes a temporary file in ``path``'s folder, or in its nearest existing
+    ancestor when the folder is still to be made (nothing is created), so a read-only folder or
+    a path through a file stops a command before it computes what it would write.
     """
     path = Path(path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        if not folder.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
         os.unlink(probe)
         if path.exists() and not os.access(path, os.W_OK):

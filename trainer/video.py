@@ -88,6 +88,7 @@ def write_video(agent, env, out: str | Path, seed: int, steps: int, *, label: st
     for path in paths:
         check_writable(path)  # a read-only folder names the file, not ffmpeg's broken pipe
     renderer = Renderer(env.physics, height, width, camera, profile)
+    out.parent.mkdir(parents=True, exist_ok=True)
     panel_width = 2 * (int(height * 0.9) // 2)
     writers = [imageio.get_writer(path, mode="I", duration=1000 / fps, loop=0)
                if path.suffix.lower() == ".gif" else
