@@ -74,9 +74,10 @@ def main(argv: list[str]) -> int:
     where = f"Ray cluster {args.address}" if args.address else f"local Ray, {local_cpus()} CPUs"
     if args.max_concurrent:
         where += f", at most {args.max_concurrent} at once"
-    print(f"sweep {spec.run_dir}: {count(len(trials), 'trial')} "
-          f"({count(len(trials) // len(spec.seeds), 'config')} x {count(len(spec.seeds), 'seed')}), "
-          f"{len(trials) - len(todo)} finished earlier, {len(todo)} to run on {where}", flush=True)
+    configs = len(trials) // len(spec.seeds)
+    print(f"sweep {spec.run_dir}: {count(len(trials), 'trial')} ({count(configs, 'config')} x "
+          f"{count(len(spec.seeds), 'seed')}), {len(trials) - len(todo)} finished earlier, "
+          f"{len(todo)} to run on {where}", flush=True)
     write_spec(spec)
     outcomes = {}
     if run_trials:
