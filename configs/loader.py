@@ -165,6 +165,9 @@ def _error_line(err: ValidationError, data: dict[str, Any]) -> str:
     key = ".".join(keys) or "<root>"
     if e["type"] == "extra_forbidden":
         return f"config error: unknown key '{key}'{unknown_key_hint(key, data)}"
+    if e["type"] == "union_tag_not_found":
+        tag = str(e.get("ctx", {}).get("discriminator", "type")).strip("'\"")
+        return f"config error: {key}: needs a '{tag}' key to say which kind it is"
     msg = e["msg"].removeprefix("Value error, ")
     if "input" in e and not isinstance(e["input"], dict):
         msg += f" (got {e['input']!r})"

@@ -249,3 +249,10 @@ def test_render_to_a_gif_path_writes_a_gif(ppo_run, tmp_path, capsys):
     assert iio.imread(out, index=None).shape == (3, 32, 32, 3)
     assert out.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
     assert not out.with_suffix(".mp4").exists()
+
+
+def test_a_list_entry_without_its_type_says_which_key_it_needs(capsys):
+    code, _, err = run_cli([str(ROOT / "configs/drqv2_tiny.yaml"), "agent.aux.losses=[{weight: 1}]",
+                            "steps=10"], capsys)
+    assert_one_line_refusal(code, err, "agent.aux.losses.0: needs a 'type' key")
+    assert "discriminator" not in err
