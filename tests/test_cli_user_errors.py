@@ -256,3 +256,13 @@ def test_a_list_entry_without_its_type_says_which_key_it_needs(capsys):
                             "steps=10"], capsys)
     assert_one_line_refusal(code, err, "agent.aux.losses.0: needs a 'type' key")
     assert "discriminator" not in err
+
+
+def test_off_policy_steps_within_the_seed_frames_warn_and_enough_steps_do_not():
+    from configs.loader import load_config
+    from trainer.api import config_warnings
+
+    tiny = ROOT / "configs/drqv2_tiny.yaml"  # seed_frames 1000 = 500 agent steps at repeat 2
+    assert "no update will run" in " ".join(config_warnings(load_config(tiny, ["steps=500"])))
+    assert config_warnings(load_config(tiny, ["steps=501"])) == []
+    assert config_warnings(load_config(None, ["steps=4096"])) == [], "one full PPO segment"
