@@ -266,3 +266,16 @@ def test_off_policy_steps_within_the_seed_frames_warn_and_enough_steps_do_not():
     assert "no update will run" in " ".join(config_warnings(load_config(tiny, ["steps=500"])))
     assert config_warnings(load_config(tiny, ["steps=501"])) == []
     assert config_warnings(load_config(None, ["steps=4096"])) == [], "one full PPO segment"
+
+
+def test_the_progress_bar_ends_on_the_rate_the_summary_prints(tmp_path, tiny_ppo, capsys):
+    import re
+
+    code, out, err = run_cli([*tiny_ppo, "trainer.progress=true", "steps=512",
+                              f"run_dir={tmp_path / 'run'}"], capsys)
+    assert code == 0, err
+    bar_rates = re.findall(r"steps/s=(\d+)", err)
+    summary_rate = re.search(r"training speed\s+(\d+) env steps/s", out)
+    assert bar_rates and summary_rate, (err[-300:], out)
+    assert bar_rates[-1] == summary_rate.group(1)
+    assert not re.search(r"\d+(\.\d+)?step/s", err), "one rate on the bar, not tqdm's own too"

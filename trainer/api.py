@@ -103,7 +103,7 @@ def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None) -> dict
     try:
         status = trainer.run()
     finally:
-        logger.close()
+        logger.close(trainer.step / trainer.train_seconds if trainer.train_seconds else None)
     summary = {
         "run_dir": str(run.path),
         "status": "interrupted" if status["interrupted"] else "complete",
