@@ -15,6 +15,7 @@ the traceback instead.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import logging
 import os
@@ -78,12 +79,27 @@ def main(argv: list[str]) -> int:
     if argv and argv[0] in ("-h", "--help"):
         print_help()
         return 0
+    if argv and argv[0] not in SUBCOMMANDS:
+        guess = subcommand_guess(argv[0])
+        if guess:
+            print(f"error: unknown subcommand '{argv[0]}' (did you mean {guess}?)",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
     name = argv[0] if argv and argv[0] in SUBCOMMANDS else "train"
     rest = argv[1:] if argv and argv[0] in SUBCOMMANDS else argv
     if name == "train" and any(a in ("-h", "--help") for a in rest):
         print_help()
         return 0
     return run_subcommand(name, rest)
+
+
+def subcommand_guess(word: str) -> str:
+    """The subcommands a bare first word (no ``=``, path or option) was likely meant as
+    (``eval`` -> ``evaluate``, ``rendr`` -> ``render``), or ``""``."""
+    if any(c in word for c in "=/.") or word.startswith("-") or os.path.exists(word):
+        return ""
+    starts = [s for s in SUBCOMMANDS if len(word) >= 3 and s.startswith(word)]
+    return " or ".join(starts or difflib.get_close_matches(word, SUBCOMMANDS, n=2, cutoff=0.75))
 
 
 def error_line(error: BaseException) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.errors import ArgumentParser, one_line_errors
+from cli.errors import ArgumentParser, one_line_errors, seed_arg
 from configs.loader import ConfigError
 
 
@@ -22,6 +22,7 @@ def main(argv: list[str]) -> int:
     from circuits.plots import activity_figure, weight_caption
     from trainer.rollout import circuit_of, record_rollout
     from trainer.api import load_policy
+    from trainer.files import check_writable
 
     parser = ArgumentParser(prog="python train.py activity", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -30,12 +31,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--joints", type=int, default=None,
                         help="swimmer with this many joints (default: the policy's)")
     parser.add_argument("--steps", type=int, default=300, help="control steps (300 = 9 s)")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=seed_arg, default=None,
                         help="episode seed (default: run seed + trainer.eval_seed_offset)")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     args = parser.parse_args(argv)
     if args.steps < 2:
         parser.error("--steps must be >= 2")
+    check_writable(args.out)
     overrides = args.overrides + ([f"env.n_joints={args.joints}"] if args.joints else [])
     cfg, agent, env = load_policy(args.target, overrides)
     circuit = circuit_of(agent)

@@ -18,7 +18,25 @@ class ArgumentParser(argparse.ArgumentParser):
     """``argparse.ArgumentParser`` whose errors are one line: raises ``UsageError``."""
 
     def error(self, message: str) -> NoReturn:
+        required = "the following arguments are required: "
+        if message.startswith(required):  # parse_intermixed_args counts nargs="*" as required
+            names = [n for n in message[len(required):].split(", ") if n != "overrides"]
+            message = required + ", ".join(names)
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+MAX_SEED = 2**31 - 1  # numpy seeds are < 2**32; episode seeds count up from the one given
+
+
+def seed_arg(text: str) -> int:
+    """argparse type of ``--seed``: an integer in ``0..MAX_SEED``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is an integer (got '{text}')") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is in 0..{MAX_SEED} (got {text})")
+    return value
 
 
 # Expected errors by module, looked up only in modules already imported (an exception cannot

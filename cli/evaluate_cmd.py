@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from cli.errors import ArgumentParser, one_line_errors
+from cli import count
+from cli.errors import ArgumentParser, one_line_errors, seed_arg
 
 
 @one_line_errors
@@ -27,7 +28,7 @@ def main(argv: list[str]) -> int:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="config YAML, run folder or checkpoint .pt")
     parser.add_argument("--episodes", type=int, default=5, help="episodes (default 5)")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=seed_arg, default=None,
                         help="first episode seed (default: run seed + trainer.eval_seed_offset)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. n_joints=7")
@@ -36,7 +37,7 @@ def main(argv: list[str]) -> int:
         parser.error("--episodes must be >= 1")
     cfg, agent, env = load_policy(args.target, args.overrides)
     seed = args.seed if args.seed is not None else cfg.seed + cfg.trainer.eval_seed_offset
-    returns = evaluate(agent, env, args.episodes, seed)
+    returns = evaluate(agent, env, args.episodes, seed, progress=not args.json)
     body = body_columns(body_of(cfg.env), env.physics)
     if cfg.env.id != "swim":
         body = {k: v for k, v in body.items() if v != 1.0}  # the multipliers that change it
@@ -49,5 +50,6 @@ def main(argv: list[str]) -> int:
         where = ", ".join(f"{k}={v:g}" for k, v in body.items())
         print(f"{args.target} on {cfg.env.id}{f' ({where})' if where else ''}: "
               f"return {result['mean_return']:.1f} +- {result['std_return']:.1f} "
-              f"over {args.episodes} episodes (seeds {seed}..{seed + args.episodes - 1})")
+              f"over {count(args.episodes, 'episode')} (seed{'s' * (args.episodes > 1)} "
+              f"{seed}{f'..{seed + args.episodes - 1}' if args.episodes > 1 else ''})")
     return 0

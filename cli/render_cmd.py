@@ -1,6 +1,7 @@
 """``python train.py render <RUN_DIR | CKPT.pt | CONFIG.yaml> --out rollout.mp4 [options]``.
 
-Writes an MP4 (and with --gif a GIF beside it) of one deterministic rollout of any run (swim or
+Writes an MP4 (and with --gif a GIF beside it; --out x.gif writes only the GIF) of one
+deterministic rollout of any run (swim or
 any dm_control task, any agent), headless, seen by the task's own camera (swim: tracking1,
 quadruped: 2, else 0; --camera picks another by index or name), e.g.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.errors import ArgumentParser, one_line_errors
+from cli.errors import ArgumentParser, one_line_errors, seed_arg
 from configs.loader import ConfigError
 
 
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python train.py render", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="run folder, checkpoint .pt or config YAML (untrained)")
-    parser.add_argument("--out", type=Path, required=True, help="output video (.mp4)")
+    parser.add_argument("--out", type=Path, required=True, help="output video (.mp4 or .gif)")
     parser.add_argument("--gif", action="store_true", help="also write a GIF beside the MP4")
     parser.add_argument("--joints", type=int, default=None,
                         help="swim only: render on a swimmer with this many joints")
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fps", type=int, default=30, help="video frames per second (30)")
     parser.add_argument("--camera", type=parse_camera, default=None,
                         help="camera index or name (default: the task's own)")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=seed_arg, default=None,
                         help="episode seed (default: run seed + trainer.eval_seed_offset)")
     parser.add_argument("--text", action="store_true", help="write step and return on frames")
     parser.add_argument("--profile", choices=("fast", "standard"), default="fast",
@@ -77,7 +78,8 @@ def main(argv: list[str]) -> int:
 
     from circuits.plots import activity_figure, weight_caption
     from envs.pixels import default_camera
-    from trainer.api import load_policy
+    from trainer.api import load_policy, load_run_config
+    from trainer.files import check_writable
     from trainer.rollout import Rollout, circuit_of
     from trainer.video import write_video
 
@@ -85,14 +87,19 @@ def main(argv: list[str]) -> int:
     args = parser.parse_intermixed_args(argv)
     if args.steps < 1 or args.fps < 1:
         parser.error("--steps and --fps must be >= 1")
-    if args.out.suffix.lower() != ".mp4":
-        parser.error(f"--out must be an .mp4 file (got {args.out})")
+    if args.out.suffix.lower() not in (".mp4", ".gif"):
+        parser.error(f"--out must be an .mp4 or .gif file (got {args.out})")
+    for path in [args.out, args.out.with_suffix(".gif")][:1 + args.gif] + \
+            [args.activity_png] * bool(args.activity_png):
+        check_writable(path)
     info = gl_info()  # one-line error with the fix when no GL backend works
+    if args.joints:
+        env_id = load_run_config(args.target, args.overrides)[0].env.id
+        if env_id != "swim":
+            raise ConfigError(f"--joints applies to the swim task; this run's env.id is '{env_id}'")
     overrides = args.overrides + ([f"env.n_joints={args.joints}"] if args.joints else [])
     cfg, agent, env = load_policy(args.target, overrides)
     swim = cfg.env.id == "swim"
-    if args.joints and not swim:
-        raise ConfigError(f"--joints applies to the swim task; this run's env.id is '{cfg.env.id}'")
     circuit = circuit_of(agent)
     if args.activity_png and circuit is None:
         raise ConfigError("--activity-png needs an NCAP circuit policy "

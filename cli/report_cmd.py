@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli import count
 from cli.errors import ArgumentParser, one_line_errors
 from trainer.report import write_report
 
@@ -23,5 +24,6 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     data = write_report(args.folder)
     runs = sum(len(g["runs"]) for g in data["configs"].values())
-    print(f"report: {args.folder}/report.md ({runs} runs in {len(data['configs'])} configs)")
+    print(f"report: {args.folder}/report.md ({count(runs, 'run')} in "
+          f"{count(len(data['configs']), 'config')})")
     return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.errors import one_line_errors
+from cli.errors import ArgumentParser, one_line_errors
 
 COLUMNS = ("repr/srank", "repr/participation_ratio", "repr/pairwise_cos", "repr/feature_var",
            "repr/dormant_0.025", "repr/probe_r2_qpos", "repr/probe_r2_qvel")
@@ -22,8 +22,8 @@ COLUMNS = ("repr/srank", "repr/participation_ratio", "repr/pairwise_cos", "repr/
 def main(argv: list[str]) -> int:
     from trainer.represent import measure, write_report
 
-    parser = argparse.ArgumentParser(prog="python train.py represent", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python train.py represent", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="run folder")
     parser.add_argument("--checkpoint", nargs="+", default=None,
                         help="checkpoints to measure: step_0000050000, best, last or file names "

@@ -20,6 +20,7 @@ import argparse
 import sys
 from typing import Any, Callable
 
+from cli import count
 from cli.errors import ArgumentParser, one_line_errors
 from trainer.ray_env import INSTALL_HINT, MissingDependencyError, local_cpus, ray_environment, require_ray
 from trainer.report import write_report
@@ -73,8 +74,9 @@ def main(argv: list[str]) -> int:
     where = f"Ray cluster {args.address}" if args.address else f"local Ray, {local_cpus()} CPUs"
     if args.max_concurrent:
         where += f", at most {args.max_concurrent} at once"
-    print(f"sweep {spec.run_dir}: {len(trials)} trials ({len(trials) // len(spec.seeds)} "
-          f"configs x {len(spec.seeds)} seeds), {len(trials) - len(todo)} finished earlier, "
+    configs = len(trials) // len(spec.seeds)
+    print(f"sweep {spec.run_dir}: {count(len(trials), 'trial')} ({count(configs, 'config')} x "
+          f"{count(len(spec.seeds), 'seed')}), {len(trials) - len(todo)} finished earlier, "
           f"{len(todo)} to run on {where}", flush=True)
     write_spec(spec)
     outcomes = {}
@@ -96,11 +98,12 @@ def main(argv: list[str]) -> int:
     failed = sum(o["status"] == "failed" for o in outcomes.values())
     stopped = sum(o["status"] in ("interrupted", "not started") for o in outcomes.values())
     if stopped:
-        print(f"sweep stopped with {stopped} trials unfinished; rerun the same command to resume",
+        print(f"sweep stopped with {count(stopped, 'trial')} unfinished; rerun the same command "
+              "to resume",
               file=sys.stderr)
         return EXIT_STOPPED
     if failed:
-        print(f"{failed} of {len(todo)} trials failed (errors above and in report.md)",
+        print(f"{failed} of {count(len(todo), 'trial')} failed (errors above and in report.md)",
               file=sys.stderr)
         return EXIT_TRIALS_FAILED
     return 0

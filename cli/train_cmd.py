@@ -6,6 +6,7 @@ folder whose checkpoints an older version of the toolkit wrote (``trainer/checkp
 
 from __future__ import annotations
 
+import shlex
 
 from cli.errors import one_line_errors
 from configs.loader import ConfigError, load_config
@@ -26,20 +27,35 @@ def split_args(argv: list[str]) -> tuple[str | None, list[str]]:
     return config, overrides
 
 
-def format_summary(s: dict) -> str:
+def format_summary(s: dict, command: str = "") -> str:
+    """The end-of-run lines: steps, evaluation returns, speed, the replay ratio's switch (adaptive
+    RR), every file written and, for an interrupted run, how to resume it."""
     def num(v, fmt="{:.1f}"):
         return "n/a" if v is None else fmt.format(v)
 
+    interrupted = s["status"] == "interrupted"
     files = "\n".join(f"  {k:<16} {v}" for k, v in s["files"].items())
     params = ", ".join(f"{k} {v:,}" for k, v in s.get("parameters", {}).items())
+    episodes = s["episodes"]
+    at = f" at step {s['last_eval_step']:,}" if s.get("last_eval_step") is not None else ""
+    rr = ""
+    if "rr_switch_step" in s:
+        rr = (f"  replay ratio       switched to {s['rr_final']:g} at step {s['rr_switch_step']:,} "
+              f"(episode {s['rr_switch_episode']})\n" if s["rr_switch_step"] is not None else
+              f"  replay ratio       not switched (still {s['rr_final']:g})\n")
+    resume = (f"resume: run the same command again ({command})\n" if interrupted and command
+              else "")
     return (f"\nrun {s['status']}: {s['run_dir']}\n"
-            f"  env steps          {s['env_steps']:,} (frames {s['frames']:,}, episodes {s['episodes']})\n"
-            f"  eval return        initial {num(s['initial_eval_return'])} -> final "
-            f"{num(s['final_eval_return'])} (best {num(s['best_eval_return'])})\n"
+            f"  env steps          {s['env_steps']:,} (frames {s['frames']:,}, "
+            f"{episodes} episode{'s' * (episodes != 1)})\n"
+            f"  eval return        initial {num(s['initial_eval_return'])} -> "
+            f"{'latest' if interrupted else 'final'} {num(s['final_eval_return'])}{at} "
+            f"(best {num(s['best_eval_return'])})\n"
             f"  training speed     {num(s['steps_per_second'], '{:.0f}')} env steps/s "
             f"(excluding evaluation)\n"
             + (f"  parameters         {params}\n" if params else "")
-            + f"outputs:\n{files}\n  summary          {s['run_dir']}/summary.json\n")
+            + rr
+            + f"outputs:\n{files}\n  summary          {s['run_dir']}/summary.json\n" + resume)
 
 
 @one_line_errors
@@ -50,5 +66,5 @@ def main(argv: list[str]) -> int:
     config, overrides = split_args([a for a in argv if a != TRUST_FLAG])
     cfg = load_config(config, overrides)
     summary = train(cfg, trust_checkpoint=TRUST_FLAG in argv)
-    print(format_summary(summary))
+    print(format_summary(summary, " ".join(["python train.py", *map(shlex.quote, argv)])))
     return 130 if summary["status"] == "interrupted" else 0

@@ -21,11 +21,13 @@ import argparse
 import time
 from pathlib import Path
 
-from cli.errors import ArgumentParser, one_line_errors
+from cli import count
+from cli.errors import ArgumentParser, one_line_errors, seed_arg
 from configs.loader import ConfigError
 
 DEFAULT_JOINTS = [2, 3, 4, 5, 6, 7, 9, 11, 13]
 DEFAULT_DMC_GRID = {"length": [0.8, 1.0, 1.2], "mass": [0.5, 1.0, 2.0]}
+OUTPUT_FILES = ("transfer.csv", "transfer.md", "transfer.png")  # trainer.transfer.write_outputs
 SWIM_OPTIONS = ("joints", "length_scale", "density", "viscosity")
 DMC_OPTIONS = ("length", "mass", "gear", "damping", "friction")
 
@@ -50,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         dmc.add_argument(f"--{name}", type=float, nargs="+", default=None,
                          help=f"{what} multipliers")
     parser.add_argument("--episodes", type=int, default=5, help="episodes per body (default 5)")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=seed_arg, default=None,
                         help="first episode seed (default: run seed + trainer.eval_seed_offset)")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: the run folder; runs/<name>/untrained "
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     from envs.bodies import body_grid, body_of, dmc_body_grid
     from trainer.api import load_run_config
+    from trainer.files import check_writable
     from trainer.transfer import default_out_dir, markdown_table, transfer_rows, write_outputs
 
     parser = build_parser()
@@ -73,6 +76,12 @@ def main(argv: list[str]) -> int:
         parser.error("--episodes must be >= 1")
     if args.joints and min(args.joints) < 2:
         parser.error(f"--joints: a swimmer has at least 2 joints (got {min(args.joints)})")
+    for option in ("length_scale", "density", "viscosity"):  # dm_control: env.body checks
+        values, positive = getattr(args, option) or [], option == "length_scale"
+        bad = [v for v in values if v < 0 or (positive and v == 0)]
+        if bad:
+            parser.error(f"--{option.replace('_', '-')} must be {'> 0' if positive else '>= 0'} "
+                         f"(got {bad[0]:g})")
     cfg, _ = load_run_config(args.target, args.overrides)
     own = body_of(cfg.env)
     swim = cfg.env.id == "swim"
@@ -91,16 +100,19 @@ def main(argv: list[str]) -> int:
             lists = {k: v for k, v in DEFAULT_DMC_GRID.items()}
         bodies = dmc_body_grid(**{k: lists.get(k, [getattr(own, k)]) for k in DMC_OPTIONS})
         trained_on = ", ".join(f"{k} x{v:g}" for k, v in own.changed.items()) or "the stock body"
+    out = args.out or default_out_dir(args.target, cfg.name)
+    for name in OUTPUT_FILES:
+        check_writable(out / name)
     t0 = time.perf_counter()
     label, rows = transfer_rows(args.target, bodies, args.episodes, args.seed, args.overrides,
                                 references=not args.no_references)
     seconds = time.perf_counter() - t0
-    out = args.out or default_out_dir(args.target, cfg.name)
     paths = write_outputs(rows, out, f"{label} on {cfg.env.id} (trained on {trained_on}): "
                                      f"{args.target}")
     print(markdown_table(rows))
-    print(f"{len(bodies)} bodies x {len(rows) // len(bodies)} policy rows x {args.episodes} "
-          f"episodes in {seconds:.1f} s")
+    policies = len(rows) // len(bodies)
+    print(f"{count(len(bodies), 'body', 'bodies')} x {count(policies, 'policy row')} x "
+          f"{count(args.episodes, 'episode')} in {seconds:.1f} s")
     for kind, path in paths.items():
         print(f"  {kind:<9} {path}")
     return 0

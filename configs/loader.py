@@ -11,6 +11,8 @@ is always fully resolved. A missing base and a cycle are one-line errors.
 
 from __future__ import annotations
 
+import copy
+import difflib
 import re
 import typing
 from pathlib import Path
@@ -52,16 +54,27 @@ def parse_value(text: str) -> Any:
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in a ``.yaml``/``.yml`` file; a missing, empty, binary or non-mapping file
+    is a one-line ``ConfigError``."""
     p = Path(path)
     if not p.is_file():
         hint = "" if p.suffix in (".yaml", ".yml") else " (give a YAML preset and key=value overrides)"
+        siblings = [q.name for q in p.parent.glob("*.y*ml")] if p.parent.is_dir() else []
+        close = difflib.get_close_matches(p.name, siblings, n=1, cutoff=0.8)
+        if close:
+            hint = f" (did you mean {p.parent / close[0]}?)"
         raise ConfigError(f"config file not found: {p}{hint}")
+    if p.suffix.lower() not in (".yaml", ".yml"):
+        raise ConfigError(f"{p} is not a YAML config (expected a .yaml or .yml file)")
     try:
         data = yaml.load(p.read_text(), Loader=_Loader)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a text file, so not a YAML config") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
     if data is None:
-        return {}
+        raise ConfigError(f"{p} has no keys (empty or only comments); to train the default "
+                          "preset give no config file")
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: top level must be a mapping of keys, got {type(data).__name__}")
     return data
@@ -151,17 +164,105 @@ def _error_line(err: ValidationError, data: dict[str, Any]) -> str:
             keys.append(str(part))
     key = ".".join(keys) or "<root>"
     if e["type"] == "extra_forbidden":
-        return f"config error: unknown key '{key}'"
-    msg = e["msg"]
+        return f"config error: unknown key '{key}'{unknown_key_hint(key, data)}"
+    if e["type"] == "union_tag_not_found":
+        tag = str(e.get("ctx", {}).get("discriminator", "type")).strip("'\"")
+        return f"config error: {key}: needs a '{tag}' key to say which kind it is"
+    msg = e["msg"].removeprefix("Value error, ")
     if "input" in e and not isinstance(e["input"], dict):
         msg += f" (got {e['input']!r})"
     return f"config error: {key}: {msg}"
+
+
+def _lookup(data: Any, parts: list[str] | tuple) -> Any:
+    """``data[a][b]...`` along ``parts``; None where a part is absent."""
+    for part in parts:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _variant_chains() -> dict[str, list[list[tuple[str, str]]]]:
+    """Every config key -> the chains of variant tags that select it, outermost first, e.g.
+    ``agent.actor.sigma -> [[("agent.name", "ppo"), ("agent.actor.type", "ncap")], ...]``."""
+    chains: dict[str, list[list[tuple[str, str]]]] = {}
+
+    def walk(model_cls: type[BaseModel], prefix: str, tags: list[tuple[str, str]]) -> None:
+        for name, field in model_cls.model_fields.items():
+            members = _model_members(field.annotation)
+            for m in members:
+                tag = next((t for t in TAGS if t in m.model_fields and len(members) > 1), None)
+                walk(m, f"{prefix}{name}.", tags + ([(f"{prefix}{name}.{tag}",
+                                                      str(m.model_fields[tag].default))]
+                                                    if tag else []))
+            if not members:
+                chains.setdefault(f"{prefix}{name}", []).append(tags)
+
+    walk(RunConfig, "", [])
+    return chains
+
+
+def unknown_key_hint(key: str, data: dict[str, Any]) -> str:
+    """`` (a key of agent.name=drqv2)`` for a key of another variant than ``data``'s, else
+    `` (did you mean 'agent.actor_lr'?)`` for a near miss, else ``""``."""
+    chains = _variant_chains()
+
+    def conflict(chain: list[tuple[str, str]]) -> str | None:
+        """The first tag of ``chain`` this config sets to another value."""
+        for tag, value in chain:
+            there = _lookup(data, tag.split("."))
+            if there is not None and str(there) != value:
+                return f"{tag}={value}"
+        return None
+
+    needed = [c for c in map(conflict, chains.get(key, [])) if c]
+    if needed:
+        return f" (a key of {', '.join(dict.fromkeys(needed))})"
+    here = [k for k, cs in chains.items() if any(conflict(c) is None for c in cs)]
+    close = difflib.get_close_matches(key, [*here, *ALIASES], n=1, cutoff=0.8)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _with_default_tag(err: ValidationError, data: dict[str, Any]) -> dict[str, Any] | None:
+    """``data`` with the default variant tag filled in where a section gives keys but no tag
+    (``agent.actor.sigma=0.3`` on an agent whose actor section is absent), or None."""
+    e = err.errors()[0]
+    if e["type"] != "union_tag_not_found":
+        return None
+    parts, node = [], data
+    for part in e["loc"]:  # skip the variant tags pydantic inserts into the location
+        if isinstance(node, dict) and part in node:
+            parts.append(str(part))
+            node = node[part]
+    if not parts:
+        return None
+    parent, name = _lookup(data, parts[:-1]), parts[-1]
+    tag = str(e.get("ctx", {}).get("discriminator", "")).strip("'\"")
+    if not isinstance(parent, dict) or not isinstance(parent.get(name), dict) or not tag:
+        return None
+    without = copy.deepcopy(data)
+    del _lookup(without, parts[:-1])[name]
+    try:
+        default = RunConfig.model_validate(without)
+    except ValidationError:
+        return None
+    for part in parts:
+        default = getattr(default, part, None)
+    if default is None or not hasattr(default, tag):
+        return None
+    filled = copy.deepcopy(data)
+    _lookup(filled, parts)[tag] = getattr(default, tag)
+    return filled
 
 
 def validate(data: dict[str, Any]) -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:
+        filled = _with_default_tag(err, data)
+        if filled is not None:
+            return validate(filled)
         raise ConfigError(_error_line(err, data)) from None
 
 

@@ -540,7 +540,7 @@ class RunConfig(StrictModel):
 
     name: str = Field("run", min_length=1, description="experiment name (default run folder)")
     steps: int = Field(100_000, ge=1, description="total agent steps to train")
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, lt=2**31, description="run seed (< 2^31)")
     run_dir: str | None = Field(None, description="run folder; None = runs/<name>/seed<seed>")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     torch_threads: int | None = Field(1, ge=1, description="torch intra-op threads (None: torch)")

@@ -58,7 +58,8 @@ def make_state_env(env_id: str = SWIM_ID, seed: int | None = None, n_joints: int
     """Build a state-observation env by id (see module docstring).
 
     ``body`` changes a dm_control domain's body (``envs.dmc_bodies``; None = stock); the
-    swimmer's body is ``n_joints``, ``length_scale``, ``density`` and ``viscosity``.
+    swimmer's body is ``n_joints``, ``length_scale``, ``density`` and ``viscosity``. Either kind
+    given to the other task is refused with one line (never ignored).
     ``render_mode`` exists for gymnasium's API; only ``"rgb_array"`` (or None) is supported.
     """
     if render_mode not in (None, "rgb_array"):
@@ -68,6 +69,15 @@ def make_state_env(env_id: str = SWIM_ID, seed: int | None = None, n_joints: int
         raise ConfigError(f"config error: env.body.{next(iter(body_changes.changed))}: "
                           "applies to dm_control domains; the swimmer's body is env.n_joints, "
                           "env.length_scale, env.density and env.viscosity")
+    if env_id.startswith(DMC_PREFIX):
+        swim_keys = {"n_joints": n_joints != 5, "length_scale": length_scale != 1.0,
+                     "density": density is not None, "viscosity": viscosity is not None}
+        given = [k for k, changed in swim_keys.items() if changed]
+        if given:
+            raise ConfigError(f"config error: env.{given[0]}: applies to the swim and navigate "
+                              f"tasks, not {env_id}; a dm_control body changes through "
+                              "env.body.length, env.body.mass, env.body.gear, env.body.damping "
+                              "and env.body.friction")
     if env_id == SWIM_ID:
         body = BodySpec(n_joints=n_joints, length_scale=length_scale, density=density,
                         viscosity=viscosity)

@@ -38,6 +38,21 @@ _SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
 _GL_INFO: dict[str, object] | None = None
 
 
+def gl_context(width: int, height: int):
+    """A new OpenGL context of the process's backend, made through dm_control.
+
+    Every GL context of the toolkit is one of dm_control's: dm_control remembers which of its
+    contexts is current on each thread and skips ``make_current`` when it believes its own
+    already is. A context made current behind its back (``mujoco.GLContext``) would make
+    ``physics.render`` draw into that other context's framebuffer (noise in the standard
+    profile's images beside a fast video). Use as ``with ctx.make_current() as c:
+    c.call(fn)``; free with ``ctx.free()``.
+    """
+    from dm_control import _render
+
+    return _render.Renderer(max_width=width, max_height=height)
+
+
 def gl_info() -> dict[str, object]:
     """Facts about the OpenGL backend MuJoCo renders with (probed once per process).
 
@@ -50,12 +65,13 @@ def gl_info() -> dict[str, object]:
         return dict(_GL_INFO)
     backend = os.environ.get("MUJOCO_GL", "") or "unset (glfw)"
     try:
-        ctx = mujoco.GLContext(1, 1)
-        ctx.make_current()
+        ctx = gl_context(1, 1)
         from OpenGL import GL
 
-        renderer, vendor, version = (GL.glGetString(k).decode() for k in
-                                     (GL.GL_RENDERER, GL.GL_VENDOR, GL.GL_VERSION))
+        with ctx.make_current() as current:
+            renderer, vendor, version = current.call(
+                lambda: [GL.glGetString(k).decode() for k in
+                         (GL.GL_RENDERER, GL.GL_VENDOR, GL.GL_VERSION)])
         ctx.free()
     except Exception as e:  # every backend failure mode must end in the same one-line hint
         raise RenderBackendError(
@@ -111,13 +127,15 @@ class Renderer:
     * ``standard``: ``physics.render(height, width, camera_id)``, dm_control's own pixels. The
       model's offscreen buffer is enlarged to the image size if dm_control has not yet made its
       GL context; an image larger than an existing context's buffer is refused with one line.
-    * ``fast``: its own GL context and MuJoCo render context, made with no multisampling, no
-      shadow map and a buffer of the image size (set on the model only while the context is
-      made, then restored, so a standard renderer of the same physics keeps its visuals), and
-      the reflection, skybox and shadow scene flags off. Owns its GL context and makes it
-      current before every draw and before freeing its MuJoCo render context
-      (``mujoco.Renderer.close`` frees with whatever context is current, which corrupts another
-      live renderer's framebuffer when several envs share a process).
+    * ``fast``: its own GL context (``gl_context``) and MuJoCo render context, made with no
+      multisampling, no shadow map and a buffer of the image size (set on the model only while
+      the context is made, then restored, so a standard renderer of the same physics keeps its
+      visuals), and the reflection, skybox and shadow scene flags off. Makes its GL context
+      current before every draw and before freeing its MuJoCo render context (freeing with
+      another context current corrupts that live renderer's framebuffer).
+
+    Renderers of both profiles may share a process and a physics: each draws only into its
+    own context, so an image never depends on what else renders (tests/test_pixels.py).
     """
 
     def __init__(self, physics, height: int, width: int, camera: int | str,
@@ -129,6 +147,8 @@ class Renderer:
         self.height, self.width = height, width
         self._physics = physics
         self._gl = None
+        self._context = None
+        self._exit_hook = None
         model = physics.model.ptr
         self.camera = resolve_camera(model, camera)
         if profile == "standard":
@@ -142,16 +162,18 @@ class Renderer:
                                   "use a smaller size") from None
             return
         self._model, self._data = model, physics.data.ptr
-        self._gl = mujoco.GLContext(width, height)
-        self._gl.make_current()
+        self._gl = gl_context(width, height)
         quality, glob = model.vis.quality, model.vis.global_
         saved = (quality.offsamples, quality.shadowsize, glob.offwidth, glob.offheight)
         quality.offsamples, quality.shadowsize, glob.offwidth, glob.offheight = 0, 0, width, height
         try:
-            self._context = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_150)
+            with self._gl.make_current() as current:
+                self._context = current.call(mujoco.MjrContext, model,
+                                             mujoco.mjtFontScale.mjFONTSCALE_150)
+                current.call(mujoco.mjr_setBuffer, mujoco.mjtFramebuffer.mjFB_OFFSCREEN,
+                             self._context)
         finally:
             quality.offsamples, quality.shadowsize, glob.offwidth, glob.offheight = saved
-        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._context)
         self._scene = mujoco.MjvScene(model, maxgeom=10_000)
         for flag in (mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX,
                      mujoco.mjtRndFlag.mjRND_SHADOW):
@@ -168,43 +190,47 @@ class Renderer:
         if self.profile == "standard":
             return self._physics.render(height=self.height, width=self.width,
                                         camera_id=self.camera)
-        self._gl.make_current()
         mujoco.mjv_updateScene(self._model, self._data, self._option, None, self._camera,
                                mujoco.mjtCatBit.mjCAT_ALL, self._scene)
+        with self._gl.make_current() as current:
+            current.call(self._draw)
+        return self._pixels[::-1].copy()  # OpenGL rows run bottom-up
+
+    def _draw(self) -> None:
         mujoco.mjr_render(self._rect, self._scene, self._context)
         mujoco.mjr_readPixels(self._pixels, None, self._rect, self._context)
-        return self._pixels[::-1].copy()  # OpenGL rows run bottom-up
 
     def close(self) -> None:
         """Free the fast profile's GL context (dm_control owns and frees the standard one)."""
         if self._gl is None:
             return
-        self._gl.make_current()
-        self._context.free()
-        self._gl.free()
-        self._gl = None
+        gl, self._gl = self._gl, None
+        if self._exit_hook is not None:
+            atexit.unregister(self._exit_hook)
+        if not gl.terminated:  # dm_control frees its contexts at exit too
+            if self._context is not None:
+                with gl.make_current() as current:
+                    current.call(self._context.free)
+            gl.free()
 
     def __del__(self) -> None:
         self.close()
 
 
-_LIVE_FAST: "weakref.WeakSet[Renderer]" = weakref.WeakSet()
-_exit_hook_registered = False
-
-
-def _close_live_fast_renderers() -> None:
-    for renderer in list(_LIVE_FAST):
-        renderer.close()
-
-
 def _register_for_exit(renderer: Renderer) -> None:
-    """Close live fast renderers at exit, before MuJoCo's EGL ``atexit`` terminates the display.
+    """Free ``renderer``'s MuJoCo render context at exit while its GL context still lives.
 
-    ``atexit`` runs handlers last-in first-out; registering after the first GL context exists
-    puts this handler ahead of the backend's own clean-up.
+    dm_control frees each GL context at exit with an ``atexit`` handler registered when the
+    context is made; ``atexit`` runs handlers last-in first-out, so this one, registered after
+    the renderer's context exists, runs first. It holds the renderer weakly and is removed by
+    ``close``.
     """
-    global _exit_hook_registered
-    if not _exit_hook_registered:
-        atexit.register(_close_live_fast_renderers)
-        _exit_hook_registered = True
-    _LIVE_FAST.add(renderer)
+    ref = weakref.ref(renderer)
+
+    def close_at_exit() -> None:
+        live = ref()
+        if live is not None:
+            live.close()
+
+    renderer._exit_hook = close_at_exit
+    atexit.register(close_at_exit)

@@ -165,7 +165,7 @@ def test_report_command_on_a_folder_of_seeds(tmp_path: Path, capsys):
     data = json.loads((tmp_path / "myexp" / "report.json").read_text())
     assert list(data["configs"]) == ["myexp"]
     assert data["configs"]["myexp"]["final_eval_return"]["median"] == pytest.approx(2.0)
-    assert "3 runs in 1 configs" in capsys.readouterr().out
+    assert "3 runs in 1 config)" in capsys.readouterr().out
 
 
 def test_report_on_a_folder_without_runs_is_one_line_error(tmp_path: Path, capsys):

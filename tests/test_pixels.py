@@ -130,3 +130,60 @@ def test_pixel_env_passes_gymnasium_env_checker():
     from gymnasium.utils.env_checker import check_env
 
     check_env(pixel_env("dmc:cartpole-swingup", size=16, profile="fast"), skip_render_check=True)
+
+
+# --- several render contexts in one process -----------------------------------------------
+# Every GL context must be made current before it draws: a context that believes it is still
+# current while another library switched the thread's context draws into the wrong framebuffer.
+_PLAIN_ROLLOUT = """
+import sys, numpy as np
+sys.path.insert(0, {root!r})
+from tests.test_pixels import agent_and_video_frames
+out = {{}}
+for profile in ("standard", "fast"):
+    out["agent_" + profile], _ = agent_and_video_frames(profile, None)
+    _, out["video_" + profile] = agent_and_video_frames(None, profile)
+np.savez({path!r}, **out)
+"""
+
+
+def agent_and_video_frames(agent_profile: str | None, video_profile: str | None,
+                           steps: int = 4) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A pixel env's observations and a video renderer's frames of one seeded rollout, the two
+    drawn in turn (either may be None: not drawn)."""
+    from envs.render import Renderer
+
+    env = pixel_env("dmc:cartpole-swingup", 0, size=16, frame_stack=1,
+                    profile=agent_profile or "fast")
+    video = Renderer(env.physics, 24, 32, 0, video_profile) if video_profile else None
+    obs, frames = [env.reset(seed=1)[0]], []
+    for t in range(steps):
+        if video is not None:
+            frames.append(video())
+        obs.append(env.step(np.full(1, 0.5 - 0.3 * t))[0])
+    if video is not None:
+        video.close()
+    env.close()
+    return (np.stack(obs) if agent_profile else None), (np.stack(frames) if video else None)
+
+
+def test_agent_view_and_video_are_identical_to_a_fresh_process_whatever_the_other_profile(
+        tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    path = tmp_path / "plain.npz"
+    subprocess.run([sys.executable, "-c", _PLAIN_ROLLOUT.format(root=root, path=str(path))],
+                   check=True, timeout=300)
+    plain = np.load(path)
+    for agent_profile in ("standard", "fast"):
+        for video_profile in ("fast", "standard"):
+            obs, frames = agent_and_video_frames(agent_profile, video_profile)
+            np.testing.assert_array_equal(
+                obs, plain[f"agent_{agent_profile}"],
+                f"{agent_profile} agent images change when a {video_profile} video renders")
+            np.testing.assert_array_equal(
+                frames, plain[f"video_{video_profile}"],
+                f"{video_profile} video frames change when a {agent_profile} agent renders")

@@ -44,6 +44,8 @@ def test_replay_ratio_is_drawn_per_run_not_as_a_mean(tmp_path, monkeypatch):
     assert [line.get_ydata().tolist() for line in rr_ax.lines] == [[0.5, 0.5, 2.0],
                                                                  [0.5, 0.5, 0.5]]
     assert not rr_ax.collections, "no band on the rr panel"
+    assert {line.get_drawstyle() for line in rr_ax.lines} == {"steps-pre"}, \
+        "a replay ratio holds over each logging window: drawn as a step function"
     assert len(ret_ax.lines) == 1 and ret_ax.lines[0].get_ydata().tolist() == [2.0, 3.0]
     assert ret_ax.collections, "the return panel keeps its confidence band"
 
@@ -72,6 +74,31 @@ def test_plot_command_groups_seeds_by_config_name(tmp_path, tiny_ppo, capsys):
     code = cli.main(["plot", str(tmp_path / "runs/ncap"), "--out", str(out),
                      "--group-by", "agent.nope"])
     assert code == 2 and "no key 'agent.nope'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_plot_finds_sweep_trials_and_groups_them_by_config_without_the_seed(tmp_path, tiny_ppo,
+                                                                            capsys, caplog):
+    """A sweep folder: <sweep>/<grid point>/seed<s>/ two levels down, beside Ray's ray/."""
+    sweep = tmp_path / "sweep"
+    for lr in ("0.001", "0.003"):
+        for seed in (0, 1):
+            train(load_config(None, [*tiny_ppo, "steps=500", f"seed={seed}", f"agent.actor_lr={lr}",
+                                     f"run_dir={sweep / f'agent.actor_lr={lr}' / f'seed{seed}'}"]))
+    (sweep / "ray" / "tune").mkdir(parents=True)
+    (sweep / "ray" / "tune" / "experiment_state.json").write_text("{}")
+    (sweep / "sweep.yaml").write_text("seeds: [0, 1]\n")
+    for argv in ([str(sweep)], [str(p) for p in sorted(sweep.glob("*/"))],
+                 [str(p) for p in sorted(sweep.glob("agent*/"))]):
+        code = cli.main(["plot", *argv, "--out", str(tmp_path / "sweep.png")])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        rows = [line for line in out.splitlines() if line.startswith("| return |")]
+        assert rows == [f"| return | ncap_swim_ppo (agent.actor_lr={lr}) | 2 |{row.split('|')[4]}|"
+                        for lr, row in zip(("0.001", "0.003"), rows)], out
+    assert f"skipped {sweep / 'ray'}" in caplog.text, "the ray/ folder among the trials is named"
+    code = cli.main(["plot", str(sweep), "--out", str(tmp_path / "one.png"), "--group-by", "name"])
+    assert code == 0 and "| return | ncap_swim_ppo | 4 |" in capsys.readouterr().out
 
 
 @pytest.mark.slow

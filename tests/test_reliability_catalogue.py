@@ -59,7 +59,7 @@ CASES = {
     ],
     "render": [
         ([NCAP], "the following arguments are required: --out"),
-        ([NCAP, "--out", "{w}/x.gif"], "--out must be an .mp4 file"),
+        ([NCAP, "--out", "{w}/x.avi"], "--out must be an .mp4 or .gif file"),
         ([NCAP, "--out", "{w}/x.mp4", "--size", "3x3"], "size needs even width and height"),
         ([NCAP, "--out", "{w}/x.mp4", "--steps", "0"], "--steps and --fps must be >= 1"),
         ([MLP, "--out", "{w}/x.mp4", "--activity"], "need an NCAP circuit policy"),

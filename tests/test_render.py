@@ -150,3 +150,23 @@ def test_render_bad_request_is_one_line_and_writes_nothing(cartpole_run, tmp_pat
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and message in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("agent_profile", ["standard", "fast"])
+def test_agent_view_rollout_is_the_same_whatever_profile_draws_the_video(agent_profile, tmp_path,
+                                                                         capsys):
+    views, returns = [], []
+    for video_profile in ("fast", "standard"):
+        out = tmp_path / f"{video_profile}.mp4"
+        code = cli.main(["render", str(ROOT / "configs/drqv2_tiny.yaml"), "--out", str(out),
+                         "--steps", "6", "--size", "48x48", "--agent-view", "--text",
+                         "--profile", video_profile, "env.pixels.size=24",
+                         f"env.pixels.profile={agent_profile}"])
+        stdout, err = capsys.readouterr()
+        assert code == 0, err
+        returns.append(stdout.split("return ")[1].split(":")[0])
+        views.append(iio.imread(out)[:, :, 48:].astype(float))
+    difference = np.abs(views[0] - views[1]).mean()
+    assert difference < 4, (f"the {agent_profile} agent's view beside a fast and a standard "
+                            f"video differs by {difference:.1f} grey levels on average")
+    assert returns[0] == returns[1], f"the same seeded rollout returns {returns}"

@@ -155,3 +155,20 @@ def test_dm_control_transfer_bad_input_is_one_line_and_writes_nothing(cartpole_r
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and message in err, err
     assert not list(cartpole_run.glob("transfer.*"))
+
+
+def test_one_panel_transfer_picture_shows_its_whole_title(tmp_path, monkeypatch, capsys):
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", lambda fig: figures.append(fig))
+    code = cli.main(["transfer", str(DEFAULT), "--joints", "3", "4", "--episodes", "1",
+                     "--no-references", "--out", str(tmp_path / "out")])
+    assert code == 0, capsys.readouterr().err
+    fig = figures[-1]
+    renderer = fig.canvas.get_renderer()
+    title, frame = fig._suptitle.get_window_extent(renderer), fig.bbox
+    assert str(DEFAULT) in fig._suptitle.get_text().replace("\n", "")
+    assert frame.x0 <= title.x0 and title.x1 <= frame.x1, \
+        f"title spans x {title.x0:.0f}..{title.x1:.0f} of a {frame.x1:.0f} px wide picture"
+    assert title.y1 <= frame.y1

@@ -9,6 +9,7 @@ agent have been built successfully. The process holds the folder's writer lock w
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,10 @@ from trainer.checkpoint import load_checkpoint, resume_state, seed_everything
 from trainer.logger import Logger
 from trainer.loop import Trainer
 from trainer.files import write_atomic
+from trainer.policy_source import announce as announce_policy
 from trainer.rundir import RunDir
+
+log = logging.getLogger(__name__)
 
 
 def resolve_device(device: str) -> str:
@@ -67,6 +71,8 @@ def train(cfg: RunConfig, trust_checkpoint: bool = False) -> dict[str, Any]:
     (``train.py --trust-checkpoint``): only for one's own run folder whose checkpoints an
     older version wrote; by default a checkpoint outside the safe format is refused.
     """
+    for warning in config_warnings(cfg):
+        log.warning("warning: %s", warning)
     run = RunDir(cfg.resolved_run_dir())
     ckpt, built = None, None
     if not run.path.exists():  # a new folder is created once its config and checkpoint load
@@ -82,6 +88,10 @@ def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None,
     if ckpt is None and (run.is_resumable() or cfg.trainer.resume_from):
         run.check_same_config(cfg)
         ckpt = resume_state(run.checkpoints, cfg.trainer.resume_from, trust_checkpoint)
+    if ckpt and ckpt["step"] > cfg.steps:
+        raise ConfigError(f"run folder {run.path} is at step {ckpt['step']:,}, past steps="
+                          f"{cfg.steps}: give steps >= {ckpt['step']} to extend it, or another "
+                          "run_dir; nothing was changed")
     env, agent, _ = built or build(cfg)
     eval_env = make_env(cfg.env, seed=cfg.seed + cfg.trainer.eval_seed_offset)
     trainer = Trainer(cfg, run, env, eval_env, agent, seed=cfg.seed)
@@ -91,6 +101,7 @@ def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None,
     attach_run(agent, run.path, lambda seed: make_env(cfg.env, seed=seed))
     start = ckpt["step"] if ckpt else None
     if ckpt:
+        log.info("resuming %s from step %s of %s", run.path, f"{start:,}", f"{cfg.steps:,}")
         trainer.ckpt.drop_after(start)
     logger = trainer.log = Logger(run, cfg.steps, start, cfg.trainer.tensorboard,
                                   cfg.trainer.progress)
@@ -98,7 +109,7 @@ def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None,
     try:
         status = trainer.run()
     finally:
-        logger.close()
+        logger.close(trainer.step / trainer.train_seconds if trainer.train_seconds else None)
     summary = {
         "run_dir": str(run.path),
         "status": "interrupted" if status["interrupted"] else "complete",
@@ -114,13 +125,31 @@ def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None,
         "session_wall_seconds": time.perf_counter() - t0,
         "parameters": getattr(agent, "trainable_parameters", lambda: {})(),
         **getattr(agent, "summary", lambda: {})(),
+        "last_eval_step": trainer.last_eval_step,
         "files": {"config": str(run.config_file), "metrics": str(run.metrics_csv),
                   "eval": str(run.eval_csv), "tensorboard": str(run.tb),
                   "last_checkpoint": str(run.last_checkpoint),
                   "best_checkpoint": str(run.checkpoints / "best.pt")},
     }
+    listed = {Path(p).name for p in summary["files"].values()} | {"train.lock", "summary.json"}
+    summary["files"].update({p.name: str(p) for p in sorted(run.path.iterdir())
+                             if p.is_file() and p.name not in listed})  # agents' own tables
     write_atomic(run.summary_file, json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def config_warnings(cfg: RunConfig) -> list[str]:
+    """Settings that are valid but make a run do less than it looks: no update at all."""
+    agent = cfg.agent
+    if agent.name == "ppo" and cfg.steps < agent.segment:
+        return [f"steps={cfg.steps} is below one PPO segment (agent.segment={agent.segment}): "
+                "no update will run, the policy stays at its initialisation"]
+    if hasattr(agent, "seed_frames"):
+        frames_per_step = cfg.env.pixels.action_repeat if cfg.env.pixels is not None else 1
+        if cfg.steps * frames_per_step <= agent.seed_frames:
+            return [f"steps={cfg.steps} ({cfg.steps * frames_per_step} frames) does not pass "
+                    f"agent.seed_frames={agent.seed_frames}: no update will run"]
+    return []
 
 
 def load_run_config(target: str | Path, overrides: list[str] | None = None) -> tuple[RunConfig, Path | None]:
@@ -191,8 +220,10 @@ def load_policy(target: str | Path, overrides: list[str] | None = None, trained:
     """
     cfg, ckpt_path = load_run_config(target, overrides)
     env, agent, _ = build(cfg, acting_only=True)
+    state = None
     if ckpt_path is not None and trained:
         state = load_checkpoint(ckpt_path)
         check_policy_fits(validate(state["config"]), cfg, env, agent)
         agent.load_policy(state["agent"])
+    announce_policy(ckpt_path if trained else None, target, state)
     return cfg, agent, env

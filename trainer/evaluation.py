@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from agents.base import begin_episode
 from trainer.rollout import rollout
@@ -69,10 +70,14 @@ def episode_return(agent, env, env_seed: int | None, sampled: bool, noise_seed: 
         return run_episode(policy, env, env_seed, on_reset=start)
 
 
-def evaluate(agent, env, episodes: int, seed_base: int, actions: str = "mean") -> np.ndarray:
-    """Returns of ``episodes`` episodes with env seeds ``seed_base + i`` (``seeding="fixed"``)."""
-    return np.array([episode_return(agent, env, seed_base + i, actions == "sampled", seed_base + i)
-                     for i in range(episodes)])
+def evaluate(agent, env, episodes: int, seed_base: int, actions: str = "mean",
+             progress: bool = False) -> np.ndarray:
+    """Returns of ``episodes`` episodes with env seeds ``seed_base + i`` (``seeding="fixed"``);
+    ``progress`` shows a bar with an estimate on a terminal."""
+    seeds = range(seed_base, seed_base + episodes)
+    if progress:
+        seeds = tqdm(seeds, desc="evaluate", unit="episode", leave=False, disable=None)
+    return np.array([episode_return(agent, env, s, actions == "sampled", s) for s in seeds])
 
 
 class Evaluator:

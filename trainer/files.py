@@ -4,6 +4,8 @@
   (``os.replace`` is atomic on POSIX), so a reader or a crash sees the old file or the new one,
   never half of one. On any ``OSError`` the temporary file is removed and the error names the
   file being written (not its ``.tmp``), e.g. ``[Errno 28] No space left on device: '.../x'``.
+* ``check_writable`` meets a read-only or missing output folder before a command computes
+  what it would write, naming the file.
 * ``read_json`` reads ``summary.json`` / ``trial.json``, naming a garbled file in one line.
 * ``read_csv_rows`` reads our numeric CSV logs (``metrics.csv``, ``eval.csv``) and tells complete
   rows from incomplete ones: a row is complete when its line ends in a newline, has one value per
@@ -17,9 +19,11 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,29 @@ class CorruptFileError(ValueError):
 def with_path(error: OSError, path: str | Path) -> OSError:
     """The same kind of ``OSError`` (``errno``, message), naming ``path`` as its file."""
     return type(error)(error.errno, error.strerror or str(error), str(path))
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise the ``OSError`` writing ``path`` would meet (naming ``path``), before any work.
+
+    Writes and removes a temporary file in ``path``'s folder, or in its nearest existing
+    ancestor when the folder is still to be made (nothing is created), so a read-only folder or
+    a path through a file stops a command before it computes what it would write.
+    """
+    path = Path(path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    except OSError as e:
+        raise with_path(e, path) from None
 
 
 def remove_quietly(path: Path) -> None:

@@ -99,8 +99,12 @@ class Logger:
 
             # purge events past the checkpoint (all of them for a fresh run)
             self.tb = SummaryWriter(str(run_dir.tb), purge_step=start_step or 0)
+        # one rate on the bar, the training rate (evaluation excluded) of the logging window and,
+        # at the end, of the whole run: the number the summary prints
         self.bar = tqdm(total=total_steps, initial=start_step or 0, unit="step",
-                        dynamic_ncols=True, disable=not progress, mininterval=0.5, smoothing=0.05)
+                        dynamic_ncols=True, disable=not progress, mininterval=0.5, smoothing=0.05,
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
+                                   "[{elapsed}<{remaining}{postfix}]")
         self._postfix: dict[str, str] = {}
 
     def _tb(self, prefix: str, row: dict[str, float], step: int) -> None:
@@ -134,7 +138,12 @@ class Logger:
     def advance(self, n: int = 1) -> None:
         self.bar.update(n)
 
-    def close(self) -> None:
+    def close(self, steps_per_second: float | None = None) -> None:
+        """Close the files and the bar; ``steps_per_second`` (the run's training rate, as the
+        summary reports it) replaces the last window's rate on the bar."""
+        if steps_per_second is not None:
+            self._postfix["steps/s"] = f"{steps_per_second:.0f}"
+            self.bar.set_postfix(self._postfix, refresh=True)
         self.bar.close()
         if self.tb is not None:
             self.tb.close()

@@ -2,20 +2,25 @@
 
 A metric is ``return`` (the deterministic evaluation return, ``eval.csv``'s ``mean_return``),
 ``eval/<column>`` (any ``eval.csv`` column) or any ``metrics.csv`` column (``fau/critic``,
-``rr``, ``loss/critic``, ``episode_return``, ...). Runs are grouped by a config key (default
-``name``; any dotted key, e.g. ``agent.rr_schedule.type``) and each group is drawn as the mean
-over its runs with a 95% confidence band for the mean,
+``rr``, ``loss/critic``, ``episode_return``, ...). Runs are grouped by their resolved config
+without ``seed`` and ``run_dir`` (so runs that differ only by seed form a group; a group is
+labelled by its ``name`` and the config keys that differ between runs of that name, e.g.
+``ncap_swim_ppo (agent.actor_lr=0.001)``), or by one config key (``group_by``, any dotted key,
+e.g. ``agent.rr_schedule.type``), and each group is drawn as the mean over its runs with a 95%
+confidence band for the mean,
 
     mean +- t_{0.975, n-1} * s / sqrt(n)        (Student t, n runs with that x, s = sample std)
 
 against agent steps or simulator frames; one panel per metric, stacked. A step-like metric
-(``rr``: a mean of 0.5 and 2 is an RR no run had) is drawn as one thin line per run instead.
+(``rr``: a mean of 0.5 and 2 is an RR no run had) is drawn as one thin step line per run
+instead (each logged value held over the logging window it ends).
 Adaptive-RR runs get a dashed vertical line at their switch (``rr_checks.csv``), in their
 group's colour.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from pathlib import Path
 
@@ -23,6 +28,8 @@ import numpy as np
 
 from configs.loader import ConfigError, read_yaml
 from trainer.rundir import RunDir
+
+log = logging.getLogger(__name__)
 
 # Two-sided 95% Student t quantiles t_{0.975, df} for df = 1..30; 1.96 beyond.
 _T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -38,18 +45,72 @@ def t975(df: int) -> float:
     return _T975[df - 1] if df <= len(_T975) else 1.96
 
 
+GROUP_BY_CONFIG = "config"  # group_by value: the whole config but the keys below
+NOT_GROUPED = ("seed", "run_dir", "trainer.resume_from")
+
+
+def find_runs(folder: Path) -> list[Path]:
+    """Run folders (with ``eval.csv``) at ``folder`` or at any depth below it, in name order;
+    a run folder's own sub-folders are not searched."""
+    if (folder / "eval.csv").exists():
+        return [folder]
+    if not folder.is_dir():
+        return []
+    return [run for sub in sorted(folder.iterdir()) if sub.is_dir() and not sub.name.startswith(".")
+            for run in find_runs(sub)]
+
+
 def expand_runs(paths: list[Path]) -> list[Path]:
-    """Run folders among ``paths`` (a folder without eval.csv stands for its sub-folders)."""
-    runs: list[Path] = []
-    for p in paths:
-        if (p / "eval.csv").exists():
-            runs.append(p)
-            continue
-        found = sorted(q.parent for q in p.glob("*/eval.csv"))
-        if not found:
-            raise ConfigError(f"{p}: no eval.csv in it or in its sub-folders (not a run folder)")
-        runs.extend(found)
-    return runs
+    """Run folders among ``paths``: a folder without eval.csv stands for the run folders at any
+    depth below it (a sweep folder for its trials); a folder with none is skipped with a
+    warning (a sweep's ``ray/`` among ``SWEEP/*/``) unless no path holds any."""
+    found = {p: find_runs(p) for p in paths}
+    empty = [p for p, runs in found.items() if not runs]
+    if len(empty) == len(paths):
+        raise ConfigError(f"{empty[0]}: no eval.csv in it or in its sub-folders (not a run "
+                          "folder)")
+    for p in empty:
+        log.warning("plot: skipped %s (no run folder in it)", p)
+    return list(dict.fromkeys(run for runs in found.values() for run in runs))
+
+
+def flat_config(run: Path) -> dict[str, str]:
+    """``run/config.yaml`` as dotted key -> value text, without ``NOT_GROUPED`` keys."""
+    flat: dict[str, str] = {}
+
+    def walk(node, prefix: str) -> None:
+        for k, v in node.items():
+            if isinstance(v, dict) and v:
+                walk(v, f"{prefix}{k}.")
+            elif f"{prefix}{k}" not in NOT_GROUPED:
+                flat[f"{prefix}{k}"] = str(v)
+
+    walk(read_yaml(run / "config.yaml"), "")
+    return flat
+
+
+def config_labels(runs: list[Path]) -> dict[Path, str]:
+    """Each run's group label when grouping by config (module docstring): its ``name``, plus
+    ``(key=value, ...)`` for the keys whose values differ between runs of that name."""
+    flats = {run: flat_config(run) for run in runs}
+    by_name: dict[str, list[Path]] = defaultdict(list)
+    for run, flat in flats.items():
+        by_name[flat.get("name", "run")].append(run)
+    labels = {}
+    for name, same in by_name.items():
+        keys = sorted(set().union(*(flats[r] for r in same)))
+        differ = [k for k in keys if len({flats[r].get(k) for r in same}) > 1]
+        for run in same:
+            shown = ", ".join(f"{k}={flats[run].get(k)}" for k in differ)
+            labels[run] = f"{name} ({shown})" if shown else name
+    return labels
+
+
+def run_labels(runs: list[Path], group_by: str) -> dict[Path, str]:
+    """Each run's group: by config (``GROUP_BY_CONFIG``) or by one dotted config key."""
+    if group_by == GROUP_BY_CONFIG:
+        return config_labels(runs)
+    return {run: config_value(run, group_by) for run in runs}
 
 
 def config_value(run: Path, key: str) -> str:
@@ -88,8 +149,8 @@ def read_metric(run: Path, metric: str, x: str = "step") -> Curve:
 def group_curves(runs: list[Path], group_by: str, x: str,
                  metric: str = RETURN) -> dict[str, list[Curve]]:
     groups: dict[str, list[Curve]] = defaultdict(list)
-    for run in runs:
-        groups[config_value(run, group_by)].append(read_metric(run, metric, x))
+    for run, label in run_labels(runs, group_by).items():
+        groups[label].append(read_metric(run, metric, x))
     return dict(groups)
 
 
@@ -97,10 +158,10 @@ def group_switches(runs: list[Path], group_by: str, x: str) -> dict[str, list[in
     """Per group, each adaptive-RR run's switch (``x`` units; None: no switch yet); groups
     without adaptive runs are left out."""
     out: dict[str, list[int | None]] = defaultdict(list)
-    for run in runs:
+    for run, label in run_labels(runs, group_by).items():
         if config_value_or_none(run, "agent.rr_schedule.type") == "adaptive":
             switch = RunDir(run).rr_switch()
-            out[config_value(run, group_by)].append(None if switch is None else switch[x])
+            out[label].append(None if switch is None else switch[x])
     return dict(out)
 
 
@@ -140,8 +201,10 @@ def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, ti
             if metric in PER_RUN:
                 for i, c in enumerate(curves):
                     keys = sorted(c)
+                    # a step function: each logged value holds over the window it ends
                     line, = ax.plot(keys, [c[k] for k in keys], color=colours.get(name), lw=1,
-                                    alpha=0.8, label=f"{name} (n={len(curves)})" if i == 0 else None)
+                                    alpha=0.8, drawstyle="steps-pre",
+                                    label=f"{name} (n={len(curves)})" if i == 0 else None)
                     colours[name] = line.get_color()
             else:
                 xs, mean, half = curve_mean_ci(curves)
@@ -175,7 +238,7 @@ def plot_curves(groups: dict[str, list[Curve]], out: Path, x: str,
 
 
 def plot_runs(paths: list[Path], metrics: list[str], out: Path, x: str = "step",
-              group_by: str = "name", title: str = ""):
+              group_by: str = GROUP_BY_CONFIG, title: str = ""):
     """Everything ``python train.py plot`` draws: ``(summary rows, switches per group)``."""
     runs = expand_runs(paths)
     panels = {m: group_curves(runs, group_by, x, m) for m in metrics}

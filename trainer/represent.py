@@ -46,10 +46,12 @@ def measure(run_dir: str | Path, names: list[str] | None = None) -> list[dict[st
     run = RunDir(run_dir)
     if not run.config_file.exists():
         raise ConfigError(f"{run.path} is not a run folder (no config.yaml)")
+    stored = validate(read_yaml(run.config_file))
+    if not hasattr(stored.agent, "representation"):
+        raise ConfigError(f"representation metrics need an off-policy agent (agent.name drqv2 or "
+                          f"offpolicy); {run.path} is a {stored.agent.name} run, which has no "
+                          "latent to measure")
     cfg = validate(apply_overrides(read_yaml(run.config_file), ["agent.encoder_init=null"]))
-    if not hasattr(cfg.agent, "representation"):
-        raise ConfigError(f"agent.name: {cfg.agent.name} has no latent to measure "
-                          f"(representation metrics are for the off-policy agents)")
     paths = run_checkpoints(run.path, names)
     # every checkpoint loads (mapped, not read) before anything is written: a bad or foreign
     # one stops the command with the run folder as it was

@@ -20,6 +20,7 @@ multipliers keep every shape, so any dm_control policy may be evaluated on them.
 from __future__ import annotations
 
 import csv
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -225,7 +226,9 @@ def plot_transfer(rows: Sequence[TransferRow], path: Path, title: str) -> None:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("episode return")
     axes[0][0].legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
+    # wrapped to the figure's width (about 0.6 em per character), long paths included
+    chars = int(fig.get_figwidth() * 72 / (0.6 * 10))
+    fig.suptitle("\n".join(textwrap.wrap(title, chars)), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

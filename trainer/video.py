@@ -28,6 +28,7 @@ from circuits.panel import activity_panel
 from configs.loader import ConfigError
 from envs.pixels import PixelEnv
 from envs.render import Renderer
+from trainer.files import check_writable
 from trainer.rollout import Step, agent_rollout, circuit_of
 
 
@@ -69,7 +70,7 @@ def write_video(agent, env, out: str | Path, seed: int, steps: int, *, label: st
                 profile: str = "fast", text: bool = False, activity: bool = False,
                 show_agent_view: bool = False, caption: str = "", gif: bool = False) -> Video:
     """Roll out ``agent`` on ``env`` (episode seed ``seed``, at most ``steps`` agent steps) and
-    write ``out`` (.mp4) and, with ``gif``, the GIF beside it (module docstring).
+    write ``out`` (.mp4, or .gif) and, with ``gif``, the GIF beside the MP4 (module docstring).
 
     ``size`` is ``(width, height)`` of the camera view (even numbers, for H.264); ``label``
     starts the text line; ``caption`` is written under the activity panel.
@@ -82,13 +83,16 @@ def write_video(agent, env, out: str | Path, seed: int, steps: int, *, label: st
     if show_agent_view and not isinstance(env, PixelEnv):
         raise ConfigError("the agent view needs a pixel agent (this run's env.pixels is not set: "
                           "its policy reads states, not images)")
+    gif_only = out.suffix.lower() == ".gif"
+    paths = [out] + ([out.with_suffix(".gif")] if gif and not gif_only else [])
+    for path in paths:
+        check_writable(path)  # a read-only folder names the file, not ffmpeg's broken pipe
     renderer = Renderer(env.physics, height, width, camera, profile)
-    panel_width = 2 * (int(height * 0.9) // 2)
     out.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out] + ([out.with_suffix(".gif")] if gif else [])
-    writers = [imageio.get_writer(out, fps=fps, macro_block_size=2)]
-    if gif:
-        writers.append(imageio.get_writer(paths[1], mode="I", duration=1000 / fps, loop=0))
+    panel_width = 2 * (int(height * 0.9) // 2)
+    writers = [imageio.get_writer(path, mode="I", duration=1000 / fps, loop=0)
+               if path.suffix.lower() == ".gif" else
+               imageio.get_writer(path, fps=fps, macro_block_size=2) for path in paths]
     recorded: list[Step] = []
     render_seconds, t0 = 0.0, time.perf_counter()
     try:
