@@ -182,8 +182,13 @@ def module_metrics(name: str, maps: Sequence[torch.Tensor], dormant_taus: Sequen
     as 0-d tensors, computed without building an autograd graph."""
     with torch.no_grad():
         out = {f"fau/{name}": fraction_active(maps)}
-        for tau in dormant_taus:
-            out[f"dormant{tau:g}/{name}"] = dormant_ratio(maps, tau)
+        if dormant_taus:
+            # each map's unit scores once for all taus (``dormant_ratio`` per tau, pooled)
+            scores = torch.cat([unit_scores(m) for m in maps])
+            taus = torch.tensor(dormant_taus, dtype=scores.dtype, device=scores.device)
+            ratios = (scores[None, :] <= taus[:, None]).sum(dim=1) / scores.numel()
+            for tau, ratio in zip(dormant_taus, ratios):
+                out[f"dormant{tau:g}/{name}"] = ratio
     return out
 
 

@@ -50,11 +50,13 @@ def data(seed: int = 0):
     return obs, act, rew
 
 
-def ours():
-    cfg = OffPolicyConfig(batch_size=BATCH, n_step=1, lr=1e-3, feature_dim=None, hidden_dim=256,
-                          replay_capacity=FILL + 10, critic_tau=0.005, std_schedule="0.2",
-                          std_clip=0.5, explore_steps=0, seed_frames=0, double_q=True,
-                          target_actor=True, noisy_updates=True, rr_schedule=FixedRRConfig(rr=1))
+def ours(**overrides):
+    """Our agent's ``update`` at the TD3 sizes (``overrides``: other ``OffPolicyConfig`` keys)."""
+    keys = dict(batch_size=BATCH, n_step=1, lr=1e-3, feature_dim=None, hidden_dim=256,
+                replay_capacity=FILL + 10, critic_tau=0.005, std_schedule="0.2", std_clip=0.5,
+                explore_steps=0, seed_frames=0, double_q=True, target_actor=True,
+                noisy_updates=True, rr_schedule=FixedRRConfig(rr=1))
+    cfg = OffPolicyConfig(**{**keys, **overrides})
     agent = OffPolicyAgent(cfg, _Spaces.observation_space, _Spaces.action_space)
     obs, act, rew = data()
     for i in range(FILL):
