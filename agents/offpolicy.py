@@ -23,7 +23,15 @@ One update on a replay batch (pixels: independent random shifts of ``o`` and ``o
   ``L_Q = sum_i MSE(Q_i(h, a), y)`` steps the critic and the encoder;
 * ``L_pi = -mean(min_i Q_i(h.detach(), a~pi))`` steps the actor only (``a`` sampled with clip
   ``c`` when ``noisy_updates``, else ``mu``);
-* ``theta_bar <- tau theta + (1 - tau) theta_bar`` for the critic (and the target actor).
+* ``theta_bar <- tau theta + (1 - tau) theta_bar`` for the critic (and the target actor), all
+  pairs in one ``torch._foreach_lerp_``.
+
+``actor_loss: td3`` swaps the actor loss for TD3's ``L_pi = -mean(Q_1(h, mu(h)))`` (first head,
+deterministic mean). Speed (issue 19): fused Adam steps by their kernels
+(``agents/fused_adam.py``, bit-identical to ``torch.optim.Adam.step``), no host sync per update,
+plasticity metrics at a few reductions per map; ``precision: bf16`` runs the forward passes
+under bfloat16 autocast (``agents/precision.py``; fp32 weights and Adam state) and
+``compile: true`` compiles ``critic_loss`` and ``actor_loss`` with ``torch.compile``.
 
 Logged per update: ``loss/critic``, ``loss/actor``, ``q``, ``target_q``, ``batch_reward`` (mean
 n-step return ``R_n``), ``actor_std`` (the scheduled ``sigma``), ``rr`` (the current replay
@@ -76,6 +84,7 @@ from agents.augment import RandomShift
 from agents.auxiliary import AuxObjectives
 from agents.base import DivergenceError, Transition
 from agents.encoder_init import RECORD_FILE, load_encoder
+from agents.fused_adam import adam_step
 from agents.normalizer import RunningNormalizer
 from agents.offpolicy_nets import (Actor, Critic, Encoder, orthogonal_init, sample_action,
                                    trunk)
@@ -399,9 +408,9 @@ class OffPolicyAgent:
             self.aux.zero_grad()
             (loss + aux_loss).backward()
             self.aux.step()
-        self.critic_opt.step()
+        adam_step(self.critic_opt)
         if self.encoder_opt is not None:
-            self.encoder_opt.step()
+            adam_step(self.encoder_opt)
         self._critic_maps = hidden
         taus = DORMANT_TAUS if self.cfg.plasticity_metrics else ()
         return {"loss/critic": loss.detach(), "q": q1.detach().mean(),
@@ -431,7 +440,7 @@ class OffPolicyAgent:
             loss, self._actor_maps = self._actor_loss_fn(h, std, obs)
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward(inputs=self._actor_params)
-        self.actor_opt.step()
+        adam_step(self.actor_opt)
         metrics = {"loss/actor": loss.detach()}
         if self.cfg.plasticity_metrics and self._actor_maps is not None:
             metrics.update(module_metrics("actor", self._actor_maps, DORMANT_TAUS))

@@ -231,3 +231,31 @@ def test_compiled_update_matches_the_plain_reference():
     """``agent.compile: true`` runs the same rule (and the same random numbers)."""
     agent, ref = run_both("drqv2", compile=True)
     assert_close_params(agent, ref)
+
+
+def test_adam_step_is_bit_identical_to_torch_adam_step_across_a_state_drop():
+    """``agents.fused_adam.adam_step`` vs ``torch.optim.Adam(fused=True).step()`` on twin
+    copies: equal weights and moments after steps, after the state of some parameters is
+    dropped (as Reset does) and after a parameter gets no gradient."""
+    from agents.fused_adam import adam_step
+
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+            for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    opts = [torch.optim.Adam(n.parameters(), lr=1e-2, fused=True) for n in nets]
+    for step in range(6):
+        x = torch.randn(8, 6)
+        for net, opt, do_step in zip(nets, opts, (lambda o: o.step(), adam_step)):
+            if step == 3:
+                opt.state.pop(net[0].weight)   # a Reset drops this parameter's Adam state
+            opt.zero_grad(set_to_none=True)
+            net(x).pow(2).mean().backward(inputs=list(net[2].parameters()) if step == 4
+                                          else None)
+            do_step(opt)
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(a, b)
+    for pa, pb in zip(nets[0].parameters(), nets[1].parameters()):
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(opts[0].state[pa][key], opts[1].state[pb][key]), key
+    assert not torch.equal(nets[0][0].weight, torch.zeros_like(nets[0][0].weight))
