@@ -8,6 +8,7 @@ left is the update's inline code (batch to tensors, encoder, Polyak loop, bookke
 second pass with ``torch.profiler`` lists the operators by self CPU time.
 
     python bench/offpolicy_profile.py [--preset td3|cartpole] [--updates 300] [--out FILE]
+        [--plasticity-metrics on|off] [--actor-loss min_q|td3]
 """
 
 from __future__ import annotations
@@ -55,10 +56,14 @@ def instrument(agent) -> None:
                                 agent.update_critic)
     agent.update_actor = timed("actor: forward, critic pass, loss, backward",
                                agent.update_actor)
-    agent.critic_opt.step = timed("Adam steps (critic + actor)", agent.critic_opt.step)
-    agent.actor_opt.step = timed("Adam steps (critic + actor)", agent.actor_opt.step)
-    agent.metrics.add = timed("metrics bookkeeping (DeviceMetrics.add)", agent.metrics.add)
-    agent.rr_schedule.observe = timed("metrics bookkeeping (DeviceMetrics.add)",
+    if hasattr(offpolicy, "adam_step"):   # since issue 19: the kernels called directly
+        offpolicy.adam_step = timed("Adam steps (critic + actor)", offpolicy.adam_step)
+    else:
+        agent.critic_opt.step = timed("Adam steps (critic + actor)", agent.critic_opt.step)
+        agent.actor_opt.step = timed("Adam steps (critic + actor)", agent.actor_opt.step)
+    agent.metrics.add = timed("metrics bookkeeping (DeviceMetrics.add, rr observe)",
+                              agent.metrics.add)
+    agent.rr_schedule.observe = timed("metrics bookkeeping (DeviceMetrics.add, rr observe)",
                                       agent.rr_schedule.observe)
     offpolicy.module_metrics = timed("plasticity metrics (FAU, dormant ratios)",
                                      offpolicy.module_metrics)
@@ -70,11 +75,14 @@ def main() -> None:
     ap.add_argument("--preset", choices=["td3", "cartpole"], default="td3")
     ap.add_argument("--updates", type=int, default=300)
     ap.add_argument("--plasticity-metrics", choices=["on", "off"], default="on")
+    ap.add_argument("--actor-loss", choices=["min_q", "td3"], default="min_q")
     ap.add_argument("--out", default=None, help="append the markdown tables to this file")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     extra = dict(plasticity_metrics=args.plasticity_metrics == "on")
+    if args.actor_loss != "min_q":
+        extra["actor_loss"] = args.actor_loss
     if args.preset == "cartpole":
         extra.update(feature_dim=50, n_step=3, lr=3e-4, critic_tau=0.01, std_clip=0.3,
                      target_actor=False)
@@ -96,7 +104,8 @@ def main() -> None:
     rows.append(("rest of update() (batch to tensors, Polyak, inline bookkeeping)", rest))
     per = 1e3 / args.updates
     cmd = " ".join(["python bench/offpolicy_profile.py"] + sys.argv[1:])
-    lines = [f"### preset `{args.preset}`, plasticity metrics {args.plasticity_metrics}: "
+    rule = "" if args.actor_loss == "min_q" else f", actor loss {args.actor_loss}"
+    lines = [f"### preset `{args.preset}`{rule}, plasticity metrics {args.plasticity_metrics}: "
              f"{args.updates / total:.0f} updates/s ({per * total:.2f} ms per update)", "",
              f"Command: `{cmd}`", "", "| part | ms per update | share |", "|---|---:|---:|"]
     lines += [f"| {name} | {per * t:.3f} | {100 * t / total:.1f}% |" for name, t in rows]

@@ -17,8 +17,8 @@ machine the CPU-time ratio is the fairer one):
 * ``ours_td3_nometrics``: ``actor_loss: td3``, ``plasticity_metrics: false`` (the critic FAU,
   always logged, stays);
 * ``ours_bf16`` / ``ours_td3_bf16``: as ``ours`` / ``ours_td3`` with ``precision: bf16``;
-* ``ours_td3_compile``: ``ours_td3`` with ``compile: true`` (compiled in the warm-up update,
-  whose time is reported apart);
+* ``ours_compile`` / ``ours_td3_compile``: as ``ours`` / ``ours_td3`` with ``compile: true``
+  (compiled in the warm-up update, whose time is reported apart);
 * ``sb3_td3``: stable-baselines3's TD3 ``train(gradient_steps=1)``;
 * ``plain_td3``: a minimal TD3 update written below (numpy batch, ``nn.Sequential`` nets, fused
   Adam, foreach Polyak, no metrics): the arithmetic floor at these sizes.
@@ -98,12 +98,14 @@ VARIANTS = {"ours": {}, "ours_td3": {"actor_loss": "td3"},
             "ours_td3_nometrics": {"actor_loss": "td3", "plasticity_metrics": False},
             "ours_bf16": {"precision": "bf16"},
             "ours_td3_bf16": {"actor_loss": "td3", "precision": "bf16"},
+            "ours_compile": {"compile": True},
             "ours_td3_compile": {"actor_loss": "td3", "compile": True}}
 
 
 def mlp(inp: int, out: int) -> torch.nn.Module:
-    return torch.nn.Sequential(torch.nn.Linear(inp, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
-                               torch.nn.ReLU(), torch.nn.Linear(256, out))
+    nn = torch.nn
+    return nn.Sequential(nn.Linear(inp, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                         nn.Linear(256, out))
 
 
 def plain_td3():
