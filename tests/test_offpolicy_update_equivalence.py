@@ -27,7 +27,7 @@ from agents.offpolicy import OffPolicyAgent
 from configs.schema import FixedRRConfig, OffPolicyConfig
 
 OBS, ACT, BATCH, HIDDEN = 5, 2, 16, 32
-STD, CLIP, TAU, LR = 0.3, 0.5, 0.05, 1e-3
+STD, CLIP, TAU, LR = 0.3, 0.5, 0.5, 3e-3   # a large tau: a wrong Polyak rate shows
 UPDATES = 4
 
 
