@@ -23,7 +23,15 @@ One update on a replay batch (pixels: independent random shifts of ``o`` and ``o
   ``L_Q = sum_i MSE(Q_i(h, a), y)`` steps the critic and the encoder;
 * ``L_pi = -mean(min_i Q_i(h.detach(), a~pi))`` steps the actor only (``a`` sampled with clip
   ``c`` when ``noisy_updates``, else ``mu``);
-* ``theta_bar <- tau theta + (1 - tau) theta_bar`` for the critic (and the target actor).
+* ``theta_bar <- tau theta + (1 - tau) theta_bar`` for the critic (and the target actor), all
+  pairs in one ``torch._foreach_lerp_``.
+
+``actor_loss: td3`` swaps the actor loss for TD3's ``L_pi = -mean(Q_1(h, mu(h)))`` (first head,
+deterministic mean). Speed (issue 19): fused Adam steps by their kernels
+(``agents/fused_adam.py``, bit-identical to ``torch.optim.Adam.step``), no host sync per update,
+plasticity metrics at a few reductions per map; ``precision: bf16`` runs the forward passes
+under bfloat16 autocast (``agents/precision.py``; fp32 weights and Adam state) and
+``compile: true`` compiles ``critic_loss`` and ``actor_loss`` with ``torch.compile``.
 
 Logged per update: ``loss/critic``, ``loss/actor``, ``q``, ``target_q``, ``batch_reward`` (mean
 n-step return ``R_n``), ``actor_std`` (the scheduled ``sigma``), ``rr`` (the current replay
@@ -76,11 +84,13 @@ from agents.augment import RandomShift
 from agents.auxiliary import AuxObjectives
 from agents.base import DivergenceError, Transition
 from agents.encoder_init import RECORD_FILE, load_encoder
+from agents.fused_adam import adam_step
 from agents.normalizer import RunningNormalizer
 from agents.offpolicy_nets import (Actor, Critic, Encoder, orthogonal_init, sample_action,
                                    trunk)
 from agents.plasticity import DeviceMetrics, InterventionSchedule, module_metrics, redo_, reset_
 from agents.policies import build_ncap_actor
+from agents.precision import autocast, check_precision
 from agents.replay import FrameReplay, VectorReplay
 from agents.representation import RepresentationLog
 from agents.schedules import make_rr_schedule, parse_std_schedule
@@ -223,13 +233,28 @@ class OffPolicyAgent:
         self.representation = RepresentationLog(cfg.representation)
         if acting_only:
             return
+        check_precision(cfg.precision, self.device)
         # fused Adam: the same update rule in one kernel per step (~3x faster on CPU); a state
         # encoder has no weights (a normaliser's statistics are buffers) and no optimiser
         encoder_params = list(self.encoder.parameters())
         self.encoder_opt = torch.optim.Adam(encoder_params, lr=cfg.lr, fused=True) \
             if encoder_params else None
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr, fused=True)
+        self._actor_params = list(self.actor.parameters())
+        self.actor_opt = torch.optim.Adam(self._actor_params, lr=cfg.lr, fused=True)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, fused=True)
+        # Polyak pairs (target, online) for one foreach lerp; the lists hold the parameters
+        # themselves, which Reset, ReDo and loading change in place
+        pairs = list(zip(self.critic_target.parameters(), self.critic.parameters()))
+        if self.actor_target is not None:
+            pairs += zip(self.actor_target.parameters(), self.actor.parameters())
+        self._polyak = ([t for t, _ in pairs], [p for _, p in pairs])
+        self._critic_loss_fn, self._actor_loss_fn = self.critic_loss, self.actor_loss
+        if cfg.compile:
+            import torch._inductor.config as inductor_config
+            # inductor's own random numbers would differ from eager's: keep torch's generator
+            inductor_config.fallback_random = True
+            self._critic_loss_fn = torch.compile(self.critic_loss)
+            self._actor_loss_fn = torch.compile(self.actor_loss)
         if self.pixels:
             self.replay = FrameReplay(cfg.replay_capacity, (3, shape[1], shape[2]), shape[0] // 3,
                                       self.action_dim, cfg.n_step, cfg.gamma, seed)
@@ -348,14 +373,12 @@ class OffPolicyAgent:
         """The action the updates use: clipped noise (``noisy_updates``) or the mean."""
         return sample_action(mu, std, self.cfg.std_clip) if self.cfg.noisy_updates else mu
 
-    def update_critic(self, h: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
-                      discount: torch.Tensor, next_h: torch.Tensor, std: float,
-                      next_obs: torch.Tensor | None = None, features: torch.Tensor | None = None,
-                      aux_loss: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """``L_Q = sum_i MSE(Q_i(h, a), R_n + gamma_n min_i Qbar_i(h', a'))``; steps critic and
-        encoder. ``next_obs`` is the raw next observation a circuit actor reads. With
-        ``aux.routing: critic`` the step minimises ``L_Q + aux_loss`` (the loss heads step
-        too) and ``features`` are the trunk features ``trunk(h)`` the losses already used."""
+    def critic_loss(self, h: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
+                    discount: torch.Tensor, next_h: torch.Tensor, std: float | torch.Tensor,
+                    next_obs: torch.Tensor | None = None, features: torch.Tensor | None = None):
+        """``(L_Q, Q_1, y, hidden)``: ``L_Q = sum_i MSE(Q_i(h, a), y)`` with
+        ``y = R_n + gamma_n min_i Qbar_i(h', a')`` (forward passes only; ``agent.compile``
+        compiles this function). ``features``: trunk features the auxiliary losses computed."""
         actor = self.actor_target or self.actor
         with torch.no_grad():
             next_action = self._sample(self._policy(actor, next_obs, next_h), std)
@@ -366,6 +389,19 @@ class OffPolicyAgent:
         loss = F.mse_loss(q1, target_q)
         if self.critic.q2 is not None:
             loss = loss + F.mse_loss(q2, target_q)
+        return loss, q1, target_q, hidden
+
+    def update_critic(self, h: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
+                      discount: torch.Tensor, next_h: torch.Tensor, std: float,
+                      next_obs: torch.Tensor | None = None, features: torch.Tensor | None = None,
+                      aux_loss: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Minimise ``L_Q`` (``critic_loss``); steps critic and encoder. ``next_obs`` is the raw
+        next observation a circuit actor reads. With ``aux.routing: critic`` the step minimises
+        ``L_Q + aux_loss`` (the loss heads step too) and ``features`` are the trunk features
+        ``trunk(h)`` the losses already used."""
+        with autocast(self.cfg.precision, self.device):
+            loss, q1, target_q, hidden = self._critic_loss_fn(h, action, reward, discount,
+                                                              next_h, std, next_obs, features)
         if self.encoder_opt is not None:
             self.encoder_opt.zero_grad(set_to_none=True)
         self.critic_opt.zero_grad(set_to_none=True)
@@ -375,31 +411,39 @@ class OffPolicyAgent:
             self.aux.zero_grad()
             (loss + aux_loss).backward()
             self.aux.step()
-        self.critic_opt.step()
+        adam_step(self.critic_opt)
         if self.encoder_opt is not None:
-            self.encoder_opt.step()
+            adam_step(self.encoder_opt)
         self._critic_maps = hidden
         taus = DORMANT_TAUS if self.cfg.plasticity_metrics else ()
         return {"loss/critic": loss.detach(), "q": q1.detach().mean(),
                 "target_q": target_q.mean(), **module_metrics("critic", hidden, taus)}
 
+    def actor_loss(self, h: torch.Tensor, std: float | torch.Tensor,
+                   obs: torch.Tensor | None = None):
+        """``(L_pi, hidden maps or None)``: ``-mean(min_i Q_i(h, a))``, ``a ~ pi`` clipped (or
+        ``mu``), or with ``actor_loss: td3`` ``-mean(Q_1(h, mu(h)))`` (forward passes only)."""
+        if isinstance(self.actor, Actor):
+            mu, maps = self.actor.forward_maps(h)
+        else:
+            mu, maps = self._policy(self.actor, obs, h), None
+        if self.cfg.actor_loss == "td3":
+            return -self.critic.first(h, mu).mean(), maps
+        q1, q2, _ = self.critic(h, self._sample(mu, std))
+        return -torch.min(q1, q2).mean(), maps
+
     def update_actor(self, h: torch.Tensor, std: float,
                      obs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """``L_pi = -mean(min_i Q_i(h, a))``, ``a ~ pi`` clipped (or ``mu``); ``h`` is detached;
-        ``obs`` is the raw observation a circuit actor reads.
+        """Minimise ``L_pi`` (``actor_loss``) over the actor; ``h`` is detached; ``obs`` is the
+        raw observation a circuit actor reads.
 
         Gradients are computed for the actor's parameters only (the critic's weight gradients
         of this pass would be discarded anyway)."""
-        if isinstance(self.actor, Actor):
-            mu, self._actor_maps = self.actor.forward_maps(h)
-        else:
-            mu, self._actor_maps = self._policy(self.actor, obs, h), None
-        action = self._sample(mu, std)
-        q1, q2, _ = self.critic(h, action)
-        loss = -torch.min(q1, q2).mean()
+        with autocast(self.cfg.precision, self.device):
+            loss, self._actor_maps = self._actor_loss_fn(h, std, obs)
         self.actor_opt.zero_grad(set_to_none=True)
-        loss.backward(inputs=list(self.actor.parameters()))
-        self.actor_opt.step()
+        loss.backward(inputs=self._actor_params)
+        adam_step(self.actor_opt)
         metrics = {"loss/actor": loss.detach()}
         if self.cfg.plasticity_metrics and self._actor_maps is not None:
             metrics.update(module_metrics("actor", self._actor_maps, DORMANT_TAUS))
@@ -420,31 +464,31 @@ class OffPolicyAgent:
         if self.aug is not None:
             obs, next_obs = self.aug(obs), self.aug(next_obs)
         std = self.std(self.step)
+        # a compiled loss takes sigma as a tensor: a float would recompile at every new value
+        std_arg = torch.tensor(std, device=self.device) if self.cfg.compile else std
         encoder_metrics = self.cfg.plasticity_metrics and isinstance(self.encoder, Encoder)
-        if encoder_metrics:
-            h, encoder_maps = self.encoder.forward_maps(obs)
-        else:
-            h = self.encoder(obs)
-        with torch.no_grad():
-            next_h = self.encoder(next_obs)
         features, aux_loss, aux_metrics = None, None, {}
-        if aux is not None and not aux.separate:
-            z = self.latent_map(h)
-            aux_loss, aux_metrics = aux.loss(h, batch, self.step, z)
-            features = z if self.projection is None else None
+        with autocast(self.cfg.precision, self.device):
+            if encoder_metrics:
+                h, encoder_maps = self.encoder.forward_maps(obs)
+            else:
+                h = self.encoder(obs)
+            with torch.no_grad():
+                next_h = self.encoder(next_obs)
+            if aux is not None and not aux.separate:
+                z = self.latent_map(h)
+                aux_loss, aux_metrics = aux.loss(h, batch, self.step, z)
+                features = z if self.projection is None else None
         metrics = module_metrics("encoder", encoder_maps) if encoder_metrics else {}
         metrics |= self.update_critic(h, batch["action"], batch["reward"], batch["discount"],
-                                      next_h, std, next_obs, features, aux_loss)
-        metrics.update(self.update_actor(h.detach(), std, obs))
+                                      next_h, std_arg, next_obs, features, aux_loss)
+        metrics.update(self.update_actor(h.detach(), std_arg, obs))
         if aux is not None and aux.separate:
             aux_metrics = aux.separate_update(raw_obs, batch, self.step)
         metrics.update(aux_metrics)
         with torch.no_grad():
-            for p, p_target in zip(self.critic.parameters(), self.critic_target.parameters()):
-                p_target.lerp_(p, self.cfg.critic_tau)
-            if self.actor_target is not None:
-                for p, p_target in zip(self.actor.parameters(), self.actor_target.parameters()):
-                    p_target.lerp_(p, self.cfg.critic_tau)
+            # theta_bar <- theta_bar + tau (theta - theta_bar), all pairs in one foreach call
+            torch._foreach_lerp_(*self._polyak, self.cfg.critic_tau)
             if aux is not None:
                 aux.ema_update()
         metrics["batch_reward"] = batch["reward"].mean()

@@ -169,6 +169,10 @@ class Critic(nn.Module):
         q2, hidden2 = self.q2(x)
         return q1, q2, hidden1 + hidden2
 
+    def first(self, h: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """``Q_1(trunk(h), a)`` alone (TD3's actor loss reads only the first head)."""
+        return self.q1(torch.cat([self.trunk(h), action], dim=-1))[0]
+
     def redo_pairs(self) -> list[tuple[nn.Linear, nn.Linear]]:
         """``(incoming, outgoing)`` Linear layers of each hidden map ``forward`` returns."""
         return [pair for head in (self.q1, self.q2) if head is not None

@@ -42,14 +42,19 @@ import torch
 from torch import nn
 
 EPS = 1e-9
+SMALL_MAP = 2**20   # maps up to this size are counted by a float sum (``fraction_active``)
 
 
 def fraction_active(maps: Sequence[torch.Tensor]) -> torch.Tensor:
     """FAU: positive elements of all ``maps`` / their total size (pooled; module docstring).
 
     ``count_nonzero(m > 0)`` rather than ``(m > 0).sum()``: the same count, ~7x faster on CPU
-    for the encoder's 47M elements at batch 256 (about 30 ms instead of 220 ms per update)."""
-    active = sum(torch.count_nonzero(m > 0) for m in maps)
+    for the encoder's 47M elements at batch 256 (about 30 ms instead of 220 ms per update).
+    A map of at most ``SMALL_MAP`` elements (an MLP layer's) is counted as
+    ``sum(max(sign(m), 0))`` instead: the same integer (exact in float32 below 2^24), ~3x faster
+    than ``count_nonzero(m > 0)`` at 256 x 256 on CPU."""
+    active = sum(m.sign().clamp_(min=0).sum() if m.numel() <= SMALL_MAP
+                 else torch.count_nonzero(m > 0) for m in maps)
     return active / sum(m.numel() for m in maps)
 
 
@@ -191,8 +196,13 @@ def module_metrics(name: str, maps: Sequence[torch.Tensor], dormant_taus: Sequen
     as 0-d tensors, computed without building an autograd graph."""
     with torch.no_grad():
         out = {f"fau/{name}": fraction_active(maps)}
-        for tau in dormant_taus:
-            out[f"dormant{tau:g}/{name}"] = dormant_ratio(maps, tau)
+        if dormant_taus:
+            # each map's unit scores once for all taus (``dormant_ratio`` per tau, pooled)
+            scores = torch.cat([unit_scores(m) for m in maps])
+            taus = torch.tensor(dormant_taus, dtype=scores.dtype, device=scores.device)
+            ratios = (scores[None, :] <= taus[:, None]).sum(dim=1) / scores.numel()
+            for tau, ratio in zip(dormant_taus, ratios):
+                out[f"dormant{tau:g}/{name}"] = ratio
     return out
 
 

@@ -8,6 +8,11 @@ include sampling a batch from an in-memory replay, augmentation, critic, actor a
 Sizes are DrQ-v2's: 84x84x9 input, feature 50, hidden 1024, 6 actions (cheetah).
 
     python bench/drqv2_update.py [--batches 32 64 128] [--reps 5] [--threads 1] [--device cpu]
+
+``--bf16`` adds our agent with ``agent.precision: bf16`` (autocast update, fp32 weights) to the
+interleaved timings and reports its time and the fp32 / bf16 ratio (writes
+``drqv2_update_bf16.json/.md``); ``--compile`` likewise with ``agent.compile: true`` (and the
+first update's time, which compiles; writes ``drqv2_update_compile.json/.md``).
 """
 
 from __future__ import annotations
@@ -197,8 +202,10 @@ class ReferenceDrQV2:
 
 
 # --- ours -----------------------------------------------------------------------------------
-def our_agent(batch_size: int, device: str) -> DrQV2Agent:
-    cfg = DrQV2Config(batch_size=batch_size, replay_capacity=FILL + 10, std_schedule="0.5")
+def our_agent(batch_size: int, device: str, precision: str = "fp32",
+              compile: bool = False) -> DrQV2Agent:
+    cfg = DrQV2Config(batch_size=batch_size, replay_capacity=FILL + 10, std_schedule="0.5",
+                      precision=precision, compile=compile)
     obs_space = gym.spaces.Box(0, 255, (3 * STACK, SIZE, SIZE), np.uint8)
     act_space = gym.spaces.Box(-1.0, 1.0, (ACTIONS,), np.float32)
     agent = DrQV2Agent(cfg, obs_space, act_space, device=device, seed=0)
@@ -226,25 +233,45 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", default=str(RESULTS), help="folder for drqv2_update.json/.md")
+    variant = parser.add_mutually_exclusive_group()
+    variant.add_argument("--bf16", action="store_true", help="also time our agent with "
+                         "agent.precision=bf16 (module docstring)")
+    variant.add_argument("--compile", action="store_true", help="also time our agent with "
+                         "agent.compile=true (module docstring)")
     args = parser.parse_args()
+    extra = "bf16" if args.bf16 else "compile" if args.compile else None
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
     rows = []
     for batch in args.batches:
         ours, ref = our_agent(batch, args.device), ReferenceDrQV2(batch, args.device)
-        ours.update(), ref.update()  # warm-up (allocator, kernels)
-        t_ours, t_ref = [], []
+        if extra:
+            sides = [ours, ref, our_agent(batch, args.device, "bf16" if args.bf16 else "fp32",
+                                          compile=args.compile)]
+        else:
+            sides = [ours, ref]
+        first = []
+        for agent in sides:
+            first.append(time_update(agent.update, args.device)[0])  # warm-up (and compile)
+        times: list[list[tuple[float, float]]] = [[] for _ in sides]
         for rep in range(args.reps):  # interleaved, alternating order: same machine load
-            pair = [(ours, t_ours), (ref, t_ref)][::1 if rep % 2 == 0 else -1]
-            for agent, times in pair:
-                times.append(time_update(agent.update, args.device))
-        (wall_ours, cpu_ours), (wall_ref, cpu_ref) = (
-            [1e3 * min(t[i] for t in ts) for i in (0, 1)] for ts in (t_ours, t_ref))
+            order = list(range(len(sides)))[::1 if rep % 2 == 0 else -1]
+            for i in order:
+                times[i].append(time_update(sides[i].update, args.device))
+        best = [[1e3 * min(t[i] for t in ts) for i in (0, 1)] for ts in times]
+        (wall_ours, cpu_ours), (wall_ref, cpu_ref) = best[:2]
         rows.append({"batch": batch, "ours_wall_ms": wall_ours, "reference_wall_ms": wall_ref,
                      "ours_cpu_ms": cpu_ours, "reference_cpu_ms": cpu_ref,
                      "speedup_cpu": cpu_ref / cpu_ours, "speedup_wall": wall_ref / wall_ours})
-        del ours, ref
+        if extra:
+            wall_x, cpu_x = best[2]
+            rows[-1].update({f"ours_{extra}_wall_ms": wall_x, f"ours_{extra}_cpu_ms": cpu_x,
+                             f"{extra}_speedup_cpu": cpu_ours / cpu_x,
+                             f"{extra}_speedup_wall": wall_ours / wall_x,
+                             f"ours_{extra}_first_update_s": first[2],
+                             "ours_first_update_s": first[0]})
+        del ours, ref, sides
 
     header = (f"DrQ-v2 update time (sample + augment + critic + actor + target), 84x84x9, "
               f"feature 50, hidden 1024, {args.device}, {args.threads} thread(s), "
@@ -255,14 +282,27 @@ def main() -> None:
     lines += [f"| {r['batch']} | {r['ours_cpu_ms']:.0f} | {r['reference_cpu_ms']:.0f} | "
               f"{r['speedup_cpu']:.2f}x | {r['ours_wall_ms']:.0f} | {r['reference_wall_ms']:.0f} | "
               f"{r['speedup_wall']:.2f}x |" for r in rows]
+    if extra:
+        key = {"bf16": "`agent.precision: bf16`", "compile": "`agent.compile: true`"}[extra]
+        x = extra
+        lines += ["", f"Ours with {key} (same interleaved timings; first update = warm-up):",
+                  "", f"| batch | ours CPU ms | {x} CPU ms | ours / {x} (CPU) | ours wall ms | "
+                  f"{x} wall ms | ours / {x} (wall) | first update s: ours, {x} |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['batch']} | {r['ours_cpu_ms']:.0f} | {r[f'ours_{x}_cpu_ms']:.0f} | "
+                  f"{r[f'{x}_speedup_cpu']:.2f}x | {r['ours_wall_ms']:.0f} | "
+                  f"{r[f'ours_{x}_wall_ms']:.0f} | {r[f'{x}_speedup_wall']:.2f}x | "
+                  f"{r['ours_first_update_s']:.1f}, {r[f'ours_{x}_first_update_s']:.1f} |"
+                  for r in rows]
     table = "\n".join(lines)
     print(table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"device": args.device, "threads": args.threads, "reps": args.reps,
             "torch": torch.__version__}
-    (out / "drqv2_update.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
-    (out / "drqv2_update.md").write_text(table + "\n")
+    name = f"drqv2_update_{extra}" if extra else "drqv2_update"
+    (out / f"{name}.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
+    (out / f"{name}.md").write_text(table + "\n")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@
 #       each): fixed RR 0.5, fixed RR 2, and adaptive RR with a 2-episode check interval (ours,
 #       so a short run checks at all; the paper checks every 50 episodes). Reports updates/s at
 #       RR 0.5 and 2 and the adaptive run's checks (worst case 90 + 3 x 120 s < 8 min).
+#   bash bench/gpu_check.sh --bf16     mixed precision instead (agent.precision: bf16), < 6 min:
+#     1. DrQ-v2 update time on cuda at batch 256 and 512: reference, ours fp32, ours bf16;
+#     2. a short cartpole_swingup run in bf16 (BF16_SECONDS = 200 s of training, then SIGINT):
+#        frames/s and evaluations, and whether every logged loss is finite.
 set -uo pipefail                      # no -e: a failed stage is reported, the next still runs
 cd "$(dirname "$0")/.."
 MODE=default
@@ -25,7 +29,8 @@ case "${1:-}" in
   "") ;;
   --arr) MODE=arr ;;
   --aux) MODE=aux ;;
-  *) echo "usage: bash bench/gpu_check.sh [--arr | --aux]" >&2; exit 2 ;;
+  --bf16) MODE=bf16 ;;
+  *) echo "usage: bash bench/gpu_check.sh [--arr | --aux | --bf16]" >&2; exit 2 ;;
 esac
 
 export MUJOCO_GL=egl                  # GPU EGL; must be set before Python imports mujoco
@@ -83,6 +88,45 @@ fi
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true; } \
   > "$DEST/gpu.txt" 2>&1
+if [[ "$MODE" == bf16 ]]; then
+  BF16_SECONDS=${BF16_SECONDS:-200}   # worst case 120 + 200 + 20 s < 6 min
+  DEST="$DEST/bf16"; mkdir -p "$DEST"
+  echo "== 1/2 DrQ-v2 update time on cuda: reference, ours fp32, ours bf16"
+  timeout 120 "$PYTHON" bench/drqv2_update.py --device cuda --batches 256 512 --reps 10 --bf16 \
+    --out "$DEST" 2>&1 | tee "$DEST/drqv2_update_bf16.log"
+  echo "== 2/2 cartpole_swingup in bf16 (${BF16_SECONDS}s of training, then SIGINT)"
+  rm -rf "$DEST/train_bf16"
+  timeout -s INT -k 20 "$BF16_SECONDS" "$PYTHON" train.py configs/drqv2_cartpole_swingup.yaml \
+    steps=20000 device=cuda agent.precision=bf16 run_dir="$DEST/train_bf16" \
+    trainer.eval_every=2500 trainer.eval_episodes=5 trainer.log_every=500 \
+    trainer.checkpoint_every=1000000 trainer.save_replay=false trainer.progress=false \
+    trainer.tensorboard=false 2>&1 | tail -n 12 | tee "$DEST/train_bf16.log"
+  "$PYTHON" - "$DEST" <<'EOF'
+"""Update times (fp32 vs bf16) and the bf16 run's frames/s, evaluations and finite losses."""
+import csv, json, math, sys
+from pathlib import Path
+
+dest = Path(sys.argv[1])
+f = dest / "drqv2_update_bf16.json"
+out = {"drqv2_update_bf16": json.loads(f.read_text()) if f.exists() else "missing (see log)"}
+run = dest / "train_bf16"
+if (run / "summary.json").exists():
+    s = json.loads((run / "summary.json").read_text())
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    losses = [float(r[k]) for r in rows for k in ("loss/critic", "loss/actor") if r.get(k)]
+    out["train_bf16"] = {
+        "frames": s["frames"],
+        "frames_per_s": s["frames"] / max(s["env_steps"], 1) * (s["steps_per_second"] or 0.0),
+        "eval": [(int(r["frames"]), float(r["mean_return"]))
+                 for r in csv.DictReader((run / "eval.csv").open())],
+        "losses_logged": len(losses), "losses_finite": all(map(math.isfinite, losses))}
+else:
+    out["train_bf16"] = "missing (see train_bf16.log)"
+(dest / "gpu_check_bf16.json").write_text(json.dumps(out, indent=2) + "\n")
+print(json.dumps(out, indent=2))
+EOF
+  exit 0
+fi
 if [[ "$MODE" == arr ]]; then
   ARR_SECONDS=${ARR_SECONDS:-100}
   echo "== 1/2 DrQ-v2 update time on cuda"

@@ -457,6 +457,14 @@ class OffPolicyConfig(StrictModel):
                                      "critic FAU is always logged")
     reset: ResetConfig | None = Field(None, description="periodic Reset of modules (null: off)")
     redo: ReDoConfig | None = Field(None, description="ReDo of tau-dormant units (null: off)")
+    actor_loss: Literal["min_q", "td3"] = Field(
+        "min_q", description="min_q: -mean(min(Q1, Q2)(h, a ~ pi)) (DrQ-v2); td3: "
+        "-mean(Q1(h, mu(h))), the deterministic mean on the first head (TD3)")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="bf16: autocast the update's forward passes to bfloat16 (fp32 "
+        "weights and Adam state); refused where the device has no native bf16")
+    compile: bool = Field(False, description="torch.compile the critic and actor losses of "
+                          "the update (compiled on the first update)")
 
     @field_validator("std_schedule")
     @classmethod
