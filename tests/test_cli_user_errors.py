@@ -68,6 +68,7 @@ def test_evaluate_on_a_picture_or_a_csv_names_the_file_it_cannot_read(tmp_path, 
         assert_one_line_refusal(code, err, str(path), "not a YAML config")
 
 
+@pytest.mark.slow
 def test_fewer_steps_than_a_finished_run_is_refused_and_leaves_every_file(ppo_run, tiny_ppo,
                                                                           capsys):
     run_dir = ppo_run
@@ -204,6 +205,7 @@ def test_a_best_checkpoint_of_step_zero_is_called_the_initial_policy():
                                        {"step": 500, "trainer": {"best_eval": 7.5}})
 
 
+@pytest.mark.slow
 def test_resume_says_from_which_step_and_the_summary_lists_every_file(tmp_path, tiny_ppo, capsys,
                                                                       caplog):
     import logging
@@ -219,6 +221,7 @@ def test_resume_says_from_which_step_and_the_summary_lists_every_file(tmp_path, 
     assert written <= listed, f"not in the summary: {written - listed}"
 
 
+@pytest.mark.slow
 def test_ppo_below_one_segment_warns_that_no_update_will_run(tmp_path, tiny_ppo, capsys, caplog):
     code, _, err = run_cli([*tiny_ppo, "steps=100", f"run_dir={tmp_path / 'run'}"], capsys)
     assert code == 0, err
@@ -268,6 +271,7 @@ def test_off_policy_steps_within_the_seed_frames_warn_and_enough_steps_do_not():
     assert config_warnings(load_config(None, ["steps=4096"])) == [], "one full PPO segment"
 
 
+@pytest.mark.slow
 def test_the_progress_bar_ends_on_the_rate_the_summary_prints(tmp_path, tiny_ppo, capsys):
     import re
 

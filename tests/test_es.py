@@ -120,6 +120,7 @@ def test_update_starts_a_new_generation():
     assert agent.member == 0 and agent.fitness == []
 
 
+@pytest.mark.slow
 def test_circuit_counts_its_own_steps_without_a_time_feature():
     """Untrained NCAP under ES (no time feature in the observation) swims as well as the same
     circuit reading the time feature (ncap.md §8.2: ~794 / 807 on seeds 0, 1)."""

@@ -85,6 +85,7 @@ def test_bf16_computes_in_bfloat16_and_keeps_fp32_weights_and_adam_state():
 
 
 @needs_bf16
+@pytest.mark.slow
 def test_bf16_run_logs_finite_metrics_and_resumes_bit_identically(tmp_path):
     """One run of 800 steps vs 400 + resume to 800, both in bf16: identical state and logs."""
     args = ["agent.precision=bf16", "agent.explore_steps=100", "agent.seed_frames=200",

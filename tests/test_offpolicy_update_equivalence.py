@@ -227,6 +227,7 @@ def test_optimised_update_matches_the_plain_reference(case):
                    zip(ours, want)), f"{key}: {ours} vs {want}"
 
 
+@pytest.mark.slow
 def test_compiled_update_matches_the_plain_reference():
     """``agent.compile: true`` runs the same rule (and the same random numbers)."""
     agent, ref = run_both("drqv2", compile=True)

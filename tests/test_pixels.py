@@ -167,6 +167,7 @@ def agent_and_video_frames(agent_profile: str | None, video_profile: str | None,
     return (np.stack(obs) if agent_profile else None), (np.stack(frames) if video else None)
 
 
+@pytest.mark.slow
 def test_agent_view_and_video_are_identical_to_a_fresh_process_whatever_the_other_profile(
         tmp_path):
     import subprocess

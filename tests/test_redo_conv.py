@@ -3,6 +3,8 @@ the next conv's input channel and the trunks' columns that read its pixels are z
 
 from __future__ import annotations
 
+import pytest
+
 import csv
 from pathlib import Path
 
@@ -51,6 +53,7 @@ def test_conv_redo_touches_the_dormant_channel_its_readers_and_their_moments():
         assert (opt.state[r.weight]["exp_avg"][:, rest] != 0).all()
 
 
+@pytest.mark.slow
 def test_pixel_agent_redo_with_encoder_logs_four_conv_layers(tmp_path):
     run = tmp_path / "px"
     train(load_config(ROOT / "configs/drqv2_tiny.yaml", [

@@ -152,6 +152,7 @@ def test_render_bad_request_is_one_line_and_writes_nothing(cartpole_run, tmp_pat
     assert not out.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("agent_profile", ["standard", "fast"])
 def test_agent_view_rollout_is_the_same_whatever_profile_draws_the_video(agent_profile, tmp_path,
                                                                          capsys):

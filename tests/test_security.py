@@ -134,6 +134,7 @@ def test_the_format_round_trips_arrays_scalars_and_rng_states(tmp_path):
     assert torch.equal(loaded["tensor"], state["tensor"]) and loaded["nested"] == state["nested"]
 
 
+@pytest.mark.slow
 def test_own_old_checkpoint_resumes_only_with_trust_checkpoint(tmp_path, tiny_ppo, capsys):
     """A checkpoint with a pickled object (here the metric window as a ``defaultdict``, as an
     older version might have written it): refused without the flag, resumed with it, and the

@@ -157,6 +157,7 @@ def test_dm_control_transfer_bad_input_is_one_line_and_writes_nothing(cartpole_r
     assert not list(cartpole_run.glob("transfer.*"))
 
 
+@pytest.mark.slow
 def test_one_panel_transfer_picture_shows_its_whole_title(tmp_path, monkeypatch, capsys):
     import matplotlib.pyplot as plt
 
