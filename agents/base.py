@@ -53,13 +53,8 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
+from configs.errors import DivergenceError  # noqa: F401 (re-export)
 
-class DivergenceError(RuntimeError):
-    """A loss became NaN or Inf; the run stopped before writing anything from that state.
-
-    Raised by the loop when it checks ``update()``'s or ``pending_metrics()``'s losses, and by
-    an agent that defers its metrics as soon as it sees a non-finite loss flag on its own (e.g.
-    read with the action it transfers anyway), before the diverged policy acts."""
 
 
 @dataclass

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from configs.errors import ConfigError  # noqa: F401 (re-exported: the historical import path)
 from configs.schema import RunConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -29,9 +30,6 @@ DEFAULT_PRESET = CONFIG_DIR / "ncap_swim_ppo.yaml"
 # Short names accepted on the command line for common nested keys.
 ALIASES = {"n_joints": "env.n_joints", "env_id": "env.id"}
 
-
-class ConfigError(ValueError):
-    """A config problem, with a one-line message that names the key."""
 
 
 class _Loader(yaml.SafeLoader):
