@@ -6,15 +6,25 @@ all, and the README's architecture tables are generated from here::
 
     python -m agents.protocols --markdown
 
-A member's first docstring line is its meaning in the table. Tensors are ``torch.Tensor``
-(named as strings, so this module imports no torch).
+A member's docstring is its meaning in the table. Annotations are never evaluated at run time
+(``from __future__ import annotations``), so this module imports no torch.
 """
 
 from __future__ import annotations
 
 import inspect
 import sys
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
+
+if TYPE_CHECKING:   # names for the annotations only: nothing here is imported at run time
+    from pathlib import Path
+    from typing import Iterator
+
+    import numpy as np
+    from torch import Tensor
+
+    from agents.auxiliary.base import AuxBatch
+    from agents.base import Transition
 
 
 @runtime_checkable
@@ -24,10 +34,10 @@ class Agent(Protocol):
     ``agent`` kind of ``configs/registry.py``: ``cls(agent_cfg, observation_space,
     action_space, env=, device=, seed=, acting_only=, total_steps=)``."""
 
-    def act(self, obs: "np.ndarray", explore: bool) -> "np.ndarray":
+    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
         """One action for one env (numpy in and out); ``explore=False``: the evaluation action."""
 
-    def observe(self, transition: "Transition") -> None:
+    def observe(self, transition: Transition) -> None:
         """Store one transition (rollout segment or replay)."""
 
     def updates_due(self, step: int) -> int:
@@ -63,16 +73,24 @@ class AgentHooks(Protocol):
     ``trainer/loop.py``, ``trainer/api.py``); an agent defines those it needs."""
 
     def begin_episode(self, explore: bool) -> None:
-        """Optional: a rollout outside training starts (reset per-episode state)."""
+        """Optional: called by every rollout outside the training loop (evaluation, render,
+        transfer, activity) right after ``env.reset()``; an agent with per-episode state (a
+        circuit counting its own steps) resets it here (in training: in ``on_episode_end``)."""
 
-    def attach_run(self, run_dir: "Path", make_env: Callable[[int], Any]) -> None:
-        """Optional: the run folder is ready; keep files of the agent's own there."""
+    def attach_run(self, run_dir: Path, make_env: Callable[[int], Any]) -> None:
+        """Optional: called once by ``trainer.api.train`` when the run folder is ready (fresh
+        or resumed), to write or read files of the agent's own (a probe set); ``make_env(seed)``
+        builds another env of the run's config."""
 
     def pending_metrics(self) -> dict[str, list[float]]:
-        """Optional: per-update metrics kept on the device, read in one transfer per log row."""
+        """Optional: per-update metrics kept on the device instead of returned by ``update()``,
+        every value since the last call in update order, read in one transfer before each log
+        row, evaluation and checkpoint; ``loss*`` values are NaN/Inf-checked."""
 
     def records(self) -> dict[str, list[dict[str, Any]]]:
-        """Optional: table rows since the last call, appended to ``<run_dir>/<table>.csv``."""
+        """Optional: rows since the last call by table name (``rr_checks``, ``interventions``),
+        each with a ``step``, appended to ``<run_dir>/<table>.csv`` (rows past the checkpoint
+        are dropped on resume)."""
 
     def summary(self) -> dict[str, Any]:
         """Optional: facts merged into ``summary.json`` at the end of a run."""
@@ -133,13 +151,13 @@ class AuxLoss(Protocol):
     def obs_offsets(self) -> tuple[int, ...]:
         """The ``k`` whose observations ``o_{t+k}`` it encodes."""
 
-    def forward(self, batch: "AuxBatch", step: int) -> tuple["Tensor", dict[str, "Tensor"]]:
+    def forward(self, batch: AuxBatch, step: int) -> tuple[Tensor, dict[str, Tensor]]:
         """``(loss, metrics)`` on a batch of latents and windows (called as ``module(...)``)."""
 
     def ema_update(self, tau: float) -> None:
         """Move its own EMA target heads after each update."""
 
-    def parameters(self) -> "Iterator[Tensor]":
+    def parameters(self) -> Iterator[Tensor]:
         """Its heads' parameters (the auxiliary Adam steps them)."""
 
 
@@ -182,13 +200,13 @@ class Circuit(Protocol):
     def shared(self) -> bool:
         """Weights shared over segments (the same circuit runs on any number of joints)."""
 
-    def forward(self, joint_angles: "Tensor", t: "Tensor") -> "Tensor":
+    def forward(self, joint_angles: Tensor, t: Tensor) -> Tensor:
         """Joint torques in [-1, 1] from joint angles and the control step ``t``."""
 
-    def activity(self, joint_angles: "Tensor", t: "Tensor") -> dict[str, "Tensor"]:
+    def activity(self, joint_angles: Tensor, t: Tensor) -> dict[str, Tensor]:
         """Every neuron group's activity (the same pass as ``forward``), for pictures."""
 
-    def weight(self, name: str) -> "Tensor":
+    def weight(self, name: str) -> Tensor:
         """A named connection's effective (sign-constrained) weight."""
 
 
@@ -225,13 +243,13 @@ def markdown() -> str:
     out = []
     for protocol in PROTOCOLS:
         doc = " ".join(inspect.getdoc(protocol).split())
-        out += [f"**{protocol.__name__}** ({protocol.__module__}): {doc}", "",
+        out += [f"**{protocol.__name__}**: {doc}", "",
                 "| member | meaning |", "|---|---|"]
         for name in members(protocol):
             meaning = " ".join((inspect.getdoc(protocol.__dict__[name]) or "").split())
             out.append(f"| `{_signature(protocol, name)}` | {meaning.replace('|', '/')} |")
         out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    return "\n".join(out).replace("``", "`").rstrip() + "\n"
 
 
 if __name__ == "__main__":

@@ -74,6 +74,14 @@ class FixedReplayRatio:
     def on_episode_end(self, info: dict[str, Any]) -> None:
         """A fixed ratio ignores episode ends."""
 
+    def pop_records(self) -> dict[str, list[dict[str, Any]]]:
+        """A fixed ratio keeps no tables."""
+        return {}
+
+    def summary(self) -> dict[str, Any]:
+        """A fixed ratio has nothing to add to ``summary.json``."""
+        return {}
+
     def state_dict(self) -> dict[str, Any]:
         return {"rr": self.rr, "period": self.period,
                 "credit": (self._credit.numerator, self._credit.denominator),
