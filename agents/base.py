@@ -3,8 +3,8 @@
 The loop (``trainer/loop.py``) knows no algorithm, circuit or observation type. The complete,
 typed interface an agent answers is ``agents.protocols.Agent`` (required members) and
 ``agents.protocols.AgentHooks`` (optional members, looked up with ``getattr``); the README's
-architecture section shows both, generated from them (``python -m agents.protocols
---markdown``). ``Agent`` is re-exported here.
+architecture section shows both, generated from them (``python -m agents.protocol_tables``).
+``Agent`` is re-exported here.
 """
 
 from __future__ import annotations

@@ -2,9 +2,8 @@
 
 Each ``Protocol`` lists every member its callers use (found by reading the callers, named in
 each docstring); ``tests/test_protocols.py`` checks each registered implementation has them
-all, and the README's architecture tables are generated from here::
-
-    python -m agents.protocols --markdown
+all, and the README's architecture tables are generated from here
+(``python -m agents.protocol_tables``).
 
 A member's docstring is its meaning in the table. Annotations are never evaluated at run time
 (``from __future__ import annotations``), so this module imports no torch.
@@ -12,8 +11,6 @@ A member's docstring is its meaning in the table. Annotations are never evaluate
 
 from __future__ import annotations
 
-import inspect
-import sys
 from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
 if TYPE_CHECKING:   # names for the annotations only: nothing here is imported at run time
@@ -219,41 +216,3 @@ def members(protocol: type) -> list[str]:
     return [name for name in protocol.__dict__ if not name.startswith("_")
             and (callable(protocol.__dict__[name]) or isinstance(protocol.__dict__[name],
                                                                   property))]
-
-
-def _signature(protocol: type, name: str) -> str:
-    member = protocol.__dict__[name]
-    if isinstance(member, property):
-        return f"{name}: {member.fget.__annotations__.get('return', 'Any')}"
-    sig = inspect.signature(member)
-    params = []
-    for p in list(sig.parameters.values())[1:]:
-        text = f"{'**' if p.kind is p.VAR_KEYWORD else ''}{p.name}"
-        if p.annotation is not p.empty:
-            text += f": {p.annotation}"
-        if p.default is not p.empty:
-            text += f" = {p.default!r}"
-        params.append(text)
-    ret = sig.return_annotation
-    return f"{name}({', '.join(params)}) -> {ret}".replace('"', "")
-
-
-def markdown() -> str:
-    """The README's architecture tables: one per protocol, ``| member | meaning |``."""
-    out = []
-    for protocol in PROTOCOLS:
-        doc = " ".join(inspect.getdoc(protocol).split())
-        out += [f"**{protocol.__name__}**: {doc}", "",
-                "| member | meaning |", "|---|---|"]
-        for name in members(protocol):
-            meaning = " ".join((inspect.getdoc(protocol.__dict__[name]) or "").split())
-            out.append(f"| `{_signature(protocol, name)}` | {meaning.replace('|', '/')} |")
-        out.append("")
-    return "\n".join(out).replace("``", "`").rstrip() + "\n"
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] != ["--markdown"]:
-        print("usage: python -m agents.protocols --markdown", file=sys.stderr)
-        sys.exit(2)
-    print(markdown(), end="")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import train as cli
+
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "tests" / "plugins" / "toy_plugin.py"
 SWITCH = 150   # the toy schedule's switch step: RR 0.5 before it, 2.0 from it on
@@ -54,6 +56,7 @@ def run(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_plugin_schedule_sets_the_replay_ratio_of_the_run(run):
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     rr = {int(r["step"]): float(r["rr"]) for r in rows if r.get("rr")}
@@ -67,6 +70,7 @@ def test_plugin_schedule_sets_the_replay_ratio_of_the_run(run):
     assert summary["toy_rr_final"] == 2.0
 
 
+@pytest.mark.slow
 def test_plugin_schedule_ran_the_updates_it_made_due(run):
     """Hand count: updates start once seed_frames (50) transitions are stored; credit 0.5 per
     agent step before step 150, 2 per step from it: about 50 + 302 updates."""
@@ -76,6 +80,7 @@ def test_plugin_schedule_ran_the_updates_it_made_due(run):
     assert abs(state["updates"] - (0.5 * (SWITCH - 50) + 2.0 * (300 - SWITCH + 1))) <= 2
 
 
+@pytest.mark.slow
 def test_plugin_aux_loss_is_trained_and_logged(run):
     rows = [r for r in csv.DictReader((run / "metrics.csv").open()) if r.get("loss/aux_toy_norm")]
     assert len(rows) >= 4
@@ -89,6 +94,7 @@ def test_plugin_aux_loss_is_trained_and_logged(run):
     assert str(PLUGIN) in config, "config.yaml keeps the plug-in's absolute path"
 
 
+@pytest.mark.slow
 def test_run_folder_with_plugins_evaluates_from_another_folder(run, tmp_path):
     """``evaluate`` reads config.yaml, which loads the plug-in again by its absolute path."""
     env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
@@ -103,19 +109,18 @@ def test_run_folder_with_plugins_evaluates_from_another_folder(run, tmp_path):
     ("[no_such_plugin_module]", "config error: plugins: no module named 'no_such_plugin_module'"),
     ("3", "config error: plugins: must be a list"),
 ])
-def test_bad_plugin_is_a_one_line_error(plugins, message):
-    result = run_cli("configs/offpolicy_cartpole_swingup.yaml", f"plugins={plugins}")
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
-    assert result.stderr.startswith(f"error: {message}"), result.stderr
+def test_bad_plugin_is_a_one_line_error(plugins, message, capsys):
+    assert cli.main(["configs/offpolicy_cartpole_swingup.yaml", f"plugins={plugins}"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [err.strip()]
+    assert err.startswith(f"error: {message}"), err
 
 
-def test_plugin_that_fails_to_import_is_a_one_line_error(tmp_path):
+def test_plugin_that_fails_to_import_is_a_one_line_error(tmp_path, capsys):
     broken = tmp_path / "broken.py"
     broken.write_text("raise RuntimeError('half-written plug-in')\n")
-    result = run_cli("configs/offpolicy_cartpole_swingup.yaml", f"plugins=[{broken}]",
-                     f"run_dir={tmp_path / 'run'}")
-    assert result.returncode == 2
-    assert result.stderr.strip() == (f"error: config error: plugins: {broken}: RuntimeError: "
-                                     "half-written plug-in")
+    assert cli.main(["configs/offpolicy_cartpole_swingup.yaml", f"plugins=[{broken}]",
+                     f"run_dir={tmp_path / 'run'}"]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: config error: plugins: {broken}: "
+                                               "RuntimeError: half-written plug-in")
     assert not (tmp_path / "run").exists(), "nothing half-written"

@@ -4,12 +4,11 @@ Protocols list what the callers use; the README's architecture tables are genera
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import agents.protocol_tables as protocol_tables
 import agents.protocols as protocols
 from agents.auxiliary import make_aux_loss
 from agents.schedules import make_rr_schedule
@@ -112,11 +111,10 @@ def test_the_agent_protocol_lists_what_the_trainer_requires():
 
 
 def test_readme_architecture_tables_are_the_generated_ones():
-    generated = subprocess.run([sys.executable, "-m", "agents.protocols", "--markdown"],
-                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    generated = protocol_tables.markdown()   # what python -m agents.protocol_tables prints
     readme = (ROOT / "README.md").read_text()
     match = re.search(r"<!-- protocols:begin[^>]*-->\n(.*?)<!-- protocols:end -->", readme, re.S)
     assert match, "README has no generated protocols section"
-    assert match.group(1) == generated, "run: python -m agents.protocols --markdown"
+    assert match.group(1) == generated, "run: python -m agents.protocol_tables"
     for protocol in protocols.PROTOCOLS:
         assert f"**{protocol.__name__}**" in generated

@@ -33,6 +33,7 @@ assert sys.modules["torch"] is None
 """
 
 
+@pytest.mark.slow
 def test_every_preset_loads_and_help_runs_without_torch():
     result = subprocess.run([sys.executable, "-c", NO_TORCH], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)
