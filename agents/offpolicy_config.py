@@ -1,7 +1,7 @@
-"""The off-policy agent's config section (``agents/offpolicy.py``) and what plugs into it, torch-free:
-actor types (kind ``offpolicy.actor``), the replay-ratio schedule and auxiliary losses (the
-sections of every registered ``rr_schedule`` and ``aux_loss``), Reset and ReDo; registered as
-agents ``offpolicy`` and ``drqv2``.
+"""The off-policy agent's config section (``agents/offpolicy.py``) and what plugs into it,
+torch-free: actor types (kind ``offpolicy.actor``), the replay-ratio schedule and auxiliary
+losses (the sections of every registered ``rr_schedule`` and ``aux_loss``), Reset and ReDo;
+registered as agents ``offpolicy`` and ``drqv2``.
 """
 
 from __future__ import annotations

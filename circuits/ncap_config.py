@@ -4,9 +4,9 @@ that take it as their actor register it (``agents/*_config.py``).
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from typing import Literal
+
+from pydantic import Field
 
 from configs.base import StrictModel
 

@@ -14,7 +14,7 @@ the tagged union of every registered agent section. This module imports no torch
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -134,7 +134,9 @@ class RunConfig(StrictModel):
     env: EnvConfig = Field(default_factory=EnvConfig)
     agent: section("agent") = Field(default_factory=PPOConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
-    plugins: list[str] = Field(default_factory=list, description="plug-in files (.py) or modules imported before validation; they register components (configs/registry.py)")
+    plugins: list[str] = Field(default_factory=list, description="plug-in files (.py) or "
+                               "modules imported before validation; they register components "
+                               "(configs/registry.py)")
 
     @field_validator("name")
     @classmethod
