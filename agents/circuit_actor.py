@@ -117,7 +117,7 @@ def build_ncap_plus_actor(actor_cfg, env) -> NCAPPlusActor:
     """The actor an ``NCAPPlusActorConfig`` describes, for the swim or navigate env ``env``.
 
     Raises ``ConfigError`` (one line naming the key) on an env the circuit cannot read."""
-    from configs.loader import ConfigError
+    from configs.errors import ConfigError
 
     if getattr(env, "body", None) is None:
         raise ConfigError("config error: agent.actor.type: the ncap_plus circuit needs env.id "
@@ -138,3 +138,11 @@ def build_ncap_plus_actor(actor_cfg, env) -> NCAPPlusActor:
         n_turn_joints=actor_cfg.n_turn_joints)
     return NCAPPlusActor(circuit, layout, env.episode_steps, actor_cfg.steering,
                          actor_cfg.brain_init)
+
+
+def ncap_plus_ppo_actor(actor_cfg, obs_dim: int, act_dim: int, env) -> tuple[nn.Module, nn.Module]:
+    """PPO's NCAP+ actor: the circuit and a fixed Gaussian std ``sigma``."""
+    from agents.policies import GaussianHead
+
+    return build_ncap_plus_actor(actor_cfg, env), GaussianHead(act_dim, math.log(actor_cfg.sigma),
+                                                               learned=False)

@@ -41,7 +41,7 @@ from typing import Any
 from agents.offpolicy import OffPolicyAgent, is_pixel_space
 from agents.offpolicy_nets import (Actor, Critic, Encoder, QHead, fraction_active,  # noqa: F401
                                    orthogonal_init, sample_action, trunk)
-from configs.loader import ConfigError
+from configs.errors import ConfigError
 
 
 class DrQV2Agent(OffPolicyAgent):

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from configs.loader import ConfigError
+from configs.errors import ConfigError
 
 KEY = "agent.encoder_init"
 RECORD_FILE = "encoder_init.json"

@@ -41,6 +41,17 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from agents.base import Transition
 from agents.networks import mlp
 from agents.policies import build_ncap_actor
+from configs import registry
+
+
+def ncap_es_actor(actor_cfg, obs_dim: int, act_dim: int, env) -> nn.Module:
+    """The NCAP circuit as an ES actor: it counts its own steps (no time feature needed)."""
+    return build_ncap_actor(actor_cfg, env, own_clock=True)
+
+
+def mlp_es_actor(actor_cfg, obs_dim: int, act_dim: int, env) -> nn.Module:
+    """``ESMLPActor`` from ``ESMLPActorConfig``."""
+    return ESMLPActor(obs_dim, act_dim, actor_cfg.hidden, actor_cfg.activation)
 
 
 class ESMLPActor(nn.Module):
@@ -91,17 +102,14 @@ class ESAgent:
     """
 
     def __init__(self, cfg, observation_space, action_space, env: Any = None,
-                 device: str = "cpu", seed: int = 0, acting_only: bool = False):
+                 device: str = "cpu", seed: int = 0, acting_only: bool = False,
+                 total_steps: int = 0):
         self.cfg = cfg
         obs_dim = int(np.prod(observation_space.shape))
         act_dim = int(np.prod(action_space.shape))
-        if cfg.actor.type == "ncap":
-            self.actor: nn.Module = build_ncap_actor(cfg.actor, env, own_clock=True)
-            self.member_actor: nn.Module = build_ncap_actor(cfg.actor, env, own_clock=True)
-        else:
-            self.actor = ESMLPActor(obs_dim, act_dim, cfg.actor.hidden, cfg.actor.activation)
-            self.member_actor = ESMLPActor(obs_dim, act_dim, cfg.actor.hidden,
-                                           cfg.actor.activation)
+        build = registry.build("es.actor", cfg.actor.type)   # agents/es_config.py
+        self.actor: nn.Module = build(cfg.actor, obs_dim, act_dim, env)
+        self.member_actor: nn.Module = build(cfg.actor, obs_dim, act_dim, env)
         self.actor.requires_grad_(False)
         self.member_actor.requires_grad_(False)
         self.theta = nn.Parameter(parameters_to_vector(self.actor.parameters()).clone())

@@ -94,7 +94,7 @@ from agents.precision import autocast, check_precision
 from agents.replay import FrameReplay, VectorReplay
 from agents.representation import RepresentationLog
 from agents.schedules import make_rr_schedule, parse_std_schedule
-from configs.loader import ConfigError
+from configs.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from agents.networks import mlp
 from circuits.ncap import NCAPSwimmerCircuit
+from configs import registry
 
 
 class NCAPActor(nn.Module):
@@ -103,7 +104,7 @@ def build_ncap_actor(circuit_cfg, env, own_clock: bool = False) -> NCAPActor:
     The circuit drives the N-joint swimmer and needs its clock: the env's time feature, unless
     it counts its own steps (``own_clock``). Raises a one-line ``ConfigError`` naming the key.
     """
-    from configs.loader import ConfigError
+    from configs.errors import ConfigError
 
     body = getattr(env, "body", None)
     if body is None:
@@ -144,18 +145,35 @@ class SoftplusGaussianHead(nn.Module):
         return (self.std().log() + 0.5 * (1.0 + math.log(2 * math.pi))).sum()
 
 
-def build_actor(actor_cfg, obs_dim: int, act_dim: int, env=None) -> tuple[nn.Module, GaussianHead]:
-    """The PPO actor module and its Gaussian head for ``actor_cfg`` (``configs.schema``)."""
-    if actor_cfg.type == "ncap_plus":
-        from agents.circuit_actor import build_ncap_plus_actor
+def ncap_ppo_actor(actor_cfg, obs_dim: int, act_dim: int, env) -> tuple[nn.Module, GaussianHead]:
+    """PPO's NCAP actor: the circuit and a fixed Gaussian std ``sigma``."""
+    return build_ncap_actor(actor_cfg, env), GaussianHead(act_dim, math.log(actor_cfg.sigma),
+                                                          learned=False)
 
-        actor = build_ncap_plus_actor(actor_cfg, env)
-        return actor, GaussianHead(act_dim, math.log(actor_cfg.sigma), learned=False)
-    if actor_cfg.type == "ncap":
-        actor = build_ncap_actor(actor_cfg, env)
-        return actor, GaussianHead(act_dim, math.log(actor_cfg.sigma), learned=False)
+
+def mlp_ppo_actor(actor_cfg, obs_dim: int, act_dim: int, env=None) -> tuple[nn.Module, nn.Module]:
+    """PPO's MLP actor: linear head (learned log std, SB3) or tonic's head (tanh mean,
+    softplus std)."""
     if actor_cfg.head == "tonic":
         actor = TonicMLPActor(obs_dim, act_dim, actor_cfg.hidden, actor_cfg.activation)
         return actor, SoftplusGaussianHead(act_dim)
     actor = MLPActor(obs_dim, act_dim, actor_cfg.hidden, actor_cfg.activation)
     return actor, GaussianHead(act_dim, actor_cfg.log_std_init, learned=True)
+
+
+def build_actor(actor_cfg, obs_dim: int, act_dim: int, env=None) -> tuple[nn.Module, GaussianHead]:
+    """The PPO actor module and its Gaussian head for ``actor_cfg``: the builder registered
+    under its ``type`` as kind ``ppo.actor`` (``agents/ppo_config.py``)."""
+    return registry.build("ppo.actor", actor_cfg.type)(actor_cfg, obs_dim, act_dim, env)
+
+
+def ncap_offpolicy_actor(actor_cfg, repr_dim: int, act_dim: int, agent_cfg, env) -> nn.Module:
+    """The off-policy agent's NCAP actor (reads the raw observation and its time feature)."""
+    return build_ncap_actor(actor_cfg, env)
+
+
+def mlp_offpolicy_actor(actor_cfg, repr_dim: int, act_dim: int, agent_cfg, env) -> nn.Module:
+    """DrQ-v2's actor (``agents/offpolicy_nets.py``) on ``repr_dim`` encoder features."""
+    from agents.offpolicy_nets import Actor
+
+    return Actor(repr_dim, act_dim, agent_cfg.feature_dim, agent_cfg.hidden_dim)

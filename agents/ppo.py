@@ -90,8 +90,10 @@ class PPOAgent:
     """Clipped-ratio PPO over any actor module (NCAP circuit or MLP); MLP critic."""
 
     def __init__(self, cfg, observation_space, action_space, env=None, device: str = "cpu",
-                 acting_only: bool = False):
-        """``acting_only`` builds no rollout buffer (evaluation, rendering, transfer)."""
+                 seed: int = 0, acting_only: bool = False, total_steps: int = 0):
+        """``acting_only`` builds no rollout buffer (evaluation, rendering, transfer);
+        ``seed`` and ``total_steps`` are the factory's common arguments, unused here (PPO
+        draws from the global RNGs the trainer seeds)."""
         self.cfg = cfg
         self.device = torch.device(device)
         obs_dim = int(np.prod(observation_space.shape))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from configs.loader import ConfigError
+from configs.errors import ConfigError
 
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 

@@ -7,21 +7,28 @@ is RR 0.5 = one update per 4 frames at action repeat 2). A schedule is an object
   updates may start (a repeated ``agent_step`` adds nothing);
 * ``observe(metrics)``: the metrics of each update (Adaptive RR reads the critic FAU here);
 * ``on_episode_end(info)``: per-episode hook (Adaptive RR checks FAU every I episodes);
-* ``state_dict()`` / ``load_state_dict()`` for exact resume.
+* ``state_dict()`` / ``load_state_dict()`` for exact resume;
+* ``rr`` (the current ratio, logged per update), and optionally ``pop_records()`` (tables for
+  the run folder) and ``summary()`` (facts for ``summary.json``).
 
-A new schedule is a new class here plus its config section; the agent never changes.
-The exploration std ``sigma(step)`` is a tiny parsed string, as in DrQ-v2.
+``agents.protocols.RRSchedule`` is the complete, typed interface. A new schedule is one new
+file: its config section (a ``StrictModel`` with a ``type``), its class with
+``from_config(cfg, frames_per_step)``, and ``configs.registry.register("rr_schedule", ...)``;
+the agent and the loop never change. The exploration std ``sigma(step)`` is a tiny parsed
+string, as in DrQ-v2 (``agents/schedules_config.py``).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 import torch
+
+from agents.protocols import RRSchedule
+from agents.schedules_config import linear_std, parse_std_schedule  # noqa: F401 (re-export)
+from configs import registry
 
 
 class FixedReplayRatio:
@@ -45,6 +52,11 @@ class FixedReplayRatio:
         self._credit = Fraction(0)
         self._last_step: int | None = None
 
+    @classmethod
+    def from_config(cls, cfg, frames_per_step: int = 1) -> "FixedReplayRatio":
+        """From ``FixedRRConfig`` (``frames_per_step`` is not needed)."""
+        return cls(cfg.rr, cfg.period)
+
     def updates_due(self, agent_step: int) -> int:
         if agent_step == self._last_step:
             return 0
@@ -61,6 +73,14 @@ class FixedReplayRatio:
 
     def on_episode_end(self, info: dict[str, Any]) -> None:
         """A fixed ratio ignores episode ends."""
+
+    def pop_records(self) -> dict[str, list[dict[str, Any]]]:
+        """A fixed ratio keeps no tables."""
+        return {}
+
+    def summary(self) -> dict[str, Any]:
+        """A fixed ratio has nothing to add to ``summary.json``."""
+        return {}
 
     def state_dict(self) -> dict[str, Any]:
         return {"rr": self.rr, "period": self.period,
@@ -140,6 +160,12 @@ class AdaptiveReplayRatio:
         self._recent: list[tuple[torch.Tensor | float, int]] = []  # last `window` episodes
         self.checks: list[dict[str, Any]] = []
         self._episodes: list[tuple[int, int, torch.Tensor | float, int]] = []
+
+    @classmethod
+    def from_config(cls, cfg, frames_per_step: int = 1) -> "AdaptiveReplayRatio":
+        """From ``AdaptiveRRConfig``; ``frames_per_step`` converts switch steps to frames."""
+        return cls(cfg.low, cfg.high, cfg.interval, cfg.threshold, cfg.trough_guard,
+                   frames_per_step, cfg.window)
 
     @property
     def rr(self) -> float:
@@ -245,39 +271,7 @@ class AdaptiveReplayRatio:
         self._episodes = list(state["episodes"])
 
 
-def make_rr_schedule(cfg, frames_per_step: int = 1) -> FixedReplayRatio | AdaptiveReplayRatio:
-    """The replay-ratio schedule a config section (``type: fixed | adaptive``) describes."""
-    if cfg.type == "fixed":
-        return FixedReplayRatio(cfg.rr, cfg.period)
-    if cfg.type == "adaptive":
-        return AdaptiveReplayRatio(cfg.low, cfg.high, cfg.interval, cfg.threshold,
-                                   cfg.trough_guard, frames_per_step, cfg.window)
-    raise ValueError(f"unknown replay-ratio schedule '{cfg.type}'")
-
-
-_LINEAR = re.compile(r"^linear\(([^,]+),([^,]+),([^,]+)\)$")
-
-
-def linear_std(agent_step: int, init: float, final: float, duration: float) -> float:
-    """``sigma = (1 - mix) init + mix final`` with ``mix = clip(agent_step / duration, 0, 1)``."""
-    mix = min(max(agent_step / duration, 0.0), 1.0)
-    return (1.0 - mix) * init + mix * final
-
-
-def parse_std_schedule(text: str) -> Callable[[int], float]:
-    """``"0.2"`` (constant) or ``"linear(init,final,duration)"`` -> ``sigma(agent_step)``.
-
-    ``duration`` counts **agent steps** (DrQ-v2: ``linear(1.0,0.1,500000)`` decays over 1M
-    frames at action repeat 2). Raises ``ValueError`` with one line for anything else.
-    """
-    compact = text.replace(" ", "")
-    match = _LINEAR.match(compact)
-    try:
-        numbers = [float(g) for g in match.groups()] if match else [float(compact)] * 2 + [1.0]
-    except ValueError:
-        numbers = None
-    if numbers is None or min(numbers) < 0 or numbers[2] == 0:
-        raise ValueError(f"bad std schedule '{text}': expected a std >= 0 or "
-                         "'linear(init,final,duration)' with duration > 0 in agent steps")
-    init, final, duration = numbers
-    return functools.partial(linear_std, init=init, final=final, duration=duration)
+def make_rr_schedule(cfg, frames_per_step: int = 1) -> RRSchedule:
+    """The replay-ratio schedule a config section describes: the implementation registered
+    under its ``type`` (``configs/registry.py``; built-ins in ``agents/schedules_config.py``)."""
+    return registry.build("rr_schedule", cfg.type)(cfg, frames_per_step=frames_per_step)

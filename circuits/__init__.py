@@ -1,5 +1,19 @@
-"""Biologically wired policies as torch modules."""
+"""Biologically wired policies as torch modules.
 
-from circuits.ncap import NCAPSwimmerCircuit
+``NCAPSwimmerCircuit`` is imported on first use, so the torch-free config sections beside the
+circuits (``circuits/*_config.py``) load without torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["NCAPSwimmerCircuit"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NCAPSwimmerCircuit":
+        from circuits.ncap import NCAPSwimmerCircuit
+
+        return NCAPSwimmerCircuit
+    raise AttributeError(f"module 'circuits' has no attribute '{name}'")

@@ -7,13 +7,24 @@ different variant than the base's (another ``agent.name``, ``agent.actor.type`` 
 ``...rr_schedule.type``) replaces the base's section whole, since the base's keys belong to the
 other variant. The merged mapping is validated as one config, so a run folder's ``config.yaml``
 is always fully resolved. A missing base and a cycle are one-line errors.
+
+Plug-ins: a config's ``plugins:`` list names Python files (``*.py``; a relative path is relative
+to the preset that names it, or to the working folder on the command line) or importable
+modules. ``validate`` imports each once, before validating, so the components they register
+(``configs/registry.py``: a schedule, an auxiliary loss, an agent ...) can be selected by the
+same config; the run's ``config.yaml`` keeps their absolute paths, so evaluating or resuming
+the run loads them again.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import hashlib
+import importlib
+import importlib.util
 import re
+import sys
 import typing
 from pathlib import Path
 from typing import Any
@@ -21,6 +32,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from configs import registry
+from configs.errors import ConfigError  # noqa: F401 (re-exported: the historical import path)
 from configs.schema import RunConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -29,9 +42,6 @@ DEFAULT_PRESET = CONFIG_DIR / "ncap_swim_ppo.yaml"
 # Short names accepted on the command line for common nested keys.
 ALIASES = {"n_joints": "env.n_joints", "env_id": "env.id"}
 
-
-class ConfigError(ValueError):
-    """A config problem, with a one-line message that names the key."""
 
 
 class _Loader(yaml.SafeLoader):
@@ -99,6 +109,9 @@ def resolve_preset(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str,
     data = read_yaml(path)   # errors name the path as given
     path = Path(path).resolve()
     base = data.pop("base", None)
+    if isinstance(data.get("plugins"), list):   # file paths relative to this preset's folder
+        data["plugins"] = [str((path.parent / p).resolve()) if _is_file_plugin(p) else p
+                           for p in data["plugins"]]
     if base is None:
         return data
     if not isinstance(base, str) or not base:
@@ -256,7 +269,61 @@ def _with_default_tag(err: ValidationError, data: dict[str, Any]) -> dict[str, A
     return filled
 
 
+def _is_file_plugin(item: Any) -> bool:
+    return isinstance(item, str) and (item.endswith(".py") or "/" in item or "\\" in item)
+
+
+def _import_plugin(item: str) -> bool:
+    """Import one plug-in (a ``.py`` file or a module name) unless it is imported already;
+    True if it was imported now. A missing file or module, or an error while importing it,
+    is a one-line ``ConfigError``."""
+    if _is_file_plugin(item):
+        path = Path(item).resolve()
+        name = f"_plugin_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+        if name in sys.modules:
+            return False
+        if not path.is_file():
+            raise ConfigError(f"config error: plugins: {item} not found (a plug-in is a .py "
+                              "file or an importable module)")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        loader = spec.loader
+    else:
+        name, loader, module = item, None, None
+        if name in sys.modules:
+            return False
+    try:
+        if loader is not None:
+            loader.exec_module(module)
+        else:
+            importlib.import_module(name)
+    except Exception as e:
+        sys.modules.pop(name, None)
+        if isinstance(e, ModuleNotFoundError) and e.name == name:
+            raise ConfigError(f"config error: plugins: no module named '{name}' (a plug-in "
+                              "is a .py file or an importable module)") from None
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise ConfigError(f"config error: plugins: {item}: {type(e).__name__}: {first}") from None
+    return True
+
+
+def load_plugins(items: Any) -> list[str]:
+    """Import the plug-ins ``items`` names (module docstring) and widen the schema to what they
+    registered; returns the list with file paths made absolute."""
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
+        raise ConfigError(f"config error: plugins: must be a list of plug-in files (.py) or "
+                          f"module names (got {items!r})")
+    if any([_import_plugin(item) for item in items]):
+        registry.refresh()
+    return [str(Path(i).resolve()) if _is_file_plugin(i) else i for i in items]
+
+
 def validate(data: dict[str, Any]) -> RunConfig:
+    if "plugins" in data:
+        data = {**data, "plugins": load_plugins(data["plugins"])}
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:
@@ -274,7 +341,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 
 def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
-    return cfg.model_dump(mode="json")
+    """The config as plain data; ``plugins`` only when it names any (so the run folders of
+    configs without plug-ins are as before)."""
+    data = cfg.model_dump(mode="json")
+    if not data.get("plugins"):
+        data.pop("plugins", None)
+    return data
 
 
 def dump_config(cfg: RunConfig) -> str:

@@ -39,7 +39,7 @@ import numpy as np
 from dm_control.mujoco import wrapper
 from dm_control.suite import cartpole, cheetah, common, hopper, quadruped, walker
 
-from configs.loader import ConfigError
+from configs.errors import ConfigError
 
 PARAMETERS = ("length", "mass", "gear", "damping", "friction")
 

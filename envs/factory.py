@@ -17,7 +17,7 @@ from __future__ import annotations
 import gymnasium as gym
 from dm_control import suite
 
-from configs.loader import ConfigError
+from configs.errors import ConfigError, UnknownEnvError  # noqa: F401 (re-export)
 from envs.dmc import DMCEnv
 from envs.dmc_bodies import BodyChanges, apply_changes
 from envs.pixels import PixelEnv, default_camera
@@ -28,9 +28,6 @@ SWIM_ID = "swim"
 NAVIGATE_ID = "navigate"
 DMC_PREFIX = "dmc:"
 
-
-class UnknownEnvError(ValueError):
-    """Raised for an environment id the factory cannot build."""
 
 
 def dmc_task_names() -> list[str]:

@@ -11,7 +11,7 @@ import ctypes.util
 import os
 import sys
 
-from configs.loader import ConfigError
+from configs.errors import ConfigError
 
 INSTALL_HINT = ("on a headless machine set MUJOCO_GL=egl (needs libEGL, e.g. apt install "
                 "libegl1) or MUJOCO_GL=osmesa PYOPENGL_PLATFORM=osmesa (needs libosmesa6), "

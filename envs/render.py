@@ -28,7 +28,7 @@ from typing import Callable
 import mujoco
 import numpy as np
 
-from configs.loader import ConfigError
+from configs.errors import ConfigError
 from envs.gl_backend import INSTALL_HINT, RenderBackendError
 
 PROFILES: tuple[str, ...] = ("standard", "fast")

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from configs.errors import CheckpointError, ForeignCheckpointError  # noqa: F401 (re-export)
 from trainer.files import remove_quietly, with_path
 
 FORMAT_VERSION = 1
@@ -56,13 +57,6 @@ SAFE_GLOBALS = [np.ndarray, np.dtype, bytes, _multiarray._reconstruct, _multiarr
 PLAIN = (str, int, float, bool, bytes, type(None), torch.Tensor, torch.nn.Parameter)
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, unreadable or of the wrong format."""
-
-
-class ForeignCheckpointError(CheckpointError):
-    """A checkpoint that names a global or holds a value outside the format (nothing in it
-    ran): a file from someone else, or one's own from an older version (``trusted``)."""
 
 
 def rng_state() -> dict[str, Any]:

@@ -27,9 +27,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from configs.errors import CorruptFileError  # noqa: F401 (re-export)
 
-class CorruptFileError(ValueError):
-    """A run folder's file that exists but cannot be parsed."""
 
 
 def with_path(error: OSError, path: str | Path) -> OSError:

@@ -32,6 +32,7 @@ from typing import Iterator
 
 import numpy as np
 
+from configs.errors import RunDirLockedError  # noqa: F401 (re-export)
 from configs.loader import ConfigError, config_to_dict, dump_config, read_yaml, validate
 from configs.schema import RunConfig
 from trainer.files import read_csv_rows, write_atomic
@@ -76,9 +77,6 @@ def migrate_renamed_keys(data: dict) -> dict:
             node[new] = node.pop(path[-1])
     return data
 
-
-class RunDirLockedError(RuntimeError):
-    """Another process holds the run folder's writer lock."""
 
 
 def versions() -> dict[str, str]:

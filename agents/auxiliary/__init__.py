@@ -45,11 +45,7 @@ import torch
 from torch import nn
 
 from agents.auxiliary.base import AuxBatch, AuxLoss, ema_update, frozen_copy
-from agents.auxiliary.contrastive import TemporalContrastive
-from agents.auxiliary.horizon import HorizonFaithful, HorizonStabilised
-from agents.auxiliary.repulsion import NegativesOnly
-from agents.auxiliary.reward import RewardPrediction
-from agents.auxiliary.rollout import LatentRollout
+from configs import registry
 
 __all__ = ["AuxBatch", "AuxLoss", "AuxObjectives", "make_aux_loss", "mean_pairwise_cosine"]
 
@@ -57,27 +53,11 @@ GRAD_NORM_EVERY = 10  # one extra backward pass through the heads per loss: not 
 
 
 def make_aux_loss(cfg, latent_dim: int, action_dim: int) -> AuxLoss:
-    """The loss module of one config entry (``configs.schema.AuxLossConfig``)."""
-    label = cfg.label or cfg.type
-    if cfg.type == "one_step":
-        return LatentRollout(label, latent_dim, action_dim, 1, 1.0, cfg.hidden,
-                             cfg.shuffle_actions)
-    if cfg.type == "rollout":
-        return LatentRollout(label, latent_dim, action_dim, cfg.k, cfg.rho, cfg.hidden,
-                             cfg.shuffle_actions)
-    if cfg.type == "horizon_faithful":
-        return HorizonFaithful(label, latent_dim, action_dim, cfg.gamma, cfg.temperature,
-                               cfg.pos_weight, cfg.neg_weight, cfg.hidden)
-    if cfg.type == "horizon_stabilised":
-        return HorizonStabilised(label, latent_dim, action_dim, cfg.gamma, cfg.distance,
-                                 cfg.neg_weight, cfg.temperature, cfg.hidden)
-    if cfg.type == "contrastive":
-        return TemporalContrastive(label, latent_dim, action_dim, cfg.k, cfg.hidden)
-    if cfg.type == "reward":
-        return RewardPrediction(label, latent_dim, action_dim, cfg.k, cfg.hidden, cfg.discount)
-    if cfg.type == "negatives":
-        return NegativesOnly(label, cfg.temperature, cfg.neighbour)
-    raise ValueError(f"unknown auxiliary loss type '{cfg.type}'")
+    """The loss module of one config entry: the implementation registered under its ``type``
+    (``configs/registry.py``; built-ins in ``agents/aux_config.py``), labelled ``cfg.label``
+    or the type."""
+    build = registry.build("aux_loss", cfg.type)
+    return build(cfg, cfg.label or cfg.type, latent_dim, action_dim)
 
 
 def mean_pairwise_cosine(z: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,11 @@ class TemporalContrastive(AuxLoss):
 
     needs_target = True
 
+    @classmethod
+    def from_config(cls, cfg, label: str, latent_dim: int, action_dim: int) -> "TemporalContrastive":
+        """From ``ContrastiveAuxConfig``."""
+        return cls(label, latent_dim, action_dim, cfg.k, cfg.hidden)
+
     def __init__(self, label: str, latent_dim: int, action_dim: int, k: int = 3,
                  hidden: int = 256):
         super().__init__(label)

@@ -49,6 +49,12 @@ class HorizonFaithful(AuxLoss):
     window = 2
     obs_offsets = (1,)
 
+    @classmethod
+    def from_config(cls, cfg, label: str, latent_dim: int, action_dim: int) -> "HorizonFaithful":
+        """From ``HorizonFaithfulAuxConfig``."""
+        return cls(label, latent_dim, action_dim, cfg.gamma, cfg.temperature, cfg.pos_weight,
+                   cfg.neg_weight, cfg.hidden)
+
     def __init__(self, label: str, latent_dim: int, action_dim: int, gamma: float = 0.5,
                  temperature: float = 5.0, pos_weight: float = 1e-2, neg_weight: float = 1e-1,
                  hidden: int = 512):
@@ -76,6 +82,12 @@ class HorizonStabilised(AuxLoss):
     window = 2
     obs_offsets = (1,)
     needs_target = True
+
+    @classmethod
+    def from_config(cls, cfg, label: str, latent_dim: int, action_dim: int) -> "HorizonStabilised":
+        """From ``HorizonStabilisedAuxConfig``."""
+        return cls(label, latent_dim, action_dim, cfg.gamma, cfg.distance, cfg.neg_weight,
+                   cfg.temperature, cfg.hidden)
 
     def __init__(self, label: str, latent_dim: int, action_dim: int, gamma: float = 0.5,
                  distance: str = "cosine", neg_weight: float = 0.0, temperature: float = 5.0,

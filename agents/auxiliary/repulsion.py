@@ -33,6 +33,11 @@ def pair_distance_scale(z: torch.Tensor, temperature: float) -> torch.Tensor:
 class NegativesOnly(AuxLoss):
     """Control (N); see the module docstring."""
 
+    @classmethod
+    def from_config(cls, cfg, label: str, latent_dim: int, action_dim: int) -> "NegativesOnly":
+        """From ``NegativesAuxConfig`` (no heads: the dimensions are not needed)."""
+        return cls(label, cfg.temperature, cfg.neighbour)
+
     def __init__(self, label: str, temperature: float = 5.0, neighbour: bool = True):
         super().__init__(label)
         self.temperature = temperature

@@ -25,6 +25,11 @@ class RewardPrediction(AuxLoss):
 
     obs_offsets = ()
 
+    @classmethod
+    def from_config(cls, cfg, label: str, latent_dim: int, action_dim: int) -> "RewardPrediction":
+        """From ``RewardAuxConfig``."""
+        return cls(label, latent_dim, action_dim, cfg.k, cfg.hidden, cfg.discount)
+
     def __init__(self, label: str, latent_dim: int, action_dim: int, k: int = 1,
                  hidden: int = 256, discount: float = 0.99):
         super().__init__(label)

@@ -35,6 +35,16 @@ class LatentRollout(AuxLoss):
 
     needs_target = True
 
+    @classmethod
+    def one_step(cls, cfg, label: str, latent_dim: int, action_dim: int) -> "LatentRollout":
+        """(A) from ``OneStepAuxConfig``: the rollout with ``K = 1``."""
+        return cls(label, latent_dim, action_dim, 1, 1.0, cfg.hidden, cfg.shuffle_actions)
+
+    @classmethod
+    def from_config(cls, cfg, label: str, latent_dim: int, action_dim: int) -> "LatentRollout":
+        """(B) from ``RolloutAuxConfig``."""
+        return cls(label, latent_dim, action_dim, cfg.k, cfg.rho, cfg.hidden, cfg.shuffle_actions)
+
     def __init__(self, label: str, latent_dim: int, action_dim: int, k: int = 1,
                  rho: float = 1.0, hidden: int = 512, shuffle_actions: bool = False):
         super().__init__(label)
