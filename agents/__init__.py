@@ -19,7 +19,8 @@ def check_agent_config(cfg) -> None:
         raise ConfigError("config error: trainer.eval_actions: ES members act deterministically "
                           "(exploration is in the weights); use trainer.eval_actions=mean")
     if cfg.agent.name in ("drqv2", "offpolicy"):
-        from agents.offpolicy import check_interventions, check_observation_options
+        from agents.interventions import check_interventions
+        from agents.offpolicy_checks import check_observation_options
 
         check_observation_options(cfg.agent, pixels=cfg.env.pixels is not None)
         check_interventions(cfg.agent, pixels=cfg.env.pixels is not None)
@@ -39,13 +40,12 @@ def make_agent(cfg, observation_space, action_space, env: Any = None, device: st
 
         return PPOAgent(cfg.agent, observation_space, action_space, env=env, device=device,
                         acting_only=acting_only)
-    if name in ("drqv2", "offpolicy"):
-        from agents.drqv2 import DrQV2Agent
+    if name in ("drqv2", "offpolicy"):   # drqv2: pixels only (agents/offpolicy_checks.py)
         from agents.offpolicy import OffPolicyAgent
 
-        cls = DrQV2Agent if name == "drqv2" else OffPolicyAgent
-        return cls(cfg.agent, observation_space, action_space, env=env, device=device,
-                   seed=cfg.seed, acting_only=acting_only, total_steps=cfg.steps)
+        return OffPolicyAgent(cfg.agent, observation_space, action_space, env=env,
+                              device=device, seed=cfg.seed, acting_only=acting_only,
+                              total_steps=cfg.steps)
     if name == "es":
         from agents.es import ESAgent
 
