@@ -239,10 +239,10 @@ class Interventions:
         return {k: v for item in self.items.values() for k, v in item.summary().items()}
 
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"rows": list(self.rows)}
+        state: dict[str, Any] = {}
         for item in self.items.values():
             state.update(item.state_dict())
-        return state
+        return state | {"rows": list(self.rows)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rows = list(state["rows"])
