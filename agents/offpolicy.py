@@ -1,6 +1,7 @@
 """One off-policy actor-critic for states and pixels: DrQ-v2 (Yarats et al. 2021) and DDPG.
 
-Parts, chosen by the observations and the config (``configs.schema.OffPolicyConfig``):
+Parts, chosen by the observations and the config (``configs.schema.OffPolicyConfig``;
+networks in ``agents/offpolicy_nets.py``):
 
 * encoder ``f``: DrQ-v2's conv net with random-shift augmentation for uint8 pixels (trained by
   the critic only); nothing for state vectors (optionally a running mean/std normaliser);
@@ -8,60 +9,42 @@ Parts, chosen by the observations and the config (``configs.schema.OffPolicyConf
   on the raw observation (joint angles and its clock, 4 shared sign-constrained weights);
 * critic: ``Q_1, Q_2`` (``double_q``) or ``Q_1`` alone on ``(trunk(h), a)``, a Polyak target
   ``Qbar``, and optionally a Polyak target actor ``pibar`` (``target_actor``, DDPG);
-  networks in ``agents/offpolicy_nets.py``;
-* replay: ``FrameReplay`` (pixels, each frame once) or ``VectorReplay`` (states), n-step targets;
+* replay (``agents/replay.py``): frames (pixels, each frame once) or vectors, n-step targets;
 * exploration: uniform actions for ``explore_steps``, then ``a = mu + sigma(step) eps``
-  (``std_schedule``: fixed or linear); evaluation acts with ``mu``;
-* the replay-ratio schedule (``agents/schedules.py``): updates per agent step, after
-  ``seed_frames`` frames.
+  (``std_schedule``); evaluation acts with ``mu``; the replay-ratio schedule
+  (``agents/schedules.py``) says how many updates are due per agent step after ``seed_frames``.
 
 ``agent.name: drqv2`` is this agent with the rule that observations are pixels
 (``agents/offpolicy_checks.py``); ``offpolicy`` takes both.
 
-One update on a replay batch (pixels: independent random shifts of ``o`` and ``o'``):
+One update (``update``) on a replay batch (pixels: independent random shifts of ``o``, ``o'``):
 
 * ``h = f(o)`` with gradients, ``h' = f(o')`` without (no target encoder);
 * ``a' = pibar(o')`` or ``pi(o')``, sampled with ``sigma(step)`` and clip ``c = std_clip`` when
   ``noisy_updates`` (DrQ-v2), the deterministic mean otherwise (DDPG);
-* ``y = R_n + gamma_n min_i Qbar_i(h', a')``;
-  ``L_Q = sum_i MSE(Q_i(h, a), y)`` steps the critic and the encoder;
+* ``y = R_n + gamma_n min_i Qbar_i(h', a')``; ``L_Q = sum_i MSE(Q_i(h, a), y)`` steps the
+  critic and the encoder;
 * ``L_pi = -mean(min_i Q_i(h.detach(), a~pi))`` steps the actor only (``a`` sampled with clip
-  ``c`` when ``noisy_updates``, else ``mu``);
-* ``theta_bar <- tau theta + (1 - tau) theta_bar`` for the critic (and the target actor), all
-  pairs in one ``torch._foreach_lerp_``.
+  ``c`` when ``noisy_updates``, else ``mu``); ``actor_loss: td3``: ``-mean(Q_1(h, mu(h)))``;
+* ``theta_bar <- tau theta + (1 - tau) theta_bar`` for the critic (and the target actor).
 
-``actor_loss: td3`` swaps the actor loss for TD3's ``L_pi = -mean(Q_1(h, mu(h)))`` (first head,
-deterministic mean). Speed (issue 19): fused Adam steps by their kernels
-(``agents/fused_adam.py``, bit-identical to ``torch.optim.Adam.step``), no host sync per update,
-plasticity metrics at a few reductions per map; ``precision: bf16`` runs the forward passes
-under bfloat16 autocast (``agents/precision.py``; fp32 weights and Adam state) and
-``compile: true`` compiles ``critic_loss`` and ``actor_loss`` with ``torch.compile``.
-
-What plugs into the update, each owned by the agent and chosen by config:
-
-* auxiliary losses (``agent.aux``, ``agents/auxiliary``): one call in the critic step,
-  ``aux.critic_extra(h, batch, step) -> (loss, features, metrics)`` (``routing: critic``:
-  ``L_Q + sum_i lambda_i L_i`` in the one encoder/critic step); ``routing: separate`` takes
-  its own step after the actor's; EMA targets move with the critic's;
-* interventions (``agent.reset``, ``agent.redo``, ``agents/interventions.py``): Reset before
-  the update draws its batch, ReDo after it, on its hidden maps (``maps``); rows of
-  ``interventions.csv``;
-* post-update hooks (``hooks``): ReDo and the representation probe (``agent.representation``,
-  ``agents/representation.py``: ``repr/*`` every ``every`` agent steps on the run's probe set);
-* ``agent.encoder_init`` starts the encoder (and ``g``) from another run
-  (``agents/encoder_init.py``).
+Plugged in, each owned by the agent and chosen by config: auxiliary losses (``agent.aux``,
+``agents/auxiliary``) through one call in the critic step, ``aux.critic_extra(h, batch, step)
+-> (loss, features, metrics)``; interventions (``agent.reset``/``redo``,
+``agents/interventions.py``): Reset before the update draws its batch, ReDo after it on its
+hidden maps (``maps``); the post-update ``hooks``: ReDo and the representation probe
+(``agents/representation.py``); a transferred encoder (``agent.encoder_init``,
+``agents/encoder_init.py``). Speed (issue 19): fused Adam by its kernels
+(``agents/fused_adam.py``, bit-identical to ``Adam.step``); ``precision: bf16`` autocasts the
+forward passes (``agents/precision.py``); ``compile: true`` compiles both losses.
 
 Logged per update: ``loss/critic``, ``loss/actor``, ``q``, ``target_q``, ``batch_reward`` (mean
-n-step return ``R_n``), ``actor_std`` (the scheduled ``sigma``), ``rr`` (the current replay
-ratio) and ``fau/critic``: the fraction of positive units over the critic's hidden ReLU layers
-(4 with two heads) in its own training pass (augmented obs, buffer actions), pooled over batch x
-units x layers (Ma et al. 2024). With ``plasticity_metrics`` (default) also ``fau/encoder`` (its
-4 conv ReLU maps, pixels), ``fau/actor`` (the MLP actor's 2 hidden layers, in the actor loss's
-pass) and ReDo's tau-dormant ratios ``dormant0/...`` and ``dormant0.025/...`` of critic and
-actor (``agents/plasticity.py``). Metrics stay on the device (no host sync per update) until
-the loop drains them (``pending_metrics``) at log, evaluation and checkpoint time. The adaptive
-replay ratio writes ``rr_checks.csv`` and ``fau_episodes.csv`` and its switch goes into
-``summary.json``.
+``R_n``), ``actor_std`` (``sigma``), ``rr`` and ``fau/critic``: the fraction of positive units
+over the critic's hidden ReLU layers in its own training pass (augmented obs, buffer actions),
+pooled over batch x units x layers (Ma et al. 2024). With ``plasticity_metrics`` also
+``fau/encoder``, ``fau/actor`` and the tau-dormant ratios ``dormant0/...``,
+``dormant0.025/...`` of critic and actor (``agents/plasticity.py``). Metrics stay on the
+device until the loop drains them (``pending_metrics``).
 """
 
 from __future__ import annotations
@@ -84,16 +67,14 @@ from agents.fused_adam import adam_step
 from agents.interventions import check_interventions, make_interventions
 from agents.normalizer import RunningNormalizer
 from agents.offpolicy_checks import check_observation_options, is_pixel_space
-from agents.offpolicy_nets import Actor, Critic, Encoder, sample_action
+from agents.offpolicy_nets import Actor, Critic, Encoder, make_actor, make_encoder, sample_action
 from agents.plasticity import DeviceMetrics, module_metrics
-from agents.policies import build_ncap_actor
 from agents.precision import autocast, check_precision
 from agents.replay import make_replay
 from agents.representation import RepresentationLog
 from agents.schedules import make_rr_schedule, parse_std_schedule
 from configs.loader import ConfigError
 
-DEFAULT_CONV_CHANNELS = 32
 DEFAULT_AUGMENT_PAD = 4
 DORMANT_TAUS = (0.0, 0.025)   # ReDo's tau-dormant ratios logged (tau = 0: silent units)
 
@@ -137,33 +118,21 @@ class OffPolicyAgent:
         self.std = parse_std_schedule(cfg.std_schedule)
 
         # construction order = torch RNG order of the initialisations (resume, identity checks)
-        if self.pixels:
-            self.encoder: nn.Module = Encoder(shape[0], shape[1],
-                                              cfg.conv_channels or DEFAULT_CONV_CHANNELS)
-            repr_dim = self.encoder.repr_dim
-        else:
-            repr_dim = int(np.prod(shape))
-            self.encoder = (RunningNormalizer(repr_dim, cfg.obs_clip, cfg.obs_std_floor)
-                            if cfg.normalize_observations else nn.Identity())
+        self.encoder, repr_dim = make_encoder(cfg, shape, self.pixels)
         self.encoder.to(self.device)
-        self.actor: nn.Module = self._make_actor(env, repr_dim).to(self.device)
+        self.actor = make_actor(cfg, repr_dim, self.action_dim, env).to(self.device)
         dims = (repr_dim, self.action_dim, cfg.feature_dim, cfg.hidden_dim, cfg.double_q)
         self.critic = Critic(*dims).to(self.device)
-        self.projection: nn.Module | None = None
-        self.encoder_source: dict[str, Any] | None = None
-        if not acting_only:
-            self.projection = make_projection(cfg, repr_dim)
-            if self.projection is not None:
-                self.projection.to(self.device)
-            if cfg.encoder_init is not None:
-                if not self.pixels:
-                    raise ConfigError("config error: agent.encoder_init: needs pixel "
-                                      "observations (a state run has no encoder to transfer)")
-                self.encoder_source = load_encoder(cfg.encoder_init, shape, self.encoder,
-                                                   self.latent_map)
+        self.projection = None if acting_only else make_projection(cfg, repr_dim)
+        if self.projection is not None:
+            self.projection.to(self.device)
+        self.encoder_source = None   # the record of a transferred encoder (encoder_init.json)
+        if cfg.encoder_init is not None and not acting_only:
+            self.encoder_source = load_encoder(cfg.encoder_init, shape, self.encoder,
+                                               self.latent_map)
         self.critic_target = self._target(Critic(*dims), self.critic)
-        self.actor_target = (self._target(self._make_actor(env, repr_dim), self.actor)
-                             if cfg.target_actor else None)
+        self.actor_target = (self._target(make_actor(cfg, repr_dim, self.action_dim, env),
+                                          self.actor) if cfg.target_actor else None)
         pad = DEFAULT_AUGMENT_PAD if cfg.augment_pad is None else cfg.augment_pad
         self.aug = RandomShift(pad) if self.pixels else None
         self.rr_schedule = make_rr_schedule(cfg.rr_schedule, self.frames_per_step)
@@ -207,11 +176,6 @@ class OffPolicyAgent:
         # the critic, the encoder
         self._critic_opts = [*self.aux.optimizers_with_critic, self.critic_opt,
                              *([self.encoder_opt] if self.encoder_opt is not None else [])]
-
-    def _make_actor(self, env, repr_dim: int) -> nn.Module:
-        if self.cfg.actor.type == "ncap":
-            return build_ncap_actor(self.cfg.actor, env)
-        return Actor(repr_dim, self.action_dim, self.cfg.feature_dim, self.cfg.hidden_dim)
 
     def _target(self, module: nn.Module, online: nn.Module) -> nn.Module:
         """A Polyak target: a frozen ``module`` starting from ``online``'s weights."""
@@ -389,6 +353,7 @@ class OffPolicyAgent:
         critic_metrics, aux_metrics = self.update_critic(h, next_h, batch, std_arg, next_obs)
         metrics |= critic_metrics
         metrics |= self.update_actor(h.detach(), std_arg, obs)
+        # the auxiliary losses' metrics: from the critic step, or (routing separate) their own
         metrics |= aux_metrics | self.aux.separate_update(raw_obs, batch, self.step)
         self.update_targets()
         metrics["batch_reward"] = batch["reward"].mean()

@@ -21,7 +21,8 @@ def is_pixel_space(space) -> bool:
 
 
 def check_observation_options(cfg, pixels: bool, got: str = "") -> None:
-    """``drqv2`` on states, pixel-only options on states and the reverse are one-line errors;
+    """``drqv2`` on states, pixel-only options (and ``encoder_init``) on states and the reverse
+    are one-line errors;
     ``got`` describes the observations (the agent's check)."""
     if cfg.name == "drqv2" and not pixels:
         raise ConfigError("config error: agent.name: drqv2 needs uint8 pixel observations "
@@ -32,6 +33,9 @@ def check_observation_options(cfg, pixels: bool, got: str = "") -> None:
             if getattr(cfg, key) is not None:
                 raise ConfigError(f"config error: agent.{key}: applies to pixel observations "
                                   "only (env.pixels is null)")
+        if cfg.encoder_init is not None:
+            raise ConfigError("config error: agent.encoder_init: needs pixel observations "
+                              "(a state run has no encoder to transfer)")
     elif cfg.normalize_observations:
         raise ConfigError("config error: agent.normalize_observations: applies to state "
                           "observations only (pixels are scaled by the encoder)")
