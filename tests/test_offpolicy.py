@@ -219,7 +219,8 @@ def test_drqv2_on_states_points_to_the_offpolicy_agent():
     cfg = load_config(ROOT / "configs" / "drqv2_tiny.yaml")
     with pytest.raises(ConfigError, match="agent.name=offpolicy"):
         OffPolicyAgent(cfg.agent, gym.spaces.Box(-1, 1, (5,)), gym.spaces.Box(-1, 1, (1,)))
-    agent = OffPolicyAgent(cfg.agent.model_copy(update={"augment_pad": None,
+    # the rule is the name's: the same settings under agent.name=offpolicy take states
+    agent = OffPolicyAgent(cfg.agent.model_copy(update={"name": "offpolicy", "augment_pad": None,
                                                         "conv_channels": None}),
                            gym.spaces.Box(-1, 1, (5,)), gym.spaces.Box(-1, 1, (1,)))
     assert agent.replay.frames.dtype == np.float32 and agent.encoder_opt is None
