@@ -11,9 +11,9 @@
 * Orthogonal weights, zero biases; conv gain ``sqrt(2)``.
 
 ``make_encoder`` and ``make_actor`` pick the encoder and actor the observations and the config
-ask for. ``forward_maps`` (encoder, actor) and the critic's ``forward`` also return the post-ReLU maps
-the plasticity metrics read (``agents/plasticity.py``); ``redo_pairs`` name the Linear layers
-around each hidden map, for ReDo.
+ask for. ``forward_maps`` (encoder, actor) and the critic's ``forward`` also return the
+post-ReLU maps the plasticity metrics read (``agents/plasticity.py``); ``redo_pairs`` name the
+Linear layers around each hidden map, for ReDo.
 """
 
 from __future__ import annotations

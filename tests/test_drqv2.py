@@ -101,9 +101,9 @@ class FakePixelEnv:
 
 
 def tiny_agent(**overrides) -> OffPolicyAgent:
-    cfg = OffPolicyConfig(**{"batch_size": 8, "feature_dim": 8, "hidden_dim": 16, "conv_channels": 4,
-                         "replay_capacity": 200, "explore_steps": 4, "seed_frames": 12,
-                         **overrides})
+    cfg = OffPolicyConfig(**{"batch_size": 8, "feature_dim": 8, "hidden_dim": 16,
+                             "conv_channels": 4, "replay_capacity": 200, "explore_steps": 4,
+                             "seed_frames": 12, **overrides})
     obs_space = gym.spaces.Box(0, 255, (3 * STACK, SIZE, SIZE), np.uint8)
     act_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
     return OffPolicyAgent(cfg, obs_space, act_space, env=FakePixelEnv(), seed=0)
