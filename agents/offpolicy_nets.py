@@ -25,7 +25,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.normalizer import RunningNormalizer
-from agents.plasticity import fraction_active  # noqa: F401  (FAU of the maps returned here)
 from agents.policies import build_ncap_actor
 
 DEFAULT_CONV_CHANNELS = 32
