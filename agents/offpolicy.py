@@ -66,14 +66,13 @@ from agents.encoder_init import RECORD_FILE, load_encoder
 from agents.fused_adam import adam_step
 from agents.interventions import check_interventions, make_interventions
 from agents.normalizer import RunningNormalizer
-from agents.offpolicy_checks import check_observation_options, is_pixel_space
+from agents.offpolicy_checks import check_spaces
 from agents.offpolicy_nets import Actor, Critic, Encoder, make_actor, make_encoder, sample_action
 from agents.plasticity import DeviceMetrics, module_metrics
 from agents.precision import autocast, check_precision
 from agents.replay import make_replay
 from agents.representation import RepresentationLog
 from agents.schedules import make_rr_schedule, parse_std_schedule
-from configs.loader import ConfigError
 
 DEFAULT_AUGMENT_PAD = 4
 DORMANT_TAUS = (0.0, 0.025)   # ReDo's tau-dormant ratios logged (tau = 0: silent units)
@@ -100,14 +99,7 @@ class OffPolicyAgent:
                  device: str = "cpu", seed: int = 0, acting_only: bool = False,
                  total_steps: int = 0):
         shape = tuple(observation_space.shape)
-        self.pixels = is_pixel_space(observation_space)
-        check_observation_options(cfg, self.pixels, got=f"{observation_space.dtype} {shape}")
-        if not (np.all(action_space.low == -1.0) and np.all(action_space.high == 1.0)):
-            raise ConfigError(f"config error: agent.name: {cfg.name} needs actions in [-1, 1] "
-                              f"(got [{action_space.low}, {action_space.high}])")
-        if not self.pixels and len(shape) != 1:
-            raise ConfigError(f"config error: agent.name: {cfg.name} needs flat state vectors or "
-                              f"uint8 pixels (3 m, H, H) (got {observation_space.dtype} {shape})")
+        self.pixels = check_spaces(cfg, observation_space, action_space)
         check_interventions(cfg, self.pixels)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -42,3 +42,18 @@ def check_observation_options(cfg, pixels: bool, got: str = "") -> None:
     if pixels and cfg.actor.type == "ncap":
         raise ConfigError("config error: agent.actor.type: the NCAP circuit reads joint "
                           "angles and its clock from state observations; set env.pixels=null")
+
+
+def check_spaces(cfg, observation_space, action_space) -> bool:
+    """The agent's check of its spaces: the observation rules above, actions in ``[-1, 1]``,
+    observations flat state vectors or uint8 pixels. Returns whether they are pixels."""
+    shape = tuple(observation_space.shape)
+    pixels = is_pixel_space(observation_space)
+    check_observation_options(cfg, pixels, got=f"{observation_space.dtype} {shape}")
+    if not (np.all(action_space.low == -1.0) and np.all(action_space.high == 1.0)):
+        raise ConfigError(f"config error: agent.name: {cfg.name} needs actions in [-1, 1] "
+                          f"(got [{action_space.low}, {action_space.high}])")
+    if not pixels and len(shape) != 1:
+        raise ConfigError(f"config error: agent.name: {cfg.name} needs flat state vectors or "
+                          f"uint8 pixels (3 m, H, H) (got {observation_space.dtype} {shape})")
+    return pixels
