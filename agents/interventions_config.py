@@ -67,5 +67,5 @@ class ReDoConfig(StrictModel):
         return self
 
 
-register("intervention", "reset", ResetConfig, "agents.plasticity:InterventionSchedule")
-register("intervention", "redo", ReDoConfig, "agents.plasticity:InterventionSchedule")
+register("intervention", "reset", ResetConfig, "agents.interventions:Reset")
+register("intervention", "redo", ReDoConfig, "agents.interventions:ReDo")

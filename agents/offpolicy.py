@@ -1,6 +1,7 @@
 """One off-policy actor-critic for states and pixels: DrQ-v2 (Yarats et al. 2021) and DDPG.
 
-Parts, chosen by the observations and the config (``configs.schema.OffPolicyConfig``):
+Parts, chosen by the observations and the config (``configs.schema.OffPolicyConfig``;
+networks in ``agents/offpolicy_nets.py``):
 
 * encoder ``f``: DrQ-v2's conv net with random-shift augmentation for uint8 pixels (trained by
   the critic only); nothing for state vectors (optionally a running mean/std normaliser);
@@ -8,69 +9,47 @@ Parts, chosen by the observations and the config (``configs.schema.OffPolicyConf
   on the raw observation (joint angles and its clock, 4 shared sign-constrained weights);
 * critic: ``Q_1, Q_2`` (``double_q``) or ``Q_1`` alone on ``(trunk(h), a)``, a Polyak target
   ``Qbar``, and optionally a Polyak target actor ``pibar`` (``target_actor``, DDPG);
-* replay: ``FrameReplay`` (pixels, each frame once) or ``VectorReplay`` (states), n-step targets;
+* replay (``agents/replay.py``): frames (pixels, each frame once) or vectors, n-step targets;
 * exploration: uniform actions for ``explore_steps``, then ``a = mu + sigma(step) eps``
-  (``std_schedule``: fixed or linear); evaluation acts with ``mu``;
-* the replay-ratio schedule (``agents/schedules.py``): updates per agent step, after
-  ``seed_frames`` frames.
+  (``std_schedule``); evaluation acts with ``mu``; the replay-ratio schedule
+  (``agents/schedules.py``) says how many updates are due per agent step after ``seed_frames``.
 
-One update on a replay batch (pixels: independent random shifts of ``o`` and ``o'``):
+``agent.name: drqv2`` is this agent with the rule that observations are pixels
+(``agents/offpolicy_checks.py``); ``offpolicy`` takes both.
+
+One update (``update``) on a replay batch (pixels: independent random shifts of ``o``, ``o'``):
 
 * ``h = f(o)`` with gradients, ``h' = f(o')`` without (no target encoder);
 * ``a' = pibar(o')`` or ``pi(o')``, sampled with ``sigma(step)`` and clip ``c = std_clip`` when
   ``noisy_updates`` (DrQ-v2), the deterministic mean otherwise (DDPG);
-* ``y = R_n + gamma_n min_i Qbar_i(h', a')``;
-  ``L_Q = sum_i MSE(Q_i(h, a), y)`` steps the critic and the encoder;
+* ``y = R_n + gamma_n min_i Qbar_i(h', a')``; ``L_Q = sum_i MSE(Q_i(h, a), y)`` steps the
+  critic and the encoder;
 * ``L_pi = -mean(min_i Q_i(h.detach(), a~pi))`` steps the actor only (``a`` sampled with clip
-  ``c`` when ``noisy_updates``, else ``mu``);
-* ``theta_bar <- tau theta + (1 - tau) theta_bar`` for the critic (and the target actor), all
-  pairs in one ``torch._foreach_lerp_``.
+  ``c`` when ``noisy_updates``, else ``mu``); ``actor_loss: td3``: ``-mean(Q_1(h, mu(h)))``;
+* ``theta_bar <- tau theta + (1 - tau) theta_bar`` for the critic (and the target actor).
 
-``actor_loss: td3`` swaps the actor loss for TD3's ``L_pi = -mean(Q_1(h, mu(h)))`` (first head,
-deterministic mean). Speed (issue 19): fused Adam steps by their kernels
-(``agents/fused_adam.py``, bit-identical to ``torch.optim.Adam.step``), no host sync per update,
-plasticity metrics at a few reductions per map; ``precision: bf16`` runs the forward passes
-under bfloat16 autocast (``agents/precision.py``; fp32 weights and Adam state) and
-``compile: true`` compiles ``critic_loss`` and ``actor_loss`` with ``torch.compile``.
+Plugged in, each owned by the agent and chosen by config: auxiliary losses (``agent.aux``,
+``agents/auxiliary``) through one call in the critic step, ``aux.critic_extra(h, batch, step)
+-> (loss, features, metrics)``; interventions (``agent.reset``/``redo``,
+``agents/interventions.py``): Reset before the update draws its batch, ReDo after it on its
+hidden maps (``maps``); the post-update ``hooks``: ReDo and the representation probe
+(``agents/representation.py``); a transferred encoder (``agent.encoder_init``,
+``agents/encoder_init.py``). Speed (issue 19): fused Adam by its kernels
+(``agents/fused_adam.py``, bit-identical to ``Adam.step``); ``precision: bf16`` autocasts the
+forward passes (``agents/precision.py``); ``compile: true`` compiles both losses.
 
 Logged per update: ``loss/critic``, ``loss/actor``, ``q``, ``target_q``, ``batch_reward`` (mean
-n-step return ``R_n``), ``actor_std`` (the scheduled ``sigma``), ``rr`` (the current replay
-ratio) and ``fau/critic``: the fraction of positive units over the critic's hidden ReLU layers
-(4 with two heads) in its own training pass (augmented obs, buffer actions), pooled over batch x
-units x layers (Ma et al. 2024). With ``plasticity_metrics`` (default) also ``fau/encoder`` (its
-4 conv ReLU maps, pixels), ``fau/actor`` (the MLP actor's 2 hidden layers, in the actor loss's
-pass) and ReDo's tau-dormant ratios ``dormant0/...`` and ``dormant0.025/...`` of critic and
-actor (``agents/plasticity.py``). Metrics stay on the device (no host sync per update) until
-the loop drains them (``pending_metrics``) at log, evaluation and checkpoint time.
-
-Plasticity interventions (optional): ``reset`` re-initialises the named modules (default actor
-and critic; the target critic is set to the fresh critic, a target actor to the fresh actor)
-with their Adam state, ``count`` times evenly inside the run; ``redo`` re-initialises the
-tau-dormant hidden units of actor and critic every ``every`` updates, read from that update's
-training passes (the targets are left to follow by Polyak averaging). Each is a row of the run
-folder's ``interventions.csv``; the adaptive replay ratio writes ``rr_checks.csv`` and
-``fau_episodes.csv`` and its switch goes into ``summary.json``.
-
-n-step return ``R_n``), ``actor_std`` (the scheduled ``sigma``) and ``fau/critic``: the fraction
-of positive units over the critic's hidden ReLU layers (4 with two heads) in its own training
-pass (augmented obs, buffer actions), pooled over batch x units x layers (Ma et al. 2024).
-
-Predictive auxiliary losses (``agent.aux``, ``agents/auxiliary``) act on the latent
-``z = g(f(aug(o)))``, ``g`` = the critic's trunk (``aux.latent: trunk``, so they shape exactly the
-features the critic reads) or a projection of their own (``projection``). Routing ``critic``
-(default): ``L_Q + sum_i lambda_i L_i`` is minimised by the one encoder/critic Adam step (the
-trunk runs once for both); ``separate``: after the critic step, the auxiliary losses take an Adam
-step of their own over encoder, ``g`` and heads. The actor reads detached features either way;
-EMA targets move after every update. Representation metrics (``agent.representation``,
-``agents/representation.py``) are logged as ``repr/*`` every ``every`` agent steps on the run's
-probe set. ``agent.encoder_init`` starts the encoder (and ``g``) from another run
-(``agents/encoder_init.py``).
+``R_n``), ``actor_std`` (``sigma``), ``rr`` and ``fau/critic``: the fraction of positive units
+over the critic's hidden ReLU layers in its own training pass (augmented obs, buffer actions),
+pooled over batch x units x layers (Ma et al. 2024). With ``plasticity_metrics`` also
+``fau/encoder``, ``fau/actor`` and the tau-dormant ratios ``dormant0/...``,
+``dormant0.025/...`` of critic and actor (``agents/plasticity.py``). Metrics stay on the
+device until the loop drains them (``pending_metrics``).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -81,77 +60,29 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.augment import RandomShift
-from agents.auxiliary import AuxObjectives
+from agents.auxiliary import NO_AUX, make_aux_objectives, make_projection
 from agents.base import DivergenceError, Transition
 from agents.encoder_init import RECORD_FILE, load_encoder
 from agents.fused_adam import adam_step
+from agents.interventions import check_interventions, make_interventions
 from agents.normalizer import RunningNormalizer
-from agents.offpolicy_nets import (Actor, Critic, Encoder, orthogonal_init, sample_action,
-                                   trunk)
-from agents.plasticity import DeviceMetrics, InterventionSchedule, module_metrics, redo_, reset_
-from agents.policies import build_ncap_actor
+from agents.offpolicy_checks import check_spaces
+from agents.offpolicy_nets import Actor, Critic, Encoder, make_actor, make_encoder, sample_action
+from agents.plasticity import DeviceMetrics, module_metrics
 from agents.precision import autocast, check_precision
-from agents.replay import FrameReplay, VectorReplay
+from agents.replay import make_replay
 from agents.representation import RepresentationLog
 from agents.schedules import make_rr_schedule, parse_std_schedule
-from configs.errors import ConfigError
 
-log = logging.getLogger(__name__)
-
-DEFAULT_CONV_CHANNELS = 32
 DEFAULT_AUGMENT_PAD = 4
 DORMANT_TAUS = (0.0, 0.025)   # ReDo's tau-dormant ratios logged (tau = 0: silent units)
-
-
-def is_pixel_space(space) -> bool:
-    """uint8 observations ``(3 m, H, H)`` (``envs.pixels.PixelEnv``)."""
-    shape = tuple(space.shape)
-    return (space.dtype == np.uint8 and len(shape) == 3 and shape[0] % 3 == 0
-            and shape[1] == shape[2])
-
-
-def check_observation_options(cfg, pixels: bool) -> None:
-    """Pixel-only options on state observations, and the reverse, are one-line errors.
-
-    ``trainer.api.build`` calls this from the config alone (``pixels = env.pixels is set``)
-    before any env is made; the agent calls it again from its observation space."""
-    if not pixels:
-        for key in ("conv_channels", "augment_pad"):
-            if getattr(cfg, key) is not None:
-                raise ConfigError(f"config error: agent.{key}: applies to pixel observations "
-                                  "only (env.pixels is null)")
-    elif cfg.normalize_observations:
-        raise ConfigError("config error: agent.normalize_observations: applies to state "
-                          "observations only (pixels are scaled by the encoder)")
-    if pixels and cfg.actor.type == "ncap":
-        raise ConfigError("config error: agent.actor.type: the NCAP circuit reads joint "
-                          "angles and its clock from state observations; set env.pixels=null")
-
-
-def check_interventions(cfg, pixels: bool) -> None:
-    """Reset/ReDo of a module this agent does not have is a one-line error (checked from the
-    config before any env is made, and again by the agent)."""
-    lacks = {}
-    if not pixels:
-        lacks["encoder"] = "state observations have no encoder (env.pixels is null)"
-    if cfg.actor.type != "mlp":
-        lacks["actor"] = (f"the {cfg.actor.type} actor has no MLP layers to re-initialise "
-                          "(Reset and ReDo treat the MLP actor)")
-    for key in ("reset", "redo"):
-        section = getattr(cfg, key)
-        for module in section.modules if section is not None else []:
-            if module in lacks:
-                raise ConfigError(f"config error: agent.{key}.modules: {module}: {lacks[module]}")
-    if cfg.redo is not None and "encoder" in cfg.redo.modules and cfg.feature_dim is None:
-        raise ConfigError("config error: agent.redo.modules: encoder: ReDo of the conv layers "
-                          "needs the trunks that read them (set agent.feature_dim)")
 
 
 class OffPolicyAgent:
     """The off-policy actor-critic behind the loop's agent interface (module docstring).
 
     Args:
-        cfg: ``configs.schema.OffPolicyConfig`` (or ``DrQV2Config``).
+        cfg: ``configs.schema.OffPolicyConfig`` (``name`` ``offpolicy`` or ``drqv2``).
         observation_space: uint8 ``Box (3 m, H, H)`` (pixels) or a flat float ``Box`` (states).
         action_space: ``Box`` with bounds ``[-1, 1]``.
         env: the training env; its ``frames_per_step`` converts ``seed_frames`` to agent steps,
@@ -167,70 +98,45 @@ class OffPolicyAgent:
     def __init__(self, cfg, observation_space, action_space, env: Any = None,
                  device: str = "cpu", seed: int = 0, acting_only: bool = False,
                  total_steps: int = 0):
-        if not (np.all(action_space.low == -1.0) and np.all(action_space.high == 1.0)):
-            raise ConfigError(f"config error: agent.name: {cfg.name} needs actions in [-1, 1] "
-                              f"(got [{action_space.low}, {action_space.high}])")
-        self.pixels = is_pixel_space(observation_space)
-        if not self.pixels and len(observation_space.shape) != 1:
-            raise ConfigError(f"config error: agent.name: {cfg.name} needs flat state vectors or "
-                              f"uint8 pixels (3 m, H, H) (got {observation_space.dtype} "
-                              f"{tuple(observation_space.shape)})")
-        check_observation_options(cfg, self.pixels)
+        shape = tuple(observation_space.shape)
+        self.pixels = check_spaces(cfg, observation_space, action_space)
         check_interventions(cfg, self.pixels)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.cfg = cfg
-        self.device = torch.device(device)
+        self.cfg, self.device = cfg, torch.device(device)
         self.action_dim = int(np.prod(action_space.shape))
-        frames_per_step = int(getattr(env, "frames_per_step", 1))
-        self.frames_per_step = frames_per_step
-        self.seed_steps = math.ceil(cfg.seed_frames / frames_per_step)
+        self.frames_per_step = int(getattr(env, "frames_per_step", 1))
+        self.seed_steps = math.ceil(cfg.seed_frames / self.frames_per_step)
         self.std = parse_std_schedule(cfg.std_schedule)
 
-        shape = tuple(observation_space.shape)
-        if self.pixels:
-            self.encoder: nn.Module = Encoder(shape[0], shape[1],
-                                              cfg.conv_channels or DEFAULT_CONV_CHANNELS)
-            repr_dim = self.encoder.repr_dim
-        else:
-            repr_dim = int(np.prod(shape))
-            self.encoder = (RunningNormalizer(repr_dim, cfg.obs_clip, cfg.obs_std_floor)
-                            if cfg.normalize_observations else nn.Identity())
+        # construction order = torch RNG order of the initialisations (resume, identity checks)
+        self.encoder, repr_dim = make_encoder(cfg, shape, self.pixels)
         self.encoder.to(self.device)
-        if cfg.actor.type == "ncap":
-            self.actor: nn.Module = build_ncap_actor(cfg.actor, env)
-        else:
-            self.actor = Actor(repr_dim, self.action_dim, cfg.feature_dim, cfg.hidden_dim)
-        self.actor.to(self.device)
+        self.actor = make_actor(cfg, repr_dim, self.action_dim, env).to(self.device)
         dims = (repr_dim, self.action_dim, cfg.feature_dim, cfg.hidden_dim, cfg.double_q)
         self.critic = Critic(*dims).to(self.device)
-        self.projection: nn.Module | None = None
-        self.encoder_source: dict[str, Any] | None = None
-        if not acting_only:
-            self._build_latent(cfg, shape, repr_dim)
-        self.critic_target = Critic(*dims).to(self.device)
-        self.critic_target.load_state_dict(self.critic.state_dict())
-        self.critic_target.requires_grad_(False)
-        self.actor_target: nn.Module | None = None
-        if cfg.target_actor:
-            self.actor_target = build_ncap_actor(cfg.actor, env) if cfg.actor.type == "ncap" \
-                else Actor(repr_dim, self.action_dim, cfg.feature_dim, cfg.hidden_dim)
-            self.actor_target.to(self.device).load_state_dict(self.actor.state_dict())
-            self.actor_target.requires_grad_(False)
+        self.projection = None if acting_only else make_projection(cfg, repr_dim)
+        if self.projection is not None:
+            self.projection.to(self.device)
+        self.encoder_source = None   # the record of a transferred encoder (encoder_init.json)
+        if cfg.encoder_init is not None and not acting_only:
+            self.encoder_source = load_encoder(cfg.encoder_init, shape, self.encoder,
+                                               self.latent_map)
+        self.critic_target = self._target(Critic(*dims), self.critic)
+        self.actor_target = (self._target(make_actor(cfg, repr_dim, self.action_dim, env),
+                                          self.actor) if cfg.target_actor else None)
         pad = DEFAULT_AUGMENT_PAD if cfg.augment_pad is None else cfg.augment_pad
         self.aug = RandomShift(pad) if self.pixels else None
-        self.rr_schedule = make_rr_schedule(cfg.rr_schedule, frames_per_step)
-        self.interventions = InterventionSchedule(cfg.reset, cfg.redo, total_steps,
-                                                  frames_per_step)
+        self.rr_schedule = make_rr_schedule(cfg.rr_schedule, self.frames_per_step)
+        self.interventions = make_interventions(cfg, total_steps, self.frames_per_step)
+        self.representation = RepresentationLog(cfg.representation)
+        self.hooks = [self.interventions, self.representation]   # after_update(agent), in order
         self.metrics = DeviceMetrics()
-        # this update's hidden maps (critic pass, actor-loss pass), for ReDo; cleared after it
-        self._critic_maps: list[torch.Tensor] | None = None
-        self._actor_maps: list[torch.Tensor] | None = None
+        self.maps: dict[str, list[torch.Tensor] | None] = {}   # this update's hidden maps (ReDo)
         self.step = 0        # agent steps observed
         self.updates = 0
-        self.replay: FrameReplay | None = None
-        self.aux: AuxObjectives | None = None
-        self.representation = RepresentationLog(cfg.representation)
+        self.replay = None
+        self.aux = NO_AUX
         if acting_only:
             return
         check_precision(cfg.precision, self.device)
@@ -255,57 +161,18 @@ class OffPolicyAgent:
             inductor_config.fallback_random = True
             self._critic_loss_fn = torch.compile(self.critic_loss)
             self._actor_loss_fn = torch.compile(self.actor_loss)
-        if self.pixels:
-            self.replay = FrameReplay(cfg.replay_capacity, (3, shape[1], shape[2]), shape[0] // 3,
-                                      self.action_dim, cfg.n_step, cfg.gamma, seed)
-            log.info(
-                f"replay: {cfg.replay_capacity:,} slots x {self.replay.bytes_per_slot:,} B = "
-                f"{self.replay.projected_bytes / 2**30:.2f} GiB when full (each frame stored "
-                f"once; DrQ-v2's stacked observations would take {shape[0] // 3}x)")
-        else:
-            self.replay = VectorReplay(cfg.replay_capacity, repr_dim, self.action_dim,
-                                       cfg.n_step, cfg.gamma, seed)
-            log.info(f"replay: {cfg.replay_capacity:,} state transitions x "
-                     f"{self.replay.bytes_per_transition:,.0f} B = "
-                     f"{self.replay.projected_bytes / 2**20:,.1f} MiB when full")
-        if cfg.aux.losses:
-            self._build_aux(cfg)
+        self.replay = make_replay(cfg, shape, self.pixels, self.action_dim, seed)
+        self.aux = make_aux_objectives(cfg, self.encoder, self.latent_map, self.aug,
+                                       self.action_dim, self.projection is not None, self.replay)
+        # stepped by the critic's loss, in this order: the auxiliary heads (routing critic),
+        # the critic, the encoder
+        self._critic_opts = [*self.aux.optimizers_with_critic, self.critic_opt,
+                             *([self.encoder_opt] if self.encoder_opt is not None else [])]
 
-    # --- latent, auxiliary losses, transfer ------------------------------------------------
-    def _build_latent(self, cfg, shape: tuple[int, ...], repr_dim: int) -> None:
-        """``g`` (the critic trunk or a projection of its own) and a transferred encoder."""
-        if (cfg.aux.losses or cfg.aux.latent == "projection") and cfg.feature_dim is None:
-            raise ConfigError("config error: agent.feature_dim: the auxiliary latent "
-                              "z = g(f(o)) needs a size (null = no trunk)")
-        if cfg.aux.latent == "projection":
-            self.projection = trunk(repr_dim, cfg.feature_dim).to(self.device)
-        if cfg.encoder_init is not None:
-            if not self.pixels:
-                raise ConfigError("config error: agent.encoder_init: needs pixel observations "
-                                  "(a state run has no encoder to transfer)")
-            self.encoder_source = load_encoder(cfg.encoder_init, shape, self.encoder,
-                                               self.latent_map)
-
-    def _build_aux(self, cfg) -> None:
-        trainable = any(p.requires_grad for p in self.encoder.parameters())
-        self.aux = AuxObjectives(cfg.aux, self.encoder, self.latent_map,
-                                 self.aug if self.aug is not None else nn.Identity(),
-                                 cfg.feature_dim, self.action_dim, cfg.lr,
-                                 own_latent=self.projection is not None,
-                                 encoder_trainable=trainable)
-        room = self.replay.capacity - self.replay.frame_stack
-        for i, loss in enumerate(self.aux.losses):
-            if loss.window > room:
-                raise ConfigError(f"config error: agent.aux.losses.{i}: a {loss.window}-step "
-                                  f"window is more than the replay can serve (replay_capacity "
-                                  f"{self.replay.capacity} - frame stack "
-                                  f"{self.replay.frame_stack} = {room})")
-        losses = ", ".join(f"{m.label} (weight {w:g})"
-                           for m, w in zip(self.aux.losses, self.aux.weights))
-        routing = ("separate: an Adam step of their own over encoder, g and heads"
-                   if self.aux.separate else "critic: added to L_Q before the encoder/critic step")
-        g = "its own projection" if self.projection is not None else "the critic trunk"
-        log.info(f"auxiliary losses: {losses}; routing {routing}; g = {g}")
+    def _target(self, module: nn.Module, online: nn.Module) -> nn.Module:
+        """A Polyak target: a frozen ``module`` starting from ``online``'s weights."""
+        module.to(self.device).load_state_dict(online.state_dict())
+        return module.requires_grad_(False)
 
     @property
     def latent_map(self) -> nn.Module:
@@ -391,33 +258,27 @@ class OffPolicyAgent:
             loss = loss + F.mse_loss(q2, target_q)
         return loss, q1, target_q, hidden
 
-    def update_critic(self, h: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
-                      discount: torch.Tensor, next_h: torch.Tensor, std: float,
-                      next_obs: torch.Tensor | None = None, features: torch.Tensor | None = None,
-                      aux_loss: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Minimise ``L_Q`` (``critic_loss``); steps critic and encoder. ``next_obs`` is the raw
-        next observation a circuit actor reads. With ``aux.routing: critic`` the step minimises
-        ``L_Q + aux_loss`` (the loss heads step too) and ``features`` are the trunk features
-        ``trunk(h)`` the losses already used."""
+    def update_critic(self, h: torch.Tensor, next_h: torch.Tensor,
+                      batch: dict[str, torch.Tensor], std: float | torch.Tensor,
+                      next_obs: torch.Tensor | None = None):
+        """Minimise ``L_Q`` (``critic_loss``) over critic and encoder; with ``aux.routing:
+        critic`` ``L_Q + sum_i lambda_i L_i`` (the loss heads step too). ``next_obs``: the raw
+        next observation a circuit actor reads. Returns the critic's and the auxiliary losses'
+        metrics."""
         with autocast(self.cfg.precision, self.device):
-            loss, q1, target_q, hidden = self._critic_loss_fn(h, action, reward, discount,
-                                                              next_h, std, next_obs, features)
-        if self.encoder_opt is not None:
-            self.encoder_opt.zero_grad(set_to_none=True)
-        self.critic_opt.zero_grad(set_to_none=True)
-        if aux_loss is None:
-            loss.backward()
-        else:
-            self.aux.zero_grad()
-            (loss + aux_loss).backward()
-            self.aux.step()
-        adam_step(self.critic_opt)
-        if self.encoder_opt is not None:
-            adam_step(self.encoder_opt)
-        self._critic_maps = hidden
+            aux_loss, features, aux_metrics = self.aux.critic_extra(h, batch, self.step)
+            loss, q1, target_q, hidden = self._critic_loss_fn(
+                h, batch["action"], batch["reward"], batch["discount"], next_h, std, next_obs,
+                features)
+        for opt in self._critic_opts:
+            opt.zero_grad(set_to_none=True)
+        (loss if aux_loss is None else loss + aux_loss).backward()
+        for opt in self._critic_opts:
+            adam_step(opt)
+        self.maps["critic"] = hidden
         taus = DORMANT_TAUS if self.cfg.plasticity_metrics else ()
         return {"loss/critic": loss.detach(), "q": q1.detach().mean(),
-                "target_q": target_q.mean(), **module_metrics("critic", hidden, taus)}
+                "target_q": target_q.mean(), **module_metrics("critic", hidden, taus)}, aux_metrics
 
     def actor_loss(self, h: torch.Tensor, std: float | torch.Tensor,
                    obs: torch.Tensor | None = None):
@@ -440,24 +301,38 @@ class OffPolicyAgent:
         Gradients are computed for the actor's parameters only (the critic's weight gradients
         of this pass would be discarded anyway)."""
         with autocast(self.cfg.precision, self.device):
-            loss, self._actor_maps = self._actor_loss_fn(h, std, obs)
+            loss, maps = self._actor_loss_fn(h, std, obs)
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward(inputs=self._actor_params)
         adam_step(self.actor_opt)
+        self.maps["actor"] = maps
         metrics = {"loss/actor": loss.detach()}
-        if self.cfg.plasticity_metrics and self._actor_maps is not None:
-            metrics.update(module_metrics("actor", self._actor_maps, DORMANT_TAUS))
+        if self.cfg.plasticity_metrics and maps is not None:
+            metrics.update(module_metrics("actor", maps, DORMANT_TAUS))
         return metrics
 
+    @torch.no_grad()
+    def update_targets(self) -> None:
+        """``theta_bar <- theta_bar + tau (theta - theta_bar)``: every (target, online) pair in
+        one foreach call; the auxiliary losses' EMA targets."""
+        torch._foreach_lerp_(*self._polyak, self.cfg.critic_tau)
+        self.aux.ema_update()
+
+    def encode(self, obs: torch.Tensor, next_obs: torch.Tensor):
+        """``(h, h', metrics)``: ``h = f(o)`` with gradients, ``h' = f(o')`` without; the
+        encoder's FAU and dormant ratios (pixels, ``plasticity_metrics``)."""
+        measure = self.cfg.plasticity_metrics and isinstance(self.encoder, Encoder)
+        with autocast(self.cfg.precision, self.device):
+            h, maps = self.encoder.forward_maps(obs) if measure else (self.encoder(obs), None)
+            with torch.no_grad():
+                next_h = self.encoder(next_obs)
+        return h, next_h, module_metrics("encoder", maps) if measure else {}
+
     def update(self) -> dict[str, float]:
-        """One update on a fresh replay batch (module docstring), preceded by a Reset when one
-        is due and followed by ReDo when due. Returns ``{}``: the metrics stay on the device
-        until ``pending_metrics``."""
-        if self.interventions.reset_due(self.step):
-            self._reset()
-        aux = self.aux
-        sample = (self.replay.sample(self.cfg.batch_size) if aux is None else
-                  self.replay.sample(self.cfg.batch_size, aux.window, aux.obs_offsets))
+        """One update on a fresh replay batch (module docstring). Returns ``{}``: the metrics
+        stay on the device until ``pending_metrics``."""
+        self.interventions.before_update(self)                    # Reset, when due
+        sample = self.replay.sample(self.cfg.batch_size, self.aux.window, self.aux.obs_offsets)
         batch = {k: torch.as_tensor(v, device=self.device) for k, v in sample.items()}
         raw_obs = obs = batch["obs"].float()
         next_obs = batch["next_obs"].float()
@@ -466,85 +341,24 @@ class OffPolicyAgent:
         std = self.std(self.step)
         # a compiled loss takes sigma as a tensor: a float would recompile at every new value
         std_arg = torch.tensor(std, device=self.device) if self.cfg.compile else std
-        encoder_metrics = self.cfg.plasticity_metrics and isinstance(self.encoder, Encoder)
-        features, aux_loss, aux_metrics = None, None, {}
-        with autocast(self.cfg.precision, self.device):
-            if encoder_metrics:
-                h, encoder_maps = self.encoder.forward_maps(obs)
-            else:
-                h = self.encoder(obs)
-            with torch.no_grad():
-                next_h = self.encoder(next_obs)
-            if aux is not None and not aux.separate:
-                z = self.latent_map(h)
-                aux_loss, aux_metrics = aux.loss(h, batch, self.step, z)
-                features = z if self.projection is None else None
-        metrics = module_metrics("encoder", encoder_maps) if encoder_metrics else {}
-        metrics |= self.update_critic(h, batch["action"], batch["reward"], batch["discount"],
-                                      next_h, std_arg, next_obs, features, aux_loss)
-        metrics.update(self.update_actor(h.detach(), std_arg, obs))
-        if aux is not None and aux.separate:
-            aux_metrics = aux.separate_update(raw_obs, batch, self.step)
-        metrics.update(aux_metrics)
-        with torch.no_grad():
-            # theta_bar <- theta_bar + tau (theta - theta_bar), all pairs in one foreach call
-            torch._foreach_lerp_(*self._polyak, self.cfg.critic_tau)
-            if aux is not None:
-                aux.ema_update()
+        h, next_h, metrics = self.encode(obs, next_obs)
+        critic_metrics, aux_metrics = self.update_critic(h, next_h, batch, std_arg, next_obs)
+        metrics |= critic_metrics
+        metrics |= self.update_actor(h.detach(), std_arg, obs)
+        # the auxiliary losses' metrics: from the critic step, or (routing separate) their own
+        metrics |= aux_metrics | self.aux.separate_update(raw_obs, batch, self.step)
+        self.update_targets()
         metrics["batch_reward"] = batch["reward"].mean()
         self.updates += 1
         self.rr_schedule.observe(metrics)
         metrics.update(actor_std=std, rr=self.rr_schedule.rr)
-        if self.interventions.redo_due(self.updates, self.step):
-            metrics.update(self._redo())
-        if self.representation.due(self.step):
-            metrics.update(self.representation.measure(self.latents, self.step))
-        self._critic_maps = self._actor_maps = None
+        for hook in self.hooks:                   # ReDo, representation probe: when due
+            metrics |= hook.after_update(self)
+        self.maps = {}
         self.metrics.add(metrics)
         return {}
 
-    # --- plasticity: metrics out, interventions -------------------------------------------
-    def _reset(self) -> None:
-        """Reset (module docstring): fresh weights and Adam state for ``reset.modules``."""
-        parts = {"encoder": (self.encoder, self.encoder_opt), "actor": (self.actor, self.actor_opt),
-                 "critic": (self.critic, self.critic_opt)}
-        for name in self.cfg.reset.modules:
-            module, opt = parts[name]
-            touched = reset_([module], [opt], orthogonal_init)
-            self.interventions.record("reset", self.step, self.updates, name,
-                                      parameters=touched)
-        if "critic" in self.cfg.reset.modules:
-            self.critic_target.load_state_dict(self.critic.state_dict())
-        if "actor" in self.cfg.reset.modules and self.actor_target is not None:
-            self.actor_target.load_state_dict(self.actor.state_dict())
-        self.interventions.resets_done += 1
-
-    def _redo(self) -> dict[str, float]:
-        """ReDo on this update's hidden maps (module docstring); units touched per module.
-        The encoder's conv maps are measured on a fresh augmented replay batch."""
-        parts = {"critic": (self.critic, [self.critic_opt], self._critic_maps),
-                 "actor": (self.actor, [self.actor_opt], self._actor_maps)}
-        out = {}
-        for name in self.cfg.redo.modules:
-            if name == "encoder":
-                readers = [self.critic.trunk[0]]
-                if getattr(self.actor, "uses_encoder", False):
-                    readers.append(self.actor.trunk[0])
-                pairs = self.encoder.redo_pairs(readers)
-                opts = [self.encoder_opt, self.critic_opt, self.actor_opt]
-                with torch.no_grad():
-                    obs = torch.as_tensor(self.replay.sample(self.cfg.batch_size)["obs"],
-                                          device=self.device).float()
-                    _, maps = self.encoder.forward_maps(self.aug(obs))
-            else:
-                module, opts, maps = parts[name]
-                pairs = module.redo_pairs()
-            units = redo_(pairs, maps, self.cfg.redo.tau, opts, orthogonal_init)
-            self.interventions.record("redo", self.step, self.updates, name, units=sum(units),
-                                      layers=len(units), tau=self.cfg.redo.tau)
-            out[f"redo/{name}_units"] = float(sum(units))
-        return out
-
+    # --- outputs --------------------------------------------------------------------------
     def pending_metrics(self) -> dict[str, list[float]]:
         """Every update's metrics since the last call, read from the device in one transfer."""
         return self.metrics.read()
@@ -559,10 +373,7 @@ class OffPolicyAgent:
 
     def summary(self) -> dict[str, Any]:
         """The adaptive RR's switch and the number of Resets, for ``summary.json``."""
-        out = getattr(self.rr_schedule, "summary", dict)()
-        if self.cfg.reset is not None:
-            out["resets"] = self.interventions.resets_done
-        return out
+        return getattr(self.rr_schedule, "summary", dict)() | self.interventions.summary()
 
     # --- persistence ----------------------------------------------------------------------
     def _modules(self) -> dict[str, Any]:
@@ -582,8 +393,7 @@ class OffPolicyAgent:
         """
         state = {k: m.state_dict() for k, m in self._modules().items()}
         state.update(step=self.step, updates=self.updates,
-                     rr_schedule=self.rr_schedule.state_dict(),
-                     aux=self.aux.full_state() if self.aux is not None else None,
+                     rr_schedule=self.rr_schedule.state_dict(), aux=self.aux.full_state(),
                      representation=self.representation.state_dict(),
                      interventions=self.interventions.state_dict(),
                      replay=self.replay.state_dict() if include_replay else None)
@@ -594,8 +404,7 @@ class OffPolicyAgent:
             m.load_state_dict(state[k])
         self.step, self.updates = state["step"], state["updates"]
         self.rr_schedule.load_state_dict(state["rr_schedule"])
-        if self.aux is not None:
-            self.aux.load_full_state(state["aux"])
+        self.aux.load_full_state(state["aux"])
         # checkpoints written before representation metrics and interventions existed lack
         # their (then empty) state: those parts start fresh, as they would have run
         if "representation" in state:
@@ -623,7 +432,7 @@ class OffPolicyAgent:
         parts = [("encoder", self.encoder), ("actor", self.actor), ("critic", self.critic)]
         if self.projection is not None:
             parts.append(("projection", self.projection))
-        if self.aux is not None:
+        if self.aux.losses:
             parts.append(("aux_heads", self.aux.losses))
         return {name: sum(p.numel() for p in m.parameters() if p.requires_grad)
                 for name, m in parts}

@@ -131,7 +131,8 @@ class DrQV2Config(OffPolicyConfig):
 def check_run_config(cfg) -> None:
     """Observation and intervention options that contradict the env config (one-line
     ``ConfigError``), found before any env is built."""
-    from agents.offpolicy import check_interventions, check_observation_options
+    from agents.interventions import check_interventions
+    from agents.offpolicy_checks import check_observation_options
 
     check_observation_options(cfg.agent, pixels=cfg.env.pixels is not None)
     check_interventions(cfg.agent, pixels=cfg.env.pixels is not None)
@@ -139,5 +140,5 @@ def check_run_config(cfg) -> None:
 
 register("agent", "offpolicy", OffPolicyConfig, "agents.offpolicy:OffPolicyAgent",
          check="agents.offpolicy_config:check_run_config")
-register("agent", "drqv2", DrQV2Config, "agents.drqv2:DrQV2Agent",
+register("agent", "drqv2", DrQV2Config, "agents.offpolicy:OffPolicyAgent",
          check="agents.offpolicy_config:check_run_config")

@@ -10,18 +10,24 @@
   (double Q, DrQ-v2/TD3) or one (DDPG).
 * Orthogonal weights, zero biases; conv gain ``sqrt(2)``.
 
-``forward_maps`` (encoder, actor) and the critic's ``forward`` also return the post-ReLU maps
-the plasticity metrics read (``agents/plasticity.py``); ``redo_pairs`` name the Linear layers
-around each hidden map, for ReDo.
+``make_encoder`` and ``make_actor`` pick the encoder and actor the observations and the config
+ask for. ``forward_maps`` (encoder, actor) and the critic's ``forward`` also return the
+post-ReLU maps the plasticity metrics read (``agents/plasticity.py``); ``redo_pairs`` name the
+Linear layers around each hidden map, for ReDo.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.plasticity import fraction_active  # noqa: F401  (FAU of the maps returned here)
+from agents.normalizer import RunningNormalizer
+from agents.policies import build_ncap_actor
+
+DEFAULT_CONV_CHANNELS = 32
 
 
 def orthogonal_init(m: nn.Module) -> None:
@@ -177,3 +183,24 @@ class Critic(nn.Module):
         """``(incoming, outgoing)`` Linear layers of each hidden map ``forward`` returns."""
         return [pair for head in (self.q1, self.q2) if head is not None
                 for pair in head.redo_pairs()]
+
+
+def make_encoder(cfg, shape: tuple[int, ...], pixels: bool) -> tuple[nn.Module, int]:
+    """``(f, repr_dim)``: the conv ``Encoder`` for pixels ``(3 m, H, H)`` (``conv_channels``,
+    null: 32); for state vectors a ``RunningNormalizer`` (``normalize_observations``) or
+    nothing. ``cfg``: ``OffPolicyConfig``."""
+    if pixels:
+        encoder = Encoder(shape[0], shape[1], cfg.conv_channels or DEFAULT_CONV_CHANNELS)
+        return encoder, encoder.repr_dim
+    repr_dim = math.prod(shape)
+    return (RunningNormalizer(repr_dim, cfg.obs_clip, cfg.obs_std_floor)
+            if cfg.normalize_observations else nn.Identity()), repr_dim
+
+
+def make_actor(cfg, repr_dim: int, action_dim: int, env) -> nn.Module:
+    """The MLP ``Actor`` on ``h``, or the NCAP circuit on the raw observation
+    (``actor.type: ncap``; sized by ``env``'s body)."""
+    from configs import registry
+
+    build = registry.build("offpolicy.actor", cfg.actor.type)
+    return build(cfg.actor, repr_dim, action_dim, cfg, env)

@@ -1,4 +1,5 @@
-"""Plasticity metrics and the two interventions we compare against (Reset, ReDo).
+"""Plasticity metrics and the weight surgery of the two interventions we compare against
+(Reset, ReDo).
 
 Metrics, on post-ReLU activation maps ``a`` (``(B, units)`` or conv ``(B, C, H, W)``):
 
@@ -23,7 +24,8 @@ Everything returns 0-d tensors on the maps' device; ``DeviceMetrics`` keeps per-
 there and reads them back in one transfer when asked (log time), so collecting them never forces
 a host-device sync per update.
 
-Interventions (notes sec. 9; applied between updates, under ``no_grad``):
+Interventions (notes sec. 9; applied between updates, under ``no_grad``; when, and on which of
+the agent's modules: ``agents/interventions.py``):
 
 * ``reset_``: re-initialise whole modules (Reset, Nikishin et al. 2022) and drop their Adam
   state (moments and step count), so they restart exactly as at construction;
@@ -204,57 +206,3 @@ def module_metrics(name: str, maps: Sequence[torch.Tensor], dormant_taus: Sequen
             for tau, ratio in zip(dormant_taus, ratios):
                 out[f"dormant{tau:g}/{name}"] = ratio
     return out
-
-
-class InterventionSchedule:
-    """When the configured Reset and ReDo are due, and the rows recording what they touched.
-
-    Reset (``configs.schema.ResetConfig``): ``count`` resets at agent steps
-    ``k * total_steps // (count + 1)``, ``k = 1..count``, each run before the first update at or
-    after its step. ReDo (``ReDoConfig``): after every ``every_updates``-th update, or on the
-    first update at or after each multiple of ``every_steps`` agent steps. ``rows`` feed the
-    run folder's ``interventions.csv`` (one row per module touched).
-    """
-
-    def __init__(self, reset=None, redo=None, total_steps: int = 0, frames_per_step: int = 1):
-        self.reset, self.redo = reset, redo
-        self.reset_steps = ([k * total_steps // (reset.count + 1)
-                             for k in range(1, reset.count + 1)] if reset else [])
-        self.frames_per_step = frames_per_step
-        self.resets_done = 0
-        self.redo_periods_done = 0   # multiples of every_steps already served
-        self.rows: list[dict] = []
-
-    def reset_due(self, step: int) -> bool:
-        return self.resets_done < len(self.reset_steps) \
-            and step >= self.reset_steps[self.resets_done]
-
-    def redo_due(self, updates: int, step: int) -> bool:
-        """After update number ``updates`` (1-based) at agent step ``step``: ``every_updates``
-        divides ``updates``, or a multiple of ``every_steps`` has been reached since the last
-        ReDo (at most one ReDo per update; a skipped multiple is not made up twice)."""
-        if self.redo is None:
-            return False
-        if self.redo.every_updates is not None:
-            return updates % self.redo.every_updates == 0
-        periods = step // self.redo.every_steps
-        if periods > self.redo_periods_done:
-            self.redo_periods_done = periods
-            return True
-        return False
-
-    def record(self, kind: str, step: int, updates: int, module: str, **touched: int) -> None:
-        self.rows.append({"step": step, "frame": step * self.frames_per_step, "update": updates,
-                          "kind": kind, "module": module, **touched})
-
-    def pop_rows(self) -> list[dict]:
-        out, self.rows = self.rows, []
-        return out
-
-    def state_dict(self) -> dict:
-        return {"resets_done": self.resets_done, "redo_periods_done": self.redo_periods_done,
-                "rows": list(self.rows)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.resets_done, self.rows = state["resets_done"], list(state["rows"])
-        self.redo_periods_done = state.get("redo_periods_done", 0)

@@ -43,12 +43,15 @@ buffer's own ``np.random.Generator``, which ``state_dict`` saves for exact resum
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 import torch
 
 from agents.base import Transition
+
+log = logging.getLogger(__name__)
 
 _ARRAYS = ("frames", "actions", "rewards", "index", "terminal", "episode_end")
 
@@ -266,3 +269,24 @@ class VectorReplay(FrameReplay):
                  seed: int):
         super().__init__(capacity, (obs_dim,), 1, action_dim, n_step, gamma, seed,
                          dtype=np.float32)
+
+
+def make_replay(cfg, observation_shape: tuple[int, ...], pixels: bool, action_dim: int,
+                seed: int) -> FrameReplay:
+    """The off-policy agent's replay (``OffPolicyConfig``: ``replay_capacity``, ``n_step``,
+    ``gamma``): frames ``(3, H, H)`` with a stack of ``3 m / 3`` for pixel observations
+    ``(3 m, H, H)``, else state vectors; logs the projected memory when full."""
+    if pixels:
+        stack, size = observation_shape[0] // 3, observation_shape[1:]
+        replay = FrameReplay(cfg.replay_capacity, (3, *size), stack, action_dim, cfg.n_step,
+                             cfg.gamma, seed)
+        log.info(f"replay: {cfg.replay_capacity:,} slots x {replay.bytes_per_slot:,} B = "
+                 f"{replay.projected_bytes / 2**30:.2f} GiB when full (each frame stored "
+                 f"once; DrQ-v2's stacked observations would take {stack}x)")
+        return replay
+    replay = VectorReplay(cfg.replay_capacity, int(np.prod(observation_shape)), action_dim,
+                          cfg.n_step, cfg.gamma, seed)
+    log.info(f"replay: {cfg.replay_capacity:,} state transitions x "
+             f"{replay.bytes_per_transition:,.0f} B = "
+             f"{replay.projected_bytes / 2**20:,.1f} MiB when full")
+    return replay

@@ -228,6 +228,10 @@ class RepresentationLog:
         self.next_step = (step // cfg.every + 1) * cfg.every
         return representation_metrics(latents(self.probe.obs), self.probe, cfg.ridge)
 
+    def after_update(self, agent) -> dict[str, float]:
+        """Post-update hook of the agent: the metrics of ``agent.latents`` when due, else none."""
+        return self.measure(agent.latents, agent.step) if self.due(agent.step) else {}
+
     def state_dict(self) -> dict[str, Any]:
         return {"next_step": self.next_step}
 

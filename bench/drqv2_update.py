@@ -1,4 +1,5 @@
-"""DrQ-v2 update time vs batch size: ``agents/drqv2.py`` against a plain reference update.
+"""DrQ-v2 update time vs batch size: ``agents/offpolicy.py`` on pixels against a plain reference
+update.
 
 The reference below is a minimal copy of the public DrQ-v2 update (facebookresearch/drqv2,
 ``drqv2.py`` + ``utils.py``) at the same sizes: random shift rebuilt per call and applied to obs
@@ -32,9 +33,9 @@ import torch.nn.functional as F  # noqa: E402
 from torch import distributions as pyd  # noqa: E402
 from torch import nn  # noqa: E402
 
-from agents.drqv2 import DrQV2Agent  # noqa: E402
+from agents.offpolicy import OffPolicyAgent  # noqa: E402
 from bench.random_replay import fill_random_frames  # noqa: E402
-from configs.schema import DrQV2Config  # noqa: E402
+from configs.schema import OffPolicyConfig  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZE, STACK, ACTIONS, FILL = 84, 3, 6, 600
@@ -203,12 +204,12 @@ class ReferenceDrQV2:
 
 # --- ours -----------------------------------------------------------------------------------
 def our_agent(batch_size: int, device: str, precision: str = "fp32",
-              compile: bool = False) -> DrQV2Agent:
-    cfg = DrQV2Config(batch_size=batch_size, replay_capacity=FILL + 10, std_schedule="0.5",
-                      precision=precision, compile=compile)
+              compile: bool = False) -> OffPolicyAgent:
+    cfg = OffPolicyConfig(batch_size=batch_size, replay_capacity=FILL + 10, std_schedule="0.5",
+                          precision=precision, compile=compile)
     obs_space = gym.spaces.Box(0, 255, (3 * STACK, SIZE, SIZE), np.uint8)
     act_space = gym.spaces.Box(-1.0, 1.0, (ACTIONS,), np.float32)
-    agent = DrQV2Agent(cfg, obs_space, act_space, device=device, seed=0)
+    agent = OffPolicyAgent(cfg, obs_space, act_space, device=device, seed=0)
     fill_random_frames(agent, FILL - 1, SIZE, STACK, ACTIONS)
     return agent
 

@@ -11,10 +11,12 @@ import torch
 
 from agents.augment import RandomShift
 from agents.base import Transition
-from agents.drqv2 import Critic, DrQV2Agent, Encoder, fraction_active
+from agents.offpolicy import OffPolicyAgent
+from agents.offpolicy_nets import Critic, Encoder
+from agents.plasticity import fraction_active
 from agents.schedules import FixedReplayRatio, parse_std_schedule
 from configs.loader import ConfigError, load_config
-from configs.schema import DrQV2Config
+from configs.schema import OffPolicyConfig
 from trainer.checkpoint import SAFE_GLOBALS
 
 SIZE, STACK = 24, 3
@@ -98,13 +100,13 @@ class FakePixelEnv:
     frames_per_step = 2
 
 
-def tiny_agent(**overrides) -> DrQV2Agent:
-    cfg = DrQV2Config(**{"batch_size": 8, "feature_dim": 8, "hidden_dim": 16, "conv_channels": 4,
-                         "replay_capacity": 200, "explore_steps": 4, "seed_frames": 12,
-                         **overrides})
+def tiny_agent(**overrides) -> OffPolicyAgent:
+    cfg = OffPolicyConfig(**{"batch_size": 8, "feature_dim": 8, "hidden_dim": 16,
+                             "conv_channels": 4, "replay_capacity": 200, "explore_steps": 4,
+                             "seed_frames": 12, **overrides})
     obs_space = gym.spaces.Box(0, 255, (3 * STACK, SIZE, SIZE), np.uint8)
     act_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-    return DrQV2Agent(cfg, obs_space, act_space, env=FakePixelEnv(), seed=0)
+    return OffPolicyAgent(cfg, obs_space, act_space, env=FakePixelEnv(), seed=0)
 
 
 def random_transition(rng, obs=None, end=False) -> Transition:
@@ -185,6 +187,6 @@ def test_state_dict_round_trip_continues_updates_identically():
 
 
 def test_agent_refuses_state_observations_with_one_line():
-    cfg = DrQV2Config()
+    cfg = load_config("configs/drqv2_tiny.yaml").agent   # agent.name: drqv2
     with pytest.raises(ConfigError, match="drqv2 needs uint8 pixel observations"):
-        DrQV2Agent(cfg, gym.spaces.Box(-1, 1, (17,)), gym.spaces.Box(-1, 1, (2,)))
+        OffPolicyAgent(cfg, gym.spaces.Box(-1, 1, (17,)), gym.spaces.Box(-1, 1, (2,)))

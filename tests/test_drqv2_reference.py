@@ -19,9 +19,8 @@ import pytest
 import torch
 
 from agents.base import Transition
-from agents.drqv2 import DrQV2Agent
 from agents.offpolicy import OffPolicyAgent
-from configs.schema import DrQV2Config, OffPolicyConfig
+from configs.schema import OffPolicyConfig
 from drqv2_reference import (Episode, ReferenceDrQV2, n_step_transition, observation,
                              reference_names)
 
@@ -56,9 +55,9 @@ class Stream:
 def make_agent(pixels: bool) -> OffPolicyAgent:
     act = gym.spaces.Box(-1.0, 1.0, (ACTIONS,), np.float32)
     if pixels:
-        cfg = DrQV2Config(**COMMON, conv_channels=4, augment_pad=PAD)
+        cfg = OffPolicyConfig(**COMMON, conv_channels=4, augment_pad=PAD)
         obs = gym.spaces.Box(0, 255, (3 * STACK, SIZE, SIZE), np.uint8)
-        return DrQV2Agent(cfg, obs, act, env=FakeEnv(), seed=3)
+        return OffPolicyAgent(cfg, obs, act, env=FakeEnv(), seed=3)
     cfg = OffPolicyConfig(**COMMON)
     obs = gym.spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float32)
     return OffPolicyAgent(cfg, obs, act, env=FakeEnv(), seed=3)

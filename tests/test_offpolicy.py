@@ -217,10 +217,22 @@ def test_bad_agent_body_combinations_stop_with_one_line(args, key, tmp_path):
 
 def test_drqv2_on_states_points_to_the_offpolicy_agent():
     cfg = load_config(ROOT / "configs" / "drqv2_tiny.yaml")
-    from agents.drqv2 import DrQV2Agent
     with pytest.raises(ConfigError, match="agent.name=offpolicy"):
-        DrQV2Agent(cfg.agent, gym.spaces.Box(-1, 1, (5,)), gym.spaces.Box(-1, 1, (1,)))
-    agent = OffPolicyAgent(cfg.agent.model_copy(update={"augment_pad": None,
+        OffPolicyAgent(cfg.agent, gym.spaces.Box(-1, 1, (5,)), gym.spaces.Box(-1, 1, (1,)))
+    # the rule is the name's: the same settings under agent.name=offpolicy take states
+    agent = OffPolicyAgent(cfg.agent.model_copy(update={"name": "offpolicy", "augment_pad": None,
                                                         "conv_channels": None}),
                            gym.spaces.Box(-1, 1, (5,)), gym.spaces.Box(-1, 1, (1,)))
     assert agent.replay.frames.dtype == np.float32 and agent.encoder_opt is None
+
+
+def test_drqv2_without_pixels_is_refused_from_the_config_before_any_env():
+    from agents import check_agent_config
+
+    cfg = load_config(ROOT / "configs" / "drqv2_tiny.yaml",
+                      ["env.pixels=null", "agent.conv_channels=null", "agent.augment_pad=null"])
+    with pytest.raises(ConfigError, match=r"agent\.name: drqv2 needs uint8 pixel observations"):
+        check_agent_config(cfg)
+    check_agent_config(load_config(ROOT / "configs" / "drqv2_tiny.yaml",
+                                   ["env.pixels=null", "agent.name=offpolicy",
+                                    "agent.conv_channels=null", "agent.augment_pad=null"]))

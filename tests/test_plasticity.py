@@ -152,32 +152,38 @@ def test_redo_touches_exactly_the_dormant_rows_columns_and_their_adam_moments():
 
 
 def test_resets_are_spread_evenly_inside_the_run_and_redo_follows_its_update_period():
-    from agents.plasticity import InterventionSchedule
-    from configs.schema import ReDoConfig, ResetConfig
+    from agents.interventions import Interventions, ReDo, Reset, make_interventions
+    from configs.schema import OffPolicyConfig, ReDoConfig, ResetConfig
 
-    s = InterventionSchedule(ResetConfig(count=4), ReDoConfig(every_updates=3), total_steps=1000,
-                             frames_per_step=2)
-    assert s.reset_steps == [200, 400, 600, 800]
+    reset = Reset(ResetConfig(count=4), total_steps=1000)
+    assert reset.steps == [200, 400, 600, 800]
     fired = []
     for step in range(1, 1001):
-        if s.reset_due(step):
-            s.resets_done += 1
+        if reset.due(step, updates=0):
+            reset.done += 1
             fired.append(step)
-    assert fired == [200, 400, 600, 800] and not s.reset_due(10_000)
-    assert [u for u in range(1, 10) if s.redo_due(u, step=0)] == [3, 6, 9]
-    s.record("redo", 10, 3, "critic", units=5, layers=4)
+    assert fired == [200, 400, 600, 800] and not reset.due(10_000, updates=0)
+    redo = ReDo(ReDoConfig(every_updates=3))
+    assert [u for u in range(1, 10) if redo.due(0, u)] == [3, 6, 9]
+
+    class Agent:   # what the record reads: the agent's counters
+        step, updates = 10, 3
+
+    redo.apply = lambda agent: ([{"module": "critic", "units": 5, "layers": 4}], {})
+    s = Interventions([redo], frames_per_step=2)
+    s.apply("redo", Agent())
     assert s.pop_rows() == [{"step": 10, "frame": 20, "update": 3, "kind": "redo",
                              "module": "critic", "units": 5, "layers": 4}]
-    assert not InterventionSchedule().reset_due(5) and not InterventionSchedule().redo_due(1000, 0)
+    assert not make_interventions(OffPolicyConfig(), total_steps=1000).items
 
 
 def test_redo_every_steps_fires_once_per_multiple_of_agent_steps_whatever_the_rr():
     """Updates at agent steps 0.5 apart (RR 2) and 2 apart (RR 0.5): ReDo runs on the first
     update at or after each multiple of 100 agent steps, once; none before step 100."""
-    from agents.plasticity import InterventionSchedule
+    from agents.interventions import ReDo
     from configs.schema import ReDoConfig
 
     for update_steps in ([k // 2 for k in range(1, 801)], list(range(2, 401, 2))):
-        s = InterventionSchedule(redo=ReDoConfig(every_steps=100))
-        fired = [step for u, step in enumerate(update_steps, 1) if s.redo_due(u, step)]
+        s = ReDo(ReDoConfig(every_steps=100))
+        fired = [step for u, step in enumerate(update_steps, 1) if s.due(step, u)]
         assert fired == [100, 200, 300, 400], fired

@@ -287,7 +287,7 @@ def test_reset_keeps_encoder_and_its_optimiser_and_syncs_the_target_critic():
     encoder = {k: v.clone() for k, v in agent.encoder.state_dict().items()}
     encoder_moments = {id(p): agent.encoder_opt.state[p]["exp_avg"].clone()
                        for p in agent.encoder.parameters()}
-    agent._reset()
+    agent.interventions.apply("reset", agent)
     assert all(torch.equal(v, agent.encoder.state_dict()[k]) for k, v in encoder.items())
     assert all(torch.equal(agent.encoder_opt.state[p]["exp_avg"], encoder_moments[id(p)])
                for p in agent.encoder.parameters())

@@ -35,19 +35,30 @@ where it enters ``g`` and ``f`` through ``o_t``; C-faithful and N also reach the
 ``aux/separate_step`` (1 when the separate step ran), and on the batch's online latents
 ``aux/z_cos`` (mean pairwise cosine similarity, collapse: 1) and ``aux/z_var`` (mean
 per-dimension variance).
+
+What the off-policy agent calls, in its update order (``make_aux_objectives`` builds them;
+without losses ``NO_AUX`` answers every call with nothing): ``critic_extra`` in the critic
+step (the loss, the features the critic reads, metrics), ``optimizers_with_critic`` (stepped
+with the critic), ``separate_update`` after the actor step, ``ema_update`` with the targets.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
 from agents.auxiliary.base import AuxBatch, AuxLoss, ema_update, frozen_copy
+from agents.offpolicy_nets import trunk
 from configs import registry
+from configs.errors import ConfigError
 
-__all__ = ["AuxBatch", "AuxLoss", "AuxObjectives", "make_aux_loss", "mean_pairwise_cosine"]
+__all__ = ["AuxBatch", "AuxLoss", "AuxObjectives", "NO_AUX", "make_aux_loss",
+           "make_aux_objectives", "make_projection", "mean_pairwise_cosine"]
+
+log = logging.getLogger(__name__)
 
 GRAD_NORM_EVERY = 10  # one extra backward pass through the heads per loss: not every update
 
@@ -87,6 +98,7 @@ class AuxObjectives(nn.Module):
         self.weights = [float(c.weight) for c in cfg.losses]
         self.losses = nn.ModuleList(make_aux_loss(c, latent_dim, action_dim) for c in cfg.losses)
         self.separate = cfg.routing == "separate"
+        self.own_latent = own_latent
         self.tau = cfg.target_tau
         self.window = max((loss.window for loss in self.losses), default=0)
         self.obs_offsets = sorted({k for loss in self.losses for k in loss.obs_offsets})
@@ -161,9 +173,31 @@ class AuxObjectives(nn.Module):
         if self.opt is not None:
             self.opt.step()
 
+    # --- what the agent's update calls ----------------------------------------------------
+    def critic_extra(self, h: torch.Tensor, batch: dict[str, torch.Tensor], step: int
+                     ) -> tuple[torch.Tensor | None, torch.Tensor | None,
+                                dict[str, torch.Tensor]]:
+        """``routing: critic``: ``(sum_i lambda_i L_i, features, metrics)`` on the critic's own
+        pass ``h = f(aug(o_t))``, added to ``L_Q`` by the critic step; ``features`` is
+        ``z = g(h)`` when ``g`` is the critic's trunk (the critic's heads read it, so the
+        trunk runs once for both), else None. ``routing: separate``: ``(None, None, {})``."""
+        if self.separate:
+            return None, None, {}
+        z = self._online[1](h)
+        total, metrics = self.loss(h, batch, step, z)
+        return total, (None if self.own_latent else z), metrics
+
+    @property
+    def optimizers_with_critic(self) -> list[torch.optim.Optimizer]:
+        """This module's optimiser when it steps with the critic (``routing: critic``)."""
+        return [] if self.separate or self.opt is None else [self.opt]
+
     def separate_update(self, obs: torch.Tensor, batch: dict[str, torch.Tensor],
                         step: int) -> dict[str, torch.Tensor]:
-        """``routing: separate``: a fresh ``f(aug(o_t))`` and this module's own Adam step."""
+        """``routing: separate``: a fresh ``f(aug(o_t))`` and this module's own Adam step
+        (``obs``: the batch's unaugmented observations); ``routing: critic``: nothing."""
+        if not self.separate:
+            return {}
         total, metrics = self.loss(self.features(obs), batch, step)
         self.zero_grad()
         total.backward()
@@ -189,3 +223,64 @@ class AuxObjectives(nn.Module):
         self.calls = state["calls"]
         if self.opt is not None:
             self.opt.load_state_dict(state["opt"])
+
+
+class _NoAux:
+    """No auxiliary loss: every call of the agent's update is answered with nothing."""
+
+    window = 0
+    obs_offsets: list[int] = []
+    losses = ()
+    optimizers_with_critic: list[torch.optim.Optimizer] = []
+
+    def critic_extra(self, h, batch, step) -> tuple[None, None, dict[str, torch.Tensor]]:
+        return None, None, {}
+
+    def separate_update(self, obs, batch, step) -> dict[str, torch.Tensor]:
+        return {}
+
+    def ema_update(self) -> None:
+        pass
+
+    def full_state(self) -> None:
+        return None
+
+    def load_full_state(self, state: None) -> None:
+        pass
+
+
+NO_AUX = _NoAux()
+
+
+def make_projection(cfg, repr_dim: int) -> nn.Module | None:
+    """``g``'s own projection (``aux.latent: projection``: Linear -> LayerNorm -> tanh to
+    ``feature_dim``), else None (``g`` is the critic's trunk). ``cfg``: ``OffPolicyConfig``."""
+    if (cfg.aux.losses or cfg.aux.latent == "projection") and cfg.feature_dim is None:
+        raise ConfigError("config error: agent.feature_dim: the auxiliary latent "
+                          "z = g(f(o)) needs a size (null = no trunk)")
+    return trunk(repr_dim, cfg.feature_dim) if cfg.aux.latent == "projection" else None
+
+
+def make_aux_objectives(cfg, encoder: nn.Module, latent: nn.Module,
+                        augment: Callable[[torch.Tensor], torch.Tensor] | None, action_dim: int,
+                        own_latent: bool, replay) -> AuxObjectives | _NoAux:
+    """The agent's ``AuxObjectives`` for ``cfg.aux`` (``OffPolicyConfig``), or ``NO_AUX``
+    without losses. A loss window longer than ``replay`` can serve is a one-line error."""
+    if not cfg.aux.losses:
+        return NO_AUX
+    trainable = any(p.requires_grad for p in encoder.parameters())
+    aux = AuxObjectives(cfg.aux, encoder, latent, augment if augment is not None else nn.Identity(),
+                        cfg.feature_dim, action_dim, cfg.lr, own_latent=own_latent,
+                        encoder_trainable=trainable)
+    room = replay.capacity - replay.frame_stack
+    for i, loss in enumerate(aux.losses):
+        if loss.window > room:
+            raise ConfigError(f"config error: agent.aux.losses.{i}: a {loss.window}-step "
+                              f"window is more than the replay can serve (replay_capacity "
+                              f"{replay.capacity} - frame stack {replay.frame_stack} = {room})")
+    losses = ", ".join(f"{m.label} (weight {w:g})" for m, w in zip(aux.losses, aux.weights))
+    routing = ("separate: an Adam step of their own over encoder, g and heads"
+               if aux.separate else "critic: added to L_Q before the encoder/critic step")
+    g = "its own projection" if own_latent else "the critic trunk"
+    log.info(f"auxiliary losses: {losses}; routing {routing}; g = {g}")
+    return aux

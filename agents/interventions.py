@@ -1,0 +1,258 @@
+"""Plasticity interventions of the off-policy agent: Reset and ReDo (``../shared/reference/
+drqv2_arr.md`` sec. 8.6 and 9), each a class under its config key.
+
+* **Reset** (Nikishin et al. 2022; ``agent.reset``, ``configs.schema.ResetConfig``): ``count``
+  resets at agent steps ``k * total_steps // (count + 1)``, ``k = 1..count``, each run before
+  the first update at or after its step. The named modules get fresh weights (the agent's
+  orthogonal initialiser) and lose their Adam state; the target critic is set to the fresh
+  critic, a target actor to the fresh actor (``plasticity.reset_``).
+* **ReDo** (Sokar et al. 2023; ``agent.redo``, ``ReDoConfig``): after every
+  ``every_updates``-th update, or after the first update at or after each multiple of
+  ``every_steps`` agent steps (at most one per update; a skipped multiple is not made up
+  twice), the tau-dormant hidden units of the named modules are re-initialised
+  (``plasticity.redo_``), read from that update's training passes (``agent.maps``); the
+  encoder's conv maps from a fresh augmented replay batch. The targets follow by Polyak
+  averaging.
+
+An intervention (``Intervention``) says when it is ``due`` and ``apply``-s itself to the agent;
+``phase`` says whether it runs before the update draws its batch (``before``) or after the
+update, on its activation maps (``after``). ``Interventions`` runs the configured ones, writes
+one row per module touched to the run folder's ``interventions.csv`` (``step, frame, update,
+kind, module`` and what was touched) and keeps their counters for exact resume. A new
+intervention is one class decorated with ``@register("<config key>")``; ``make_interventions``
+builds every registered one whose config section is set.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal, Protocol
+
+import torch
+
+from agents.offpolicy_nets import orthogonal_init
+from agents.plasticity import redo_, reset_
+from configs.loader import ConfigError
+
+Rows = list[dict[str, Any]]          # one dict per module touched: {"module": name, **touched}
+Metrics = dict[str, float]
+
+
+class Intervention(Protocol):
+    """What ``Interventions`` calls on one intervention (module docstring)."""
+
+    key: ClassVar[str]                          # config key under ``agent`` and the ``kind`` column
+    phase: ClassVar[Literal["before", "after"]]
+
+    def due(self, step: int, updates: int) -> bool:
+        """At agent step ``step`` with ``updates`` updates done: run now? (May advance the
+        schedule: call once per update.)"""
+
+    def __init__(self, cfg, total_steps: int = 0) -> None:
+        """``cfg``: the config section; ``total_steps``: the run's agent steps."""
+
+    @staticmethod
+    def check(agent_cfg, cfg) -> None:
+        """Refuse (``ConfigError``) a section the agent's config cannot serve."""
+
+    def apply(self, agent) -> tuple[Rows, Metrics]:
+        """Intervene on ``agent``; the rows recording what was touched and metrics to log."""
+
+    def summary(self) -> dict[str, Any]: ...
+    def state_dict(self) -> dict[str, Any]: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+REGISTRY: dict[str, type] = {}
+
+
+def register(key: str):
+    """Class decorator: the intervention configured by ``agent.<key>``."""
+    def add(cls):
+        cls.key = key
+        REGISTRY[key] = cls
+        return cls
+    return add
+
+
+def check_interventions(cfg, pixels: bool) -> None:
+    """An intervention on a module this agent does not have is a one-line error (checked from
+    the config before any env is made, and again by the agent)."""
+    lacks = {}
+    if not pixels:
+        lacks["encoder"] = "state observations have no encoder (env.pixels is null)"
+    if cfg.actor.type != "mlp":
+        lacks["actor"] = (f"the {cfg.actor.type} actor has no MLP layers to re-initialise "
+                          "(Reset and ReDo treat the MLP actor)")
+    for key, cls in REGISTRY.items():
+        section = getattr(cfg, key, None)
+        if section is None:
+            continue
+        for module in section.modules:
+            if module in lacks:
+                raise ConfigError(f"config error: agent.{key}.modules: {module}: {lacks[module]}")
+        cls.check(cfg, section)
+
+
+@register("reset")
+class Reset:
+    """Reset of ``cfg.modules`` at ``count`` agent steps spread evenly inside the run."""
+
+    phase = "before"
+
+    def __init__(self, cfg, total_steps: int = 0):
+        self.cfg = cfg
+        self.steps = [k * total_steps // (cfg.count + 1) for k in range(1, cfg.count + 1)]
+        self.done = 0
+
+    @staticmethod
+    def check(agent_cfg, cfg) -> None:
+        pass
+
+    def due(self, step: int, updates: int) -> bool:
+        return self.done < len(self.steps) and step >= self.steps[self.done]
+
+    def apply(self, agent) -> tuple[Rows, Metrics]:
+        parts = {"encoder": (agent.encoder, agent.encoder_opt),
+                 "actor": (agent.actor, agent.actor_opt),
+                 "critic": (agent.critic, agent.critic_opt)}
+        rows = []
+        for name in self.cfg.modules:
+            module, opt = parts[name]
+            rows.append({"module": name,
+                         "parameters": reset_([module], [opt], orthogonal_init)})
+        if "critic" in self.cfg.modules:
+            agent.critic_target.load_state_dict(agent.critic.state_dict())
+        if "actor" in self.cfg.modules and agent.actor_target is not None:
+            agent.actor_target.load_state_dict(agent.actor.state_dict())
+        self.done += 1
+        return rows, {}
+
+    def summary(self) -> dict[str, Any]:
+        return {"resets": self.done}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"resets_done": self.done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.done = state["resets_done"]
+
+
+@register("redo")
+class ReDo:
+    """ReDo of the tau-dormant hidden units of ``cfg.modules`` every ``every_updates`` updates
+    or ``every_steps`` agent steps; logs ``redo/<module>_units``."""
+
+    phase = "after"
+
+    def __init__(self, cfg, total_steps: int = 0):
+        self.cfg = cfg
+        self.periods_done = 0   # multiples of every_steps already served
+
+    @staticmethod
+    def check(agent_cfg, cfg) -> None:
+        if "encoder" in cfg.modules and agent_cfg.feature_dim is None:
+            raise ConfigError("config error: agent.redo.modules: encoder: ReDo of the conv "
+                              "layers needs the trunks that read them (set agent.feature_dim)")
+
+    def due(self, step: int, updates: int) -> bool:
+        """After update number ``updates`` (1-based) at agent step ``step``: ``every_updates``
+        divides ``updates``, or a multiple of ``every_steps`` has been reached since the last
+        ReDo."""
+        if self.cfg.every_updates is not None:
+            return updates % self.cfg.every_updates == 0
+        periods = step // self.cfg.every_steps
+        if periods > self.periods_done:
+            self.periods_done = periods
+            return True
+        return False
+
+    def apply(self, agent) -> tuple[Rows, Metrics]:
+        tau = self.cfg.tau
+        rows, metrics = [], {}
+        for name in self.cfg.modules:
+            if name == "encoder":
+                readers = [agent.critic.trunk[0]]
+                if getattr(agent.actor, "uses_encoder", False):
+                    readers.append(agent.actor.trunk[0])
+                pairs = agent.encoder.redo_pairs(readers)
+                opts = [agent.encoder_opt, agent.critic_opt, agent.actor_opt]
+                with torch.no_grad():
+                    obs = torch.as_tensor(agent.replay.sample(agent.cfg.batch_size)["obs"],
+                                          device=agent.device).float()
+                    _, maps = agent.encoder.forward_maps(agent.aug(obs))
+            else:
+                module = agent.critic if name == "critic" else agent.actor
+                opts = [agent.critic_opt if name == "critic" else agent.actor_opt]
+                pairs, maps = module.redo_pairs(), agent.maps[name]
+            units = redo_(pairs, maps, tau, opts, orthogonal_init)
+            rows.append({"module": name, "units": sum(units), "layers": len(units), "tau": tau})
+            metrics[f"redo/{name}_units"] = float(sum(units))
+        return rows, metrics
+
+    def summary(self) -> dict[str, Any]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"redo_periods_done": self.periods_done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.periods_done = state.get("redo_periods_done", 0)
+
+
+class Interventions:
+    """The configured interventions of one agent, their ``interventions.csv`` rows and their
+    counters (one flat state dict: ``rows`` and each intervention's own keys)."""
+
+    def __init__(self, items: list[Intervention], frames_per_step: int = 1):
+        self.items = {item.key: item for item in items}
+        self.frames_per_step = frames_per_step
+        self.rows: Rows = []
+
+    def apply(self, key: str, agent) -> Metrics:
+        """Run intervention ``key`` on ``agent`` now and record what it touched."""
+        rows, metrics = self.items[key].apply(agent)
+        for row in rows:
+            self.rows.append({"step": agent.step, "frame": agent.step * self.frames_per_step,
+                              "update": agent.updates, "kind": key, **row})
+        return metrics
+
+    def _run(self, phase: str, agent) -> Metrics:
+        metrics: Metrics = {}
+        for key, item in self.items.items():
+            if item.phase == phase and item.due(agent.step, agent.updates):
+                metrics.update(self.apply(key, agent))
+        return metrics
+
+    def before_update(self, agent) -> None:
+        """Those due before the update draws its batch (Reset)."""
+        self._run("before", agent)
+
+    def after_update(self, agent) -> Metrics:
+        """Post-update hook: those due after this update (ReDo), on its maps."""
+        return self._run("after", agent)
+
+    def pop_rows(self) -> Rows:
+        out, self.rows = self.rows, []
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {k: v for item in self.items.values() for k, v in item.summary().items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        for item in self.items.values():
+            state.update(item.state_dict())
+        return state | {"rows": list(self.rows)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rows = list(state["rows"])
+        for item in self.items.values():
+            item.load_state_dict(state)
+
+
+def make_interventions(cfg, total_steps: int, frames_per_step: int = 1) -> Interventions:
+    """Every registered intervention whose section ``cfg.<key>`` is set (``OffPolicyConfig``);
+    ``total_steps``: the run's agent steps (Reset spreads its resets over them)."""
+    items = [cls(getattr(cfg, key), total_steps) for key, cls in REGISTRY.items()
+             if getattr(cfg, key, None) is not None]
+    return Interventions(items, frames_per_step)
