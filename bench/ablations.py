@@ -33,7 +33,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
 
-from trainer.plots import group_curves, plot_curves  # noqa: E402
+from trainer.analysis.plots import group_curves, plot_curves  # noqa: E402
 
 BITS = [f"{s}{g}{c}" for s in "10" for g in "10" for c in "10"]  # 111 (default) first
 IMPROVED = 1.0  # return gain that counts a seed as improved (evaluations reuse the same seeds)

@@ -7,7 +7,7 @@ import functools
 import sys
 from typing import Callable, NoReturn
 
-from trainer.ray_env import MissingDependencyError
+from trainer.sweep.ray_env import MissingDependencyError
 
 
 class UsageError(ValueError):

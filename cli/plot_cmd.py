@@ -1,6 +1,6 @@
 """``python train.py plot <RUN_DIR> [<RUN_DIR> ...] --out curves.png [--metric M ...]``.
 
-Curves of any logged metric for one or several runs (``trainer/plots.py``): runs that differ
+Curves of any logged metric for one or several runs (``trainer/analysis/plots.py``): runs that differ
 only by seed form a group (labelled by name and the config keys that differ between runs of
 that name, e.g. a sweep's grid keys), or ``--group-by`` one config key (any dotted key, e.g.
 ``agent.rr_schedule.type``); each group is drawn as the mean over its runs with a 95% Student-t
@@ -23,7 +23,7 @@ import argparse
 from pathlib import Path
 
 from cli.errors import ArgumentParser, one_line_errors
-from trainer.plots import GROUP_BY_CONFIG, RETURN, plot_runs
+from trainer.analysis.plots import GROUP_BY_CONFIG, RETURN, plot_runs
 
 
 @one_line_errors

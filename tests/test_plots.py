@@ -10,7 +10,7 @@ import pytest
 import train as cli
 from circuits.ncap import NCAPSwimmerCircuit
 from circuits.plots import weight_caption
-from trainer.plots import curve_mean_ci, mean_ci, t975
+from trainer.analysis.plots import curve_mean_ci, mean_ci, t975
 from configs.loader import load_config
 from trainer.api import train
 
@@ -33,7 +33,7 @@ def test_replay_ratio_is_drawn_per_run_not_as_a_mean(tmp_path, monkeypatch):
     """A mean of RR 0.5 and 2 is an RR no run had: the rr panel draws one line per run."""
     import matplotlib.pyplot as plt
 
-    from trainer import plots
+    from trainer.analysis import plots
 
     figures = []
     monkeypatch.setattr(plt, "close", lambda fig: figures.append(fig))

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.files import read_json
-from trainer.trial_record import TRIAL_FILE, read_record
+from trainer.sweep.record import TRIAL_FILE, read_record
 from configs.loader import read_yaml
 from trainer.rundir import RunDir
 

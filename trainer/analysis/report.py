@@ -1,8 +1,8 @@
 """Aggregate report of a folder of runs: ``report.md``, ``report.json`` and PNG plots.
 
-Per config (group of seeds, see ``trainer.run_results``): the final and the best evaluation return
+Per config (group of seeds, see ``trainer.analysis.runs``): the final and the best evaluation return
 over its complete runs as mean, median and IQM with a 95% percentile-bootstrap interval
-(``trainer.stats``), the count of failed runs (exception, NaN loss, non-finite return) with their
+(``trainer.analysis.stats``), the count of failed runs (exception, NaN loss, non-finite return) with their
 errors, learning curves (mean evaluation return over seeds against agent steps, with a 95%
 bootstrap band) and, where run folders hold ``transfer.csv``, the zero-shot transfer returns
 averaged over seeds for every body and policy.
@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from trainer import stats
-from trainer.run_results import FAILED, RunResult, collect
-from trainer.sweep_spec import SPEC_FILE, grid_points
+from trainer.analysis import stats
+from trainer.analysis.runs import FAILED, RunResult, collect
+from trainer.sweep.spec import SPEC_FILE, grid_points
 from configs.loader import ConfigError, read_yaml
 from trainer.rundir import write_atomic
 
-# transfer.csv columns that are not body parameters (``trainer.transfer.TransferRow``)
+# transfer.csv columns that are not body parameters (``trainer.posthoc.transfer.TransferRow``)
 NOT_BODY = {"policy", "env", "mean_return", "std_return", "min_return", "max_return", "episodes",
             "seed", "returns"}
 CURVES_PNG = "learning_curves.png"
