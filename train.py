@@ -102,20 +102,9 @@ def subcommand_guess(word: str) -> str:
     return " or ".join(starts or difflib.get_close_matches(word, SUBCOMMANDS, n=2, cutoff=0.75))
 
 
-def error_line(error: BaseException) -> str:
-    """``error: <message>`` in one line."""
-    if isinstance(error, OSError) and error.filename is not None:
-        target = f"{error.filename} -> {error.filename2}" if error.filename2 else error.filename
-        text = f"{target}: {error.strerror or error}"
-    else:
-        lines = str(error).strip().splitlines()
-        text = lines[0] if lines else type(error).__name__
-    return f"error: {text[len('error: '):] if text.startswith('error: ') else text}"
-
-
 def run_subcommand(name: str, argv: list[str]) -> int:
     """Import and run a subcommand; any exception becomes one line and an exit code."""
-    from cli.errors import user_errors
+    from cli.errors import error_line, user_errors
 
     try:
         # importing may fail too, e.g. envs finds no working GL backend (a ConfigError)

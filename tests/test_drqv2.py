@@ -15,7 +15,7 @@ from agents.drqv2 import Critic, DrQV2Agent, Encoder, fraction_active
 from agents.schedules import FixedReplayRatio, parse_std_schedule
 from configs.loader import ConfigError, load_config
 from configs.schema import DrQV2Config
-from trainer.checkpoint import SAFE_GLOBALS
+from agents.checkpoint_file import SAFE_GLOBALS
 
 SIZE, STACK = 24, 3
 
