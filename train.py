@@ -32,7 +32,7 @@ SUBCOMMANDS = {
     "transfer": ("cli.transfer_cmd", "evaluate a policy zero-shot on a grid of bodies of its task"),
     "render": ("cli.render_cmd", "write an MP4/GIF of a rollout (text, live circuit activity)"),
     "activity": ("cli.activity_cmd", "PNG of a rollout's circuit activity and the wired circuit"),
-    "plot": ("cli.plot_cmd", "curves of any logged metric of run folders (95% CI over seeds)"),
+    "plot": ("cli.plot_cmd", "curves of any logged metric of run folders (bootstrap CI)"),
     "sweep": ("cli.sweep_cmd", "run seeds x a grid of overrides through Ray Tune, then report"),
     "report": ("cli.report_cmd", "aggregate a sweep's run folders: IQM, bootstrap CIs, curves"),
     "represent": ("cli.represent_cmd", "representation metrics of a run's checkpoints (probe set)"),

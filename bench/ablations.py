@@ -130,7 +130,7 @@ def main() -> None:
          "runs": results}, indent=2) + "\n")
     run_dirs = [Path(r["run_dir"]) for r in results]
     plot_curves(group_curves(run_dirs, "name", "step"), args.out.with_suffix(".png"), "step",
-                "NCAP ablations: evaluation return, mean and 95% CI over seeds")
+                "NCAP ablations: evaluation return, mean and 95% bootstrap CI over seeds")
     print(md)
     print(f"wrote {args.out}.md, .json, .png")
 
