@@ -1,11 +1,12 @@
 """``python train.py plot <RUN_DIR> [<RUN_DIR> ...] --out curves.png [--metric M ...]``.
 
-Curves of any logged metric for one or several runs (``trainer/analysis/plots.py``): runs that differ
-only by seed form a group (labelled by name and the config keys that differ between runs of
-that name, e.g. a sweep's grid keys), or ``--group-by`` one config key (any dotted key, e.g.
+Curves of any logged metric for one or several runs (``trainer/analysis/plots.py``): runs that
+differ only by seed form a group (labelled by name and the config keys that differ between runs
+of that name, e.g. a sweep's grid keys), or ``--group-by`` one config key (any dotted key, e.g.
 ``agent.rr_schedule.type``); each group is drawn as the mean over its runs with the 95%
-percentile-bootstrap interval of that mean (the interval ``report`` uses), one panel per ``--metric``: ``return`` (evaluation return, the default),
-``eval/<column>`` or any ``metrics.csv`` column (``fau/critic``, ``rr``, ``loss/critic``, ...).
+percentile-bootstrap interval of that mean (the interval ``report`` uses), one panel per
+``--metric``: ``return`` (evaluation return, the default), ``eval/<column>`` or any
+``metrics.csv`` column (``fau/critic``, ``rr``, ``loss/critic``, ...).
 Adaptive-RR runs get a dashed line at their switch. A folder without eval.csv stands for the run
 folders at any depth below it (``runs/<name>`` -> ``runs/<name>/seed*``; a sweep folder -> its
 trials); a folder with none among others that have some (a sweep's ``ray/``) is skipped. The x

@@ -22,7 +22,8 @@ from typing import Any, Callable
 
 from cli import count
 from cli.errors import ArgumentParser, one_line_errors
-from trainer.sweep.ray_env import INSTALL_HINT, MissingDependencyError, local_cpus, ray_environment, require_ray
+from trainer.sweep.ray_env import (INSTALL_HINT, MissingDependencyError, local_cpus,
+                                   ray_environment, require_ray)
 from trainer.analysis.report import write_report
 from trainer.sweep.spec import check_folder, expand, resolve_spec, write_spec
 from cli.train_cmd import split_args

@@ -1,4 +1,4 @@
-"""Module boundaries: dependencies point one way, analysis runs without torch, one helper per job."""
+"""Module boundaries: dependencies point one way, analysis runs without torch, one helper a job."""
 
 from __future__ import annotations
 
@@ -97,7 +97,8 @@ def test_plot_report_and_help_run_without_torch(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "CODES [0, 0, 0] HEAVY []" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
     assert png.stat().st_size > 1000
-    assert (tmp_path / "runs" / "report.md").exists() and (tmp_path / "runs" / "report.json").exists()
+    assert (tmp_path / "runs" / "report.md").exists()
+    assert (tmp_path / "runs" / "report.json").exists()
     assert "| return | tiny | 2 | 30 [" in done.stdout, "final value: mean of 20 and 40 with its CI"
 
 

@@ -10,9 +10,11 @@ e.g. ``agent.rr_schedule.type``), and each group is drawn as the mean over its r
 percentile-bootstrap interval of that mean at each x (``trainer.analysis.stats.curves_band``,
 over the runs that logged that x: resample the runs with replacement 2000 times, take the 2.5%
 and 97.5% quantiles of the resampled means), the same interval ``python train.py report`` draws
-and tabulates, against agent steps or simulator frames; one panel per metric, stacked. A step-like metric
-(``rr``: a mean of 0.5 and 2 is an RR no run had) is drawn as one thin step line per run
-instead (each logged value held over the logging window it ends).
+and tabulates, against agent steps or simulator frames; one panel per metric, stacked. A
+step-like metric (``rr``: a mean of 0.5 and 2 is an RR no run had) is drawn as one thin step
+line per run instead (each logged value held over the logging window it ends). The final-value
+table (``plot_panels``' rows) gives each group's mean of its runs' last values with the same
+bootstrap interval.
 Adaptive-RR runs get a dashed vertical line at their switch (``rr_checks.csv``), in their
 group's colour.
 """

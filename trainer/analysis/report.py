@@ -1,10 +1,10 @@
 """Aggregate report of a folder of runs: ``report.md``, ``report.json`` and PNG plots.
 
-Per config (group of seeds, see ``trainer.analysis.runs``): the final and the best evaluation return
-over its complete runs as mean, median and IQM with a 95% percentile-bootstrap interval
-(``trainer.analysis.stats``), the count of failed runs (exception, NaN loss, non-finite return) with their
-errors, learning curves (mean evaluation return over seeds against agent steps, with a 95%
-bootstrap band) and, where run folders hold ``transfer.csv``, the zero-shot transfer returns
+Per config (group of seeds, see ``trainer.analysis.runs``): the final and the best evaluation
+return over its complete runs as mean, median and IQM with a 95% percentile-bootstrap interval
+(``trainer.analysis.stats``), the count of failed runs (exception, NaN loss, non-finite return)
+with their errors, learning curves (mean evaluation return over seeds against agent steps, with
+a 95% bootstrap band, drawn by ``trainer.analysis.plots``) and, where run folders hold ``transfer.csv``, the zero-shot transfer returns
 averaged over seeds for every body and policy.
 """
 

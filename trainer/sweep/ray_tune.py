@@ -4,7 +4,8 @@ Locally Ray is embedded (started for the sweep, one CPU per ``torch_threads`` of
 trials at once as the cores allow); with an address it joins an existing cluster and ships this
 repository as the job's working directory (the sweep folder must then be on storage every node
 sees, e.g. NFS). Tune's own files go to ``<sweep>/ray/``; its console output is silenced and
-replaced by ``SweepProgress``. Call ``trainer.sweep.ray_env.ray_environment`` before importing this module.
+replaced by ``SweepProgress``. Call ``trainer.sweep.ray_env.ray_environment`` before importing
+this module.
 
 Each trial runs ``trainer.sweep.trial.run_trial`` in a class ``Trainable``'s ``step``, which Ray
 executes in the worker's main thread, where the trainer can install its SIGINT/SIGTERM
