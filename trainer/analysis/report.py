@@ -4,8 +4,9 @@ Per config (group of seeds, see ``trainer.analysis.runs``): the final and the be
 return over its complete runs as mean, median and IQM with a 95% percentile-bootstrap interval
 (``trainer.analysis.stats``), the count of failed runs (exception, NaN loss, non-finite return)
 with their errors, learning curves (mean evaluation return over seeds against agent steps, with
-a 95% bootstrap band, drawn by ``trainer.analysis.plots``) and, where run folders hold ``transfer.csv``, the zero-shot transfer returns
-averaged over seeds for every body and policy.
+a 95% bootstrap band, drawn by ``trainer.analysis.plots``) and, where run folders hold
+``transfer.csv``, the zero-shot transfer returns averaged over seeds for every body and policy
+(with the bootstrap interval of that mean).
 """
 
 from __future__ import annotations
