@@ -32,7 +32,7 @@ SUBCOMMANDS = {
     "transfer": ("cli.transfer_cmd", "evaluate a policy zero-shot on a grid of bodies of its task"),
     "render": ("cli.render_cmd", "write an MP4/GIF of a rollout (text, live circuit activity)"),
     "activity": ("cli.activity_cmd", "PNG of a rollout's circuit activity and the wired circuit"),
-    "plot": ("cli.plot_cmd", "curves of any logged metric of run folders (95% CI over seeds)"),
+    "plot": ("cli.plot_cmd", "curves of any logged metric of run folders (bootstrap CI)"),
     "sweep": ("cli.sweep_cmd", "run seeds x a grid of overrides through Ray Tune, then report"),
     "report": ("cli.report_cmd", "aggregate a sweep's run folders: IQM, bootstrap CIs, curves"),
     "represent": ("cli.represent_cmd", "representation metrics of a run's checkpoints (probe set)"),
@@ -102,20 +102,9 @@ def subcommand_guess(word: str) -> str:
     return " or ".join(starts or difflib.get_close_matches(word, SUBCOMMANDS, n=2, cutoff=0.75))
 
 
-def error_line(error: BaseException) -> str:
-    """``error: <message>`` in one line."""
-    if isinstance(error, OSError) and error.filename is not None:
-        target = f"{error.filename} -> {error.filename2}" if error.filename2 else error.filename
-        text = f"{target}: {error.strerror or error}"
-    else:
-        lines = str(error).strip().splitlines()
-        text = lines[0] if lines else type(error).__name__
-    return f"error: {text[len('error: '):] if text.startswith('error: ') else text}"
-
-
 def run_subcommand(name: str, argv: list[str]) -> int:
     """Import and run a subcommand; any exception becomes one line and an exit code."""
-    from cli.errors import user_errors
+    from cli.errors import error_line, user_errors
 
     try:
         # importing may fail too, e.g. envs finds no working GL backend (a ConfigError)

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from agents.checkpoint_file import CheckpointError, load_checkpoint
 from configs.errors import ConfigError
 
 KEY = "agent.encoder_init"
@@ -67,8 +68,6 @@ def load_encoder(cfg, observation_shape: tuple[int, ...], encoder: nn.Module,
                  latent: nn.Module) -> dict[str, Any]:
     """Load the source's encoder (and ``g``) into ``encoder`` (and ``latent``), freezing them
     if asked; returns the record written to ``encoder_init.json``."""
-    from trainer.checkpoint import CheckpointError, load_checkpoint
-
     path = source_checkpoint(cfg)
     try:
         ckpt = load_checkpoint(path)

@@ -31,7 +31,7 @@ import torch
 
 from agents.offpolicy_nets import orthogonal_init
 from agents.plasticity import redo_, reset_
-from configs.loader import ConfigError
+from configs.errors import ConfigError
 
 Rows = list[dict[str, Any]]          # one dict per module touched: {"module": name, **touched}
 Metrics = dict[str, float]

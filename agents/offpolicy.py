@@ -60,6 +60,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.augment import RandomShift
+from agents.device import resolve_device
 from agents.auxiliary import NO_AUX, make_aux_objectives, make_projection
 from agents.base import DivergenceError, Transition
 from agents.encoder_init import RECORD_FILE, load_encoder
@@ -69,6 +70,7 @@ from agents.normalizer import RunningNormalizer
 from agents.offpolicy_checks import check_spaces
 from agents.offpolicy_nets import Actor, Critic, Encoder, make_actor, make_encoder, sample_action
 from agents.plasticity import DeviceMetrics, module_metrics
+from agents.polyak import polyak_, polyak_pairs
 from agents.precision import autocast, check_precision
 from agents.replay import make_replay
 from agents.representation import RepresentationLog
@@ -101,9 +103,7 @@ class OffPolicyAgent:
         shape = tuple(observation_space.shape)
         self.pixels = check_spaces(cfg, observation_space, action_space)
         check_interventions(cfg, self.pixels)
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.cfg, self.device = cfg, torch.device(device)
+        self.cfg, self.device = cfg, torch.device(resolve_device(device))
         self.action_dim = int(np.prod(action_space.shape))
         self.frames_per_step = int(getattr(env, "frames_per_step", 1))
         self.seed_steps = math.ceil(cfg.seed_frames / self.frames_per_step)
@@ -150,10 +150,9 @@ class OffPolicyAgent:
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, fused=True)
         # Polyak pairs (target, online) for one foreach lerp; the lists hold the parameters
         # themselves, which Reset, ReDo and loading change in place
-        pairs = list(zip(self.critic_target.parameters(), self.critic.parameters()))
-        if self.actor_target is not None:
-            pairs += zip(self.actor_target.parameters(), self.actor.parameters())
-        self._polyak = ([t for t, _ in pairs], [p for _, p in pairs])
+        self._polyak = polyak_pairs((self.critic_target, self.critic),
+                                    *([(self.actor_target, self.actor)]
+                                      if self.actor_target is not None else []))
         self._critic_loss_fn, self._actor_loss_fn = self.critic_loss, self.actor_loss
         if cfg.compile:
             import torch._inductor.config as inductor_config
@@ -315,7 +314,7 @@ class OffPolicyAgent:
     def update_targets(self) -> None:
         """``theta_bar <- theta_bar + tau (theta - theta_bar)``: every (target, online) pair in
         one foreach call; the auxiliary losses' EMA targets."""
-        torch._foreach_lerp_(*self._polyak, self.cfg.critic_tau)
+        polyak_(*self._polyak, self.cfg.critic_tau)
         self.aux.ema_update()
 
     def encode(self, obs: torch.Tensor, next_obs: torch.Tensor):

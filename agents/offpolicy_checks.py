@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from configs.loader import ConfigError
+from configs.errors import ConfigError
 
 
 def is_pixel_space(space) -> bool:

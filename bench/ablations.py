@@ -33,7 +33,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
 
-from trainer.plots import group_curves, plot_curves  # noqa: E402
+from trainer.analysis.plots import group_curves, plot_curves  # noqa: E402
 
 BITS = [f"{s}{g}{c}" for s in "10" for g in "10" for c in "10"]  # 111 (default) first
 IMPROVED = 1.0  # return gain that counts a seed as improved (evaluations reuse the same seeds)
@@ -130,7 +130,7 @@ def main() -> None:
          "runs": results}, indent=2) + "\n")
     run_dirs = [Path(r["run_dir"]) for r in results]
     plot_curves(group_curves(run_dirs, "name", "step"), args.out.with_suffix(".png"), "step",
-                "NCAP ablations: evaluation return, mean and 95% CI over seeds")
+                "NCAP ablations: evaluation return, mean and 95% bootstrap CI over seeds")
     print(md)
     print(f"wrote {args.out}.md, .json, .png")
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 from bench.paired import METRICS, arm_scores, reading  # noqa: E402
-from trainer.stats import paired_comparison  # noqa: E402
+from trainer.analysis.stats import paired_comparison  # noqa: E402
 
 QUIET = ["trainer.progress=false", "trainer.tensorboard=false"]
 

@@ -39,8 +39,8 @@ import numpy as np  # noqa: E402
 from configs.loader import load_config  # noqa: E402
 from trainer.api import train  # noqa: E402
 from trainer.checkpoint import load_checkpoint  # noqa: E402
-from trainer.plots import group_curves, plot_panels  # noqa: E402
-from trainer.run_results import read_csv  # noqa: E402
+from trainer.analysis.plots import group_curves, plot_panels  # noqa: E402
+from trainer.analysis.runs import read_csv  # noqa: E402
 
 PRESET = ROOT / "configs/offpolicy_cartpole_swingup.yaml"
 THRESHOLD = 1e-3

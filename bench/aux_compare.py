@@ -29,7 +29,7 @@ from agents.representation import load_or_collect  # noqa: E402
 from configs.loader import load_config  # noqa: E402
 from envs import make_env  # noqa: E402
 from trainer.api import train  # noqa: E402
-from trainer.run_results import read_csv  # noqa: E402
+from trainer.analysis.runs import read_csv  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PRESET = ROOT / "configs" / "drqv2_tiny.yaml"

@@ -3,7 +3,7 @@
 Each arm is a folder of run folders (found at any depth, e.g. ``bench/runs/aux_states/none_fd8``
 holding ``seed0 ... seed9``); runs are paired by their config's ``seed``. The outcome metrics are
 fixed before any run: **final** = the mean of the last three evaluations, and **auc** = the area
-under the evaluation curve divided by the steps it spans (``trainer/run_results.py``). For each,
+under the evaluation curve divided by the steps it spans (``trainer/analysis/runs.py``). For each,
 the per-seed differences, their median with a percentile-bootstrap 95% interval (seeds resampled
 as pairs), the IQM of each arm, and a plain reading: "separates" when the interval excludes zero,
 otherwise "does not separate at n = ...".
@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from trainer.run_results import collect, curve_area, final_score  # noqa: E402
-from trainer.stats import paired_comparison  # noqa: E402
+from trainer.analysis.runs import collect, curve_area, final_score  # noqa: E402
+from trainer.analysis.stats import paired_comparison  # noqa: E402
 
 METRICS = {"final": final_score, "auc": curve_area}
 

@@ -1,4 +1,8 @@
-"""Turn expected user errors into one line on stderr and a non-zero exit code."""
+"""Turn expected user errors into one line on stderr and a non-zero exit code.
+
+``error_line`` is the one formatter of that line, used by every subcommand (``one_line_errors``)
+and by ``train.py`` for whatever a subcommand lets through.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ import functools
 import sys
 from typing import Callable, NoReturn
 
-from trainer.ray_env import MissingDependencyError
+from configs.errors import USER_ERRORS
+from trainer.sweep.ray_env import MissingDependencyError
 
 
 class UsageError(ValueError):
@@ -39,19 +44,26 @@ def seed_arg(text: str) -> int:
     return value
 
 
-# Expected errors by module, looked up only in modules already imported (an exception cannot
-# come from a module that was never imported), so light commands (report, the sweep driver)
-# do not import torch and MuJoCo just to name these classes.
-USER_ERRORS = {"configs.loader": "ConfigError", "envs.factory": "UnknownEnvError",
-               "trainer.checkpoint": "CheckpointError", "trainer.loop": "DivergenceError",
-               "trainer.rundir": "RunDirLockedError", "trainer.files": "CorruptFileError"}
+# The expected errors all live in configs/errors.py, which imports nothing, so light commands
+# (report, the sweep driver) name them without importing torch or MuJoCo.
 EXIT_USER_ERROR = 2
 
 
 def user_errors() -> tuple[type[Exception], ...]:
-    loaded = tuple(getattr(sys.modules[m], name) for m, name in USER_ERRORS.items()
-                   if m in sys.modules)
-    return (*loaded, FileNotFoundError, MissingDependencyError, UsageError)
+    return (*USER_ERRORS, FileNotFoundError, MissingDependencyError, UsageError)
+
+
+def error_line(error: BaseException) -> str:
+    """``error: <message>`` in one line: an ``OSError`` as ``<file>: <reason>`` (``<file> ->
+    <file2>`` for a rename), anything else as the first line of its message (its class name
+    when the message is empty), without a doubled ``error:`` prefix."""
+    if isinstance(error, OSError) and error.filename is not None:
+        target = f"{error.filename} -> {error.filename2}" if error.filename2 else error.filename
+        text = f"{target}: {error.strerror or error}"
+    else:
+        lines = str(error).strip().splitlines()
+        text = lines[0] if lines else type(error).__name__
+    return f"error: {text[len('error: '):] if text.startswith('error: ') else text}"
 
 
 def one_line_errors(main: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
@@ -64,9 +76,7 @@ def one_line_errors(main: Callable[[list[str]], int]) -> Callable[[list[str]], i
         except Exception as e:
             if not isinstance(e, user_errors()):
                 raise
-            msg = str(e)
-            print(f"error: {msg[len('error: '):] if msg.startswith('error: ') else msg}",
-                  file=sys.stderr)
+            print(error_line(e), file=sys.stderr)
             return EXIT_USER_ERROR
 
     return wrapper

@@ -1,11 +1,12 @@
 """``python train.py plot <RUN_DIR> [<RUN_DIR> ...] --out curves.png [--metric M ...]``.
 
-Curves of any logged metric for one or several runs (``trainer/plots.py``): runs that differ
-only by seed form a group (labelled by name and the config keys that differ between runs of
-that name, e.g. a sweep's grid keys), or ``--group-by`` one config key (any dotted key, e.g.
-``agent.rr_schedule.type``); each group is drawn as the mean over its runs with a 95% Student-t
-confidence band, one panel per ``--metric``: ``return`` (evaluation return, the default),
-``eval/<column>`` or any ``metrics.csv`` column (``fau/critic``, ``rr``, ``loss/critic``, ...).
+Curves of any logged metric for one or several runs (``trainer/analysis/plots.py``): runs that
+differ only by seed form a group (labelled by name and the config keys that differ between runs
+of that name, e.g. a sweep's grid keys), or ``--group-by`` one config key (any dotted key, e.g.
+``agent.rr_schedule.type``); each group is drawn as the mean over its runs with the 95%
+percentile-bootstrap interval of that mean (the interval ``report`` uses), one panel per
+``--metric``: ``return`` (evaluation return, the default), ``eval/<column>`` or any
+``metrics.csv`` column (``fau/critic``, ``rr``, ``loss/critic``, ...).
 Adaptive-RR runs get a dashed line at their switch. A folder without eval.csv stands for the run
 folders at any depth below it (``runs/<name>`` -> ``runs/<name>/seed*``; a sweep folder -> its
 trials); a folder with none among others that have some (a sweep's ``ray/``) is skipped. The x
@@ -23,7 +24,7 @@ import argparse
 from pathlib import Path
 
 from cli.errors import ArgumentParser, one_line_errors
-from trainer.plots import GROUP_BY_CONFIG, RETURN, plot_runs
+from trainer.analysis.plots import BAND, GROUP_BY_CONFIG, RETURN, plot_runs
 
 
 @one_line_errors
@@ -43,9 +44,9 @@ def main(argv: list[str]) -> int:
     summary, switches = plot_runs(args.runs, args.metric or [RETURN], args.out, args.x,
                                   args.group_by, args.title)
     column = "group" if args.group_by == GROUP_BY_CONFIG else args.group_by
-    print(f"| metric | {column} | runs | final value (mean ± 95% CI) |\n|---|---|---|---|")
-    for metric, name, n, mean, half in summary:
-        print(f"| {metric} | {name} | {n} | {mean:.4g} ± {half:.2g} |")
+    print(f"| metric | {column} | runs | final value: mean [{BAND}] |\n|---|---|---|---|")
+    for metric, name, n, mean, low, high in summary:
+        print(f"| {metric} | {name} | {n} | {mean:.4g} [{low:.4g}, {high:.4g}] |")
     for name, points in switches.items():
         shown = ", ".join("none" if p is None else f"{p:,}" for p in points)
         print(f"RR switch ({args.x}) of {name}: {shown}")

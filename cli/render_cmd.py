@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
     from trainer.api import load_policy, load_run_config
     from trainer.files import check_writable
     from trainer.rollout import Rollout, circuit_of
-    from trainer.video import write_video
+    from trainer.posthoc.video import write_video
 
     parser = build_parser()
     args = parser.parse_intermixed_args(argv)

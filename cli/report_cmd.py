@@ -13,7 +13,7 @@ import argparse
 
 from cli import count
 from cli.errors import ArgumentParser, one_line_errors
-from trainer.report import write_report
+from trainer.analysis.report import write_report
 
 
 @one_line_errors

@@ -20,7 +20,7 @@ COLUMNS = ("repr/srank", "repr/participation_ratio", "repr/pairwise_cos", "repr/
 
 @one_line_errors
 def main(argv: list[str]) -> int:
-    from trainer.represent import measure, write_report
+    from trainer.posthoc.represent import measure, write_report
 
     parser = ArgumentParser(prog="python train.py represent", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)

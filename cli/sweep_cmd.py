@@ -22,9 +22,10 @@ from typing import Any, Callable
 
 from cli import count
 from cli.errors import ArgumentParser, one_line_errors
-from trainer.ray_env import INSTALL_HINT, MissingDependencyError, local_cpus, ray_environment, require_ray
-from trainer.report import write_report
-from trainer.sweep_spec import check_folder, expand, resolve_spec, write_spec
+from trainer.sweep.ray_env import (INSTALL_HINT, MissingDependencyError, local_cpus,
+                                   ray_environment, require_ray)
+from trainer.analysis.report import write_report
+from trainer.sweep.spec import check_folder, expand, resolve_spec, write_spec
 from cli.train_cmd import split_args
 from configs.loader import ConfigError
 
@@ -51,10 +52,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def ray_backend(local: bool) -> Callable[..., dict[str, dict[str, Any]]]:
-    """``trainer.sweep_ray.run_trials``, importing Ray after setting its environment."""
+    """``trainer.sweep.ray_tune.run_trials``, importing Ray after setting its environment."""
     ray_environment(local)
     try:
-        from trainer.sweep_ray import run_trials
+        from trainer.sweep.ray_tune import run_trials
     except ImportError as e:
         raise MissingDependencyError(
             f"Ray Tune cannot be imported ({e}): {INSTALL_HINT}") from None

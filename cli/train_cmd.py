@@ -61,7 +61,7 @@ def format_summary(s: dict, command: str = "") -> str:
 @one_line_errors
 def main(argv: list[str]) -> int:
     from trainer.api import train
-    from trainer.checkpoint import TRUST_FLAG
+    from agents.checkpoint_file import TRUST_FLAG
 
     config, overrides = split_args([a for a in argv if a != TRUST_FLAG])
     cfg = load_config(config, overrides)

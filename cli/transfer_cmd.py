@@ -27,7 +27,8 @@ from configs.loader import ConfigError
 
 DEFAULT_JOINTS = [2, 3, 4, 5, 6, 7, 9, 11, 13]
 DEFAULT_DMC_GRID = {"length": [0.8, 1.0, 1.2], "mass": [0.5, 1.0, 2.0]}
-OUTPUT_FILES = ("transfer.csv", "transfer.md", "transfer.png")  # trainer.transfer.write_outputs
+# trainer.posthoc.transfer.write_outputs
+OUTPUT_FILES = ("transfer.csv", "transfer.md", "transfer.png")
 SWIM_OPTIONS = ("joints", "length_scale", "density", "viscosity")
 DMC_OPTIONS = ("length", "mass", "gear", "damping", "friction")
 
@@ -68,7 +69,8 @@ def main(argv: list[str]) -> int:
     from envs.bodies import body_grid, body_of, dmc_body_grid
     from trainer.api import load_run_config
     from trainer.files import check_writable
-    from trainer.transfer import default_out_dir, markdown_table, transfer_rows, write_outputs
+    from trainer.posthoc.transfer import (default_out_dir, markdown_table, transfer_rows,
+                                          write_outputs)
 
     parser = build_parser()
     args = parser.parse_intermixed_args(argv)

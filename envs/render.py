@@ -122,7 +122,7 @@ class Renderer:
     """``render() -> (height, width, 3) uint8`` of ``physics`` through ``camera``, by profile.
 
     The one renderer of the toolkit: pixel observations (``envs.pixels``), videos and their
-    agent-view panels (``trainer.video``) all draw through it.
+    agent-view panels (``trainer.posthoc.video``) all draw through it.
 
     * ``standard``: ``physics.render(height, width, camera_id)``, dm_control's own pixels. The
       model's offscreen buffer is enlarged to the image size if dm_control has not yet made its

@@ -13,7 +13,7 @@ import train as cli
 from configs.loader import load_config
 from envs.bodies import body_grid, dmc_body_grid
 from trainer.api import load_policy, train
-from trainer.transfer import RANDOM, UNTRAINED, transfer_rows
+from trainer.posthoc.transfer import RANDOM, UNTRAINED, transfer_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow   # every test here trains or runs processes (pytest -m "not slow")

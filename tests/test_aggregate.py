@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 import train as cli
-from trainer import stats
-from trainer.report import write_report
+from trainer.analysis import stats
+from trainer.analysis.report import write_report
 from configs.loader import ConfigError
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.sweep_spec import expand, resolve_spec
+from trainer.sweep.spec import expand, resolve_spec
 from configs.loader import config_to_dict, load_config
 from trainer.rundir import flatten_keys
 

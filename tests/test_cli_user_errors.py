@@ -163,11 +163,11 @@ def refuse_work(monkeypatch, module: str, name: str) -> None:
 
 @pytest.mark.parametrize("command, work", [
     (["render", "{run}", "--out", "{out}/x.mp4", "--steps", "2", "--size", "32x32"],
-     ("trainer.video", "agent_rollout")),
+     ("trainer.posthoc.video", "agent_rollout")),
     (["activity", "{run}", "--out", "{out}/a.png", "--steps", "4"],
      ("trainer.rollout", "record_rollout")),
     (["transfer", "{run}", "--joints", "3", "--episodes", "1", "--out", "{out}"],
-     ("trainer.transfer", "transfer_rows")),
+     ("trainer.posthoc.transfer", "transfer_rows")),
 ])
 def test_an_unwritable_output_stops_before_any_work_naming_the_file(command, work, ppo_run,
                                                                     unwritable_dir, monkeypatch,

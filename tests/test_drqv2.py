@@ -16,8 +16,8 @@ from agents.offpolicy_nets import Critic, Encoder
 from agents.plasticity import fraction_active
 from agents.schedules import FixedReplayRatio, parse_std_schedule
 from configs.loader import ConfigError, load_config
+from agents.checkpoint_file import SAFE_GLOBALS
 from configs.schema import OffPolicyConfig
-from trainer.checkpoint import SAFE_GLOBALS
 
 SIZE, STACK = 24, 3
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer.run_results import curve_area, final_score
-from trainer.stats import paired_comparison
+from trainer.analysis.runs import curve_area, final_score
+from trainer.analysis.stats import paired_comparison
 
 ROOT = Path(__file__).resolve().parent.parent
 

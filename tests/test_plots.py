@@ -10,22 +10,23 @@ import pytest
 import train as cli
 from circuits.ncap import NCAPSwimmerCircuit
 from circuits.plots import weight_caption
-from trainer.plots import curve_mean_ci, mean_ci, t975
+from trainer.analysis import stats
+from trainer.analysis.plots import final_values_ci
 from configs.loader import load_config
 from trainer.api import train
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_confidence_interval_is_student_t_over_runs():
-    assert t975(1) == pytest.approx(12.706) and t975(4) == pytest.approx(2.776)
-    assert t975(1000) == pytest.approx(1.96)
-    mean, half = mean_ci([1.0, 2.0, 3.0])
-    assert mean == 2.0 and half == pytest.approx(4.303 * 1.0 / np.sqrt(3))
-    assert mean_ci([5.0]) == (5.0, 0.0)
-    xs, means, halves = curve_mean_ci([{0: 1.0, 10: 3.0}, {0: 3.0, 10: 5.0, 20: 7.0}])
-    assert xs.tolist() == [0, 10, 20] and means.tolist() == [2.0, 4.0, 7.0]
-    assert halves[-1] == 0.0, "a step only one run reached has no band"
+def test_confidence_band_is_the_percentile_bootstrap_of_the_mean_over_runs():
+    # Two runs at x=0 (1 and 3): a resample of two values has mean 1, 2 or 3 with probability
+    # 1/4, 1/2, 1/4, so the 2.5% and 97.5% quantiles of the resampled means are 1 and 3.
+    band = stats.curves_band([{0: 1.0, 10: 3.0}, {0: 3.0, 10: 5.0, 20: 7.0}])
+    assert band["x"].tolist() == [0, 10, 20] and band["mean"].tolist() == [2.0, 4.0, 7.0]
+    assert band["low"].tolist()[:2] == [1.0, 3.0] and band["high"].tolist()[:2] == [3.0, 5.0]
+    assert band["low"][-1] == band["high"][-1] == 7.0, "a step only one run reached has no band"
+    assert final_values_ci([{0: 0.0, 10: 1.0}, {0: 0.0, 5: 3.0}]) == (2.0, 1.0, 3.0)
+    assert final_values_ci([{0: 5.0}]) == (5.0, 5.0, 5.0)
 
 
 @pytest.mark.slow
@@ -33,7 +34,7 @@ def test_replay_ratio_is_drawn_per_run_not_as_a_mean(tmp_path, monkeypatch):
     """A mean of RR 0.5 and 2 is an RR no run had: the rr panel draws one line per run."""
     import matplotlib.pyplot as plt
 
-    from trainer import plots
+    from trainer.analysis import plots
 
     figures = []
     monkeypatch.setattr(plt, "close", lambda fig: figures.append(fig))

@@ -102,7 +102,7 @@ def test_run_folder_config_of_a_composed_preset_is_fully_resolved(tmp_path, tiny
 
 
 def test_a_sweep_over_a_composed_preset_sweeps_the_resolved_config(tmp_path):
-    from trainer.sweep_spec import expand, resolve_spec
+    from trainer.sweep.spec import expand, resolve_spec
 
     preset = ROOT / "configs/ablations/ncap_swim_ppo_s000.yaml"
     trials = expand(resolve_spec(str(preset), [f"run_dir={tmp_path / 's'}"], "2", []))

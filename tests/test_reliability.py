@@ -20,7 +20,7 @@ import pytest
 import torch
 
 import train as cli
-from trainer.sweep_trial import run_trial
+from trainer.sweep.trial import run_trial
 from configs.loader import config_to_dict, load_config
 from trainer import checkpoint, logger
 from trainer.api import train

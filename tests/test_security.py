@@ -177,7 +177,7 @@ def test_run_dir_stays_the_users_choice(tmp_path):
 
 def test_sweep_folder_names_stay_inside_the_sweep(tmp_path):
     """Grid values become folder names with '/' replaced, so no grid point leaves the sweep."""
-    from trainer.sweep_spec import expand, resolve_spec
+    from trainer.sweep.spec import expand, resolve_spec
 
     spec = resolve_spec(None, [f"run_dir={tmp_path / 'sweep'}"], None,
                         ["trainer.resume_from=../../x,/abs"])

@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 import train as cli
-from trainer.ray_env import ray_environment
-from trainer.sweep_spec import (expand, grid_points, parse_grid, parse_seeds, resolve_spec,
+from trainer.sweep.ray_env import ray_environment
+from trainer.sweep.spec import (expand, grid_points, parse_grid, parse_seeds, resolve_spec,
                             split_values)
-from trainer.sweep_trial import stop_when_flagged
+from trainer.sweep.trial import stop_when_flagged
 from configs.loader import ConfigError
 
 TINY = ["steps=2048", "agent.segment=512", "agent.iterations=2", "agent.critic_hidden=[32,32]",
@@ -145,7 +145,7 @@ def ray_session():
     ray_environment(local=True)  # before Ray is imported
     import ray
 
-    from trainer.sweep_ray import connect
+    from trainer.sweep.ray_tune import connect
 
     assert connect(address=None), "Ray was already running"  # the sweep command's local Ray
     yield ray

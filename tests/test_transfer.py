@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import train as cli
-from trainer.transfer import RANDOM, UNTRAINED, transfer_rows
+from trainer.posthoc.transfer import RANDOM, UNTRAINED, transfer_rows
 from configs.loader import load_config
 from envs.bodies import body_grid, body_overrides, dmc_body_grid
 from trainer.api import train

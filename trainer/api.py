@@ -18,6 +18,7 @@ import torch
 
 from agents import check_agent_config, make_agent
 from agents.base import attach_run
+from agents.device import resolve_device
 from configs.loader import ConfigError, load_config, read_yaml, validate
 from configs.schema import RunConfig
 from envs import make_env
@@ -29,14 +30,6 @@ from trainer.policy_source import announce as announce_policy
 from trainer.rundir import RunDir
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("config error: device: 'cuda' requested but no CUDA device is available")
-    return device
 
 
 def build(cfg: RunConfig, env_seed: int | None = None, acting_only: bool = False):

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agents.polyak import polyak_update
+
 REPULSION_EPS = 1e-12
 
 
@@ -55,10 +57,7 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 @torch.no_grad()
 def ema_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     """``theta_bar <- theta_bar + tau (theta - theta_bar)`` for every parameter and buffer."""
-    for t, o in zip(target.parameters(), online.parameters()):
-        t.lerp_(o, tau)
-    for t, o in zip(target.buffers(), online.buffers()):
-        t.copy_(o)
+    polyak_update(target, online, tau)
 
 
 def cosine_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -25,6 +25,7 @@ from typing import Callable
 
 import numpy as np
 
+Curve = dict[int, float]  # x (agent step or frame) -> value, one run's logged metric
 Statistic = Callable[[np.ndarray], np.ndarray]  # (..., n) -> (...), reduces the last axis
 
 DEFAULT_BOOTSTRAP = 2000
@@ -97,6 +98,23 @@ def curve_band(values: np.ndarray, n_boot: int = DEFAULT_BOOTSTRAP,
         centre[j] = column.mean()
         low[j], high[j] = bootstrap_ci(column, mean, n_boot, level, seed)
     return {"mean": centre, "low": low, "high": high, "n": n}
+
+
+def curves_band(curves: list[Curve], n_boot: int = DEFAULT_BOOTSTRAP,
+                level: float = DEFAULT_LEVEL, seed: int = 0) -> dict[str, np.ndarray]:
+    """``curve_band`` of runs' curves logged at possibly different x: ``x`` (every x any run
+    logged, ascending) with ``mean``, ``low``, ``high`` and ``n`` at each, over the runs that
+    logged a finite value there."""
+    xs = sorted(set().union(*curves)) if curves else []
+    values = np.full((len(curves), len(xs)), np.nan)
+    column = {x: j for j, x in enumerate(xs)}
+    for i, curve in enumerate(curves):
+        for x, v in curve.items():
+            values[i, column[x]] = v
+    if not xs:
+        empty = np.array([])
+        return {"x": empty, "mean": empty, "low": empty, "high": empty, "n": empty}
+    return {"x": np.array(xs), **curve_band(values, n_boot, level, seed)}
 
 
 def paired_comparison(a: dict[int, float], b: dict[int, float], n_boot: int = DEFAULT_BOOTSTRAP,

@@ -6,14 +6,15 @@ A metric is ``return`` (the deterministic evaluation return, ``eval.csv``'s ``me
 without ``seed`` and ``run_dir`` (so runs that differ only by seed form a group; a group is
 labelled by its ``name`` and the config keys that differ between runs of that name, e.g.
 ``ncap_swim_ppo (agent.actor_lr=0.001)``), or by one config key (``group_by``, any dotted key,
-e.g. ``agent.rr_schedule.type``), and each group is drawn as the mean over its runs with a 95%
-confidence band for the mean,
-
-    mean +- t_{0.975, n-1} * s / sqrt(n)        (Student t, n runs with that x, s = sample std)
-
-against agent steps or simulator frames; one panel per metric, stacked. A step-like metric
-(``rr``: a mean of 0.5 and 2 is an RR no run had) is drawn as one thin step line per run
-instead (each logged value held over the logging window it ends).
+e.g. ``agent.rr_schedule.type``), and each group is drawn as the mean over its runs with the 95%
+percentile-bootstrap interval of that mean at each x (``trainer.analysis.stats.curves_band``,
+over the runs that logged that x: resample the runs with replacement 2000 times, take the 2.5%
+and 97.5% quantiles of the resampled means), the same interval ``python train.py report`` draws
+and tabulates, against agent steps or simulator frames; one panel per metric, stacked. A
+step-like metric (``rr``: a mean of 0.5 and 2 is an RR no run had) is drawn as one thin step
+line per run instead (each logged value held over the logging window it ends). The final-value
+table (``plot_panels``' rows) gives each group's mean of its runs' last values with the same
+bootstrap interval.
 Adaptive-RR runs get a dashed vertical line at their switch (``rr_checks.csv``), in their
 group's colour.
 """
@@ -24,47 +25,28 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
 from configs.loader import ConfigError, read_yaml
+from trainer.analysis import stats
+from trainer.analysis.runs import find_runs
 from trainer.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
-# Two-sided 95% Student t quantiles t_{0.975, df} for df = 1..30; 1.96 beyond.
-_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
 RETURN = "return"
 PER_RUN = ("rr",)  # metrics drawn one line per run, not as a mean with a band
-Curve = dict[int, float]
-
-
-def t975(df: int) -> float:
-    """The 97.5% quantile of Student's t with ``df`` degrees of freedom (df >= 1)."""
-    return _T975[df - 1] if df <= len(_T975) else 1.96
+Curve = stats.Curve
+BAND = f"{stats.DEFAULT_LEVEL:.0%} bootstrap CI"  # what the band and the table's interval are
 
 
 GROUP_BY_CONFIG = "config"  # group_by value: the whole config but the keys below
 NOT_GROUPED = ("seed", "run_dir", "trainer.resume_from")
 
 
-def find_runs(folder: Path) -> list[Path]:
-    """Run folders (with ``eval.csv``) at ``folder`` or at any depth below it, in name order;
-    a run folder's own sub-folders are not searched."""
-    if (folder / "eval.csv").exists():
-        return [folder]
-    if not folder.is_dir():
-        return []
-    return [run for sub in sorted(folder.iterdir()) if sub.is_dir() and not sub.name.startswith(".")
-            for run in find_runs(sub)]
-
-
-def expand_runs(paths: list[Path]) -> list[Path]:
-    """Run folders among ``paths``: a folder without eval.csv stands for the run folders at any
-    depth below it (a sweep folder for its trials); a folder with none is skipped with a
-    warning (a sweep's ``ray/`` among ``SWEEP/*/``) unless no path holds any."""
-    found = {p: find_runs(p) for p in paths}
+def logged_runs(paths: list[Path]) -> list[Path]:
+    """The run folders (``trainer.analysis.runs.find_runs``) at or below ``paths`` that have
+    logged an evaluation (``eval.csv``); a path with none is skipped with a warning (a sweep's
+    ``ray/`` among ``SWEEP/*/``) unless no path holds any."""
+    found = {p: [run for run in find_runs(p) if (run / "eval.csv").exists()] for p in paths}
     empty = [p for p, runs in found.items() if not runs]
     if len(empty) == len(paths):
         raise ConfigError(f"{empty[0]}: no eval.csv in it or in its sub-folders (not a run "
@@ -165,25 +147,20 @@ def group_switches(runs: list[Path], group_by: str, x: str) -> dict[str, list[in
     return dict(out)
 
 
-def mean_ci(values) -> tuple[float, float]:
-    """``(mean, half-width of its 95% CI)``; the half-width is 0 for a single value."""
-    v = np.asarray(values, dtype=float)
-    half = t975(len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0
-    return float(v.mean()), float(half)
-
-
-def curve_mean_ci(curves: list[Curve]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(x, mean, CI half-width)`` at every x any run logged (over the runs that did)."""
-    xs = np.array(sorted(set().union(*curves)))
-    stats = np.array([mean_ci([c[x] for c in curves if x in c]) for x in xs]).reshape(-1, 2)
-    return xs, stats[:, 0], stats[:, 1]
+def final_values_ci(curves: list[Curve]) -> tuple[float, float, float]:
+    """``(mean, low, high)`` over the runs of each run's last value, with the percentile
+    bootstrap interval of the mean (``stats.bootstrap_ci``)."""
+    lasts = stats.finite([c[max(c)] for c in curves])
+    if lasts.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    return (float(lasts.mean()), *stats.bootstrap_ci(lasts, stats.mean))
 
 
 def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, title: str = "",
                 switches: dict[str, list[int | None]] | None = None
-                ) -> list[tuple[str, str, int, float, float]]:
-    """Write one PNG with a panel per metric; returns ``(metric, group, runs, mean, CI
-    half-width)`` of each run's last value, per metric and group."""
+                ) -> list[tuple[str, str, int, float, float, float]]:
+    """Write one PNG with a panel per metric; returns ``(metric, group, runs, mean, CI low, CI
+    high)`` of each run's last value, per metric and group (module docstring: the interval)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -207,12 +184,13 @@ def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, ti
                                     label=f"{name} (n={len(curves)})" if i == 0 else None)
                     colours[name] = line.get_color()
             else:
-                xs, mean, half = curve_mean_ci(curves)
-                line, = ax.plot(xs, mean, color=colours.get(name),
+                band = stats.curves_band(curves)
+                line, = ax.plot(band["x"], band["mean"], color=colours.get(name),
                                 label=f"{name} (n={len(curves)})")
                 colours[name] = line.get_color()
-                ax.fill_between(xs, mean - half, mean + half, color=colours[name], alpha=0.2)
-            summary.append((metric, name, len(curves), *mean_ci([c[max(c)] for c in curves])))
+                ax.fill_between(band["x"], band["low"], band["high"], color=colours[name],
+                                alpha=0.2)
+            summary.append((metric, name, len(curves), *final_values_ci(curves)))
         for name, points in (switches or {}).items():
             for i, point in enumerate(p for p in points if p is not None):
                 ax.axvline(point, color=colours.get(name, "k"), ls="--", lw=0.8, alpha=0.7,
@@ -221,7 +199,7 @@ def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, ti
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
     axes[-1, 0].set_xlabel("agent steps" if x == "step" else "simulator frames")
-    axes[0, 0].set_title(title or "mean over runs, 95% CI", fontsize=10)
+    axes[0, 0].set_title(title or f"mean over runs, {BAND}", fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
@@ -230,17 +208,18 @@ def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, ti
 
 
 def plot_curves(groups: dict[str, list[Curve]], out: Path, x: str,
-                title: str = "") -> list[tuple[str, int, float, float]]:
-    """Evaluation-return curves only (one panel); ``(group, runs, mean, half-width)`` rows."""
+                title: str = "") -> list[tuple[str, int, float, float, float]]:
+    """Evaluation-return curves only (one panel); ``(group, runs, mean, CI low, CI high)``
+    rows."""
     rows = plot_panels({RETURN: groups}, out, x,
-                       title or "mean evaluation return, 95% CI over runs")
+                       title or f"mean evaluation return over runs, {BAND}")
     return [row[1:] for row in rows]
 
 
 def plot_runs(paths: list[Path], metrics: list[str], out: Path, x: str = "step",
               group_by: str = GROUP_BY_CONFIG, title: str = ""):
     """Everything ``python train.py plot`` draws: ``(summary rows, switches per group)``."""
-    runs = expand_runs(paths)
+    runs = logged_runs(paths)
     panels = {m: group_curves(runs, group_by, x, m) for m in metrics}
     switches = group_switches(runs, group_by, x)
     return plot_panels(panels, out, x, title, switches), switches

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterator
 
-from trainer.trial_record import first_line, write_record
+from trainer.sweep.record import first_line, write_record
 from configs.loader import validate
 from configs.schema import RunConfig
 

@@ -1,11 +1,12 @@
 """Aggregate report of a folder of runs: ``report.md``, ``report.json`` and PNG plots.
 
-Per config (group of seeds, see ``trainer.run_results``): the final and the best evaluation return
-over its complete runs as mean, median and IQM with a 95% percentile-bootstrap interval
-(``trainer.stats``), the count of failed runs (exception, NaN loss, non-finite return) with their
-errors, learning curves (mean evaluation return over seeds against agent steps, with a 95%
-bootstrap band) and, where run folders hold ``transfer.csv``, the zero-shot transfer returns
-averaged over seeds for every body and policy.
+Per config (group of seeds, see ``trainer.analysis.runs``): the final and the best evaluation
+return over its complete runs as mean, median and IQM with a 95% percentile-bootstrap interval
+(``trainer.analysis.stats``), the count of failed runs (exception, NaN loss, non-finite return)
+with their errors, learning curves (mean evaluation return over seeds against agent steps, with
+a 95% bootstrap band, drawn by ``trainer.analysis.plots``) and, where run folders hold
+``transfer.csv``, the zero-shot transfer returns averaged over seeds for every body and policy
+(with the bootstrap interval of that mean).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from trainer import stats
-from trainer.run_results import FAILED, RunResult, collect
-from trainer.sweep_spec import SPEC_FILE, grid_points
+from trainer.analysis import stats
+from trainer.analysis.plots import plot_curves
+from trainer.analysis.runs import FAILED, RunResult, collect
+from trainer.sweep.spec import SPEC_FILE, grid_points
 from configs.loader import ConfigError, read_yaml
 from trainer.rundir import write_atomic
 
-# transfer.csv columns that are not body parameters (``trainer.transfer.TransferRow``)
+# transfer.csv columns that are not body parameters (``trainer.posthoc.transfer.TransferRow``)
 NOT_BODY = {"policy", "env", "mean_return", "std_return", "min_return", "max_return", "episodes",
             "seed", "returns"}
 CURVES_PNG = "learning_curves.png"
@@ -33,19 +35,16 @@ TRANSFER_PNG = "transfer.png"
 
 # --- numbers ---------------------------------------------------------------------------------
 def learning_curve(runs: list[RunResult]) -> dict[str, list]:
-    """Mean evaluation return over seeds at every evaluated step, with its bootstrap band."""
-    steps = sorted({int(s) for r in runs for s in r.curve_steps})
-    values = np.full((len(runs), len(steps)), np.nan)
-    column = {s: j for j, s in enumerate(steps)}
-    for i, r in enumerate(runs):
-        for s, v in zip(r.curve_steps, r.curve_returns):
-            values[i, column[int(s)]] = v
-    band = stats.curve_band(values) if steps else {"mean": [], "low": [], "high": [], "n": []}
-    return {"step": steps, **{k: np.asarray(v).tolist() for k, v in band.items()}}
+    """Mean evaluation return over seeds at every evaluated step, with its bootstrap band
+    (``stats.curves_band``, as ``python train.py plot`` draws it)."""
+    band = stats.curves_band([r.curve() for r in runs])
+    return {"step": [int(x) for x in band.pop("x")],
+            **{k: np.asarray(v).tolist() for k, v in band.items()}}
 
 
 def transfer_table(runs: list[RunResult]) -> list[dict[str, Any]]:
-    """Transfer rows averaged over seeds: one per ``(policy, body)``, mean and std over seeds."""
+    """Transfer rows averaged over seeds: one per ``(policy, body)``: the mean over seeds with
+    its percentile-bootstrap interval (``mean_ci``, ``stats.bootstrap_ci``), and the std."""
     returns: dict[tuple, list[float]] = defaultdict(list)
     for r in runs:
         for row in r.transfer:
@@ -56,15 +55,16 @@ def transfer_table(runs: list[RunResult]) -> list[dict[str, Any]]:
     for (policy, body), values in returns.items():
         a = np.array(values)
         table.append({"policy": policy, **{k: v for k, v in body},
-                      "mean_return": float(a.mean()), "std_over_seeds": float(a.std()),
-                      "seeds": int(a.size)})
+                      "mean_return": float(a.mean()),
+                      "mean_ci": list(stats.bootstrap_ci(a, stats.mean)),
+                      "std_over_seeds": float(a.std()), "seeds": int(a.size)})
     return sorted(table, key=lambda row: (row["policy"], [row[k] for k in body_keys([row])]))
 
 
 def body_keys(rows: list[dict[str, Any]]) -> list[str]:
     """The body columns of averaged transfer rows, in first-seen order."""
     return list(dict.fromkeys(k for r in rows for k in r
-                              if k not in NOT_BODY | {"std_over_seeds", "seeds"}))
+                              if k not in NOT_BODY | {"mean_ci", "std_over_seeds", "seeds"}))
 
 
 def summarize_group(runs: list[RunResult]) -> dict[str, Any]:
@@ -156,15 +156,20 @@ def transfer_section(groups: dict[str, dict]) -> list[str]:
         lines += ["", f"### `{name}`", "", "| " + " | ".join(keys + policies) + " |",
                   "|" + "---|" * (len(keys) + len(policies))]
         for body in bodies:
-            cells = [f"{cell[p, body]['mean_return']:.1f} ± {cell[p, body]['std_over_seeds']:.1f}"
-                     f" (n={cell[p, body]['seeds']})" if (p, body) in cell else "n/a"
+            cells = [transfer_cell(cell[p, body]) if (p, body) in cell else "n/a"
                      for p in policies]
             lines.append("| " + " | ".join([f"{v:g}" for v in body] + cells) + " |")
     if lines:
         lines = ["", "## Zero-shot transfer", "",
-                 "Mean over the seeds' `transfer.csv` of each row's mean return ± the std over "
-                 "seeds (n seeds); complete runs only.", f"![transfer]({TRANSFER_PNG})", *lines]
+                 "Mean over the seeds' `transfer.csv` of each row's mean return [95% "
+                 "percentile-bootstrap interval of that mean over seeds] (n seeds); complete "
+                 "runs only.", f"![transfer]({TRANSFER_PNG})", *lines]
     return lines
+
+
+def transfer_cell(row: dict[str, Any]) -> str:
+    low, high = row["mean_ci"]
+    return f"{row['mean_return']:.1f} [{fmt(low)}, {fmt(high)}] (n={row['seeds']})"
 
 
 def markdown(root: Path, groups: dict[str, dict], spec: dict | None, plots: list[str]) -> str:
@@ -192,30 +197,6 @@ def markdown(root: Path, groups: dict[str, dict], spec: dict | None, plots: list
 
 
 # --- plots -----------------------------------------------------------------------------------
-def plot_curves(groups: dict[str, dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for name, g in groups.items():
-        c = g["learning_curve"]
-        if not c["step"]:
-            continue
-        mean = np.array(c["mean"], dtype=float)
-        (line,) = ax.plot(c["step"], mean, label=f"{name} (n={max(c['n'])})")
-        ax.fill_between(c["step"], np.array(c["low"], dtype=float),
-                        np.array(c["high"], dtype=float), color=line.get_color(), alpha=0.2)
-    ax.set_xlabel("agent steps")
-    ax.set_ylabel("evaluation return")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def plot_transfer(groups: dict[str, dict], path: Path) -> None:
     """Return against the first varied body parameter (``n_joints`` for swimmers) per config
     and policy, one panel per setting of the other parameters."""
@@ -241,13 +222,13 @@ def plot_transfer(groups: dict[str, dict], path: Path) -> None:
                 rows.sort(key=lambda r: r[x_key])
                 n = [r[x_key] for r in rows]
                 mean = np.array([r["mean_return"] for r in rows])
-                std = np.array([r["std_over_seeds"] for r in rows])
+                low, high = np.array([r["mean_ci"] for r in rows], dtype=float).T
                 (line,) = ax.plot(n, mean, "o-", ms=3, label=f"{name}: {policy}")
-                ax.fill_between(n, mean - std, mean + std, color=line.get_color(), alpha=0.15)
+                ax.fill_between(n, low, high, color=line.get_color(), alpha=0.15)
         ax.set_title(", ".join(f"{k} {v:g}" for k, v in zip(others, setting) if v is not None),
                      fontsize=8)
         ax.set_xlabel("joints N" if x_key == "n_joints" else x_key)
-        ax.set_ylabel("return (mean ± std over seeds)")
+        ax.set_ylabel("return (mean over seeds, 95% bootstrap CI)")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=6)
     fig.tight_layout()
@@ -270,7 +251,8 @@ def write_report(root: str | Path) -> dict[str, Any]:
     groups = {name: summarize_group(results[name]) for name in names}
     plots = []
     if any(g["learning_curve"]["step"] for g in groups.values()):
-        plot_curves(groups, root / CURVES_PNG)
+        plot_curves({name: [r.curve() for r in results[name]] for name in names},
+                    root / CURVES_PNG, "step")
         plots.append(CURVES_PNG)
     if any(g["transfer"] for g in groups.values()):
         plot_transfer(groups, root / TRANSFER_PNG)

@@ -4,9 +4,10 @@ Locally Ray is embedded (started for the sweep, one CPU per ``torch_threads`` of
 trials at once as the cores allow); with an address it joins an existing cluster and ships this
 repository as the job's working directory (the sweep folder must then be on storage every node
 sees, e.g. NFS). Tune's own files go to ``<sweep>/ray/``; its console output is silenced and
-replaced by ``SweepProgress``. Call ``trainer.ray_env.ray_environment`` before importing this module.
+replaced by ``SweepProgress``. Call ``trainer.sweep.ray_env.ray_environment`` before importing
+this module.
 
-Each trial runs ``trainer.sweep_trial.run_trial`` in a class ``Trainable``'s ``step``, which Ray
+Each trial runs ``trainer.sweep.trial.run_trial`` in a class ``Trainable``'s ``step``, which Ray
 executes in the worker's main thread, where the trainer can install its SIGINT/SIGTERM
 handlers. Actors are reused across trials, so a worker imports torch and MuJoCo once.
 """
@@ -29,10 +30,10 @@ from ray import tune
 from ray.tune.experiment import Trial as TuneTrial
 from tqdm import tqdm
 
-from trainer.ray_env import local_cpus
-from trainer.sweep_spec import Trial
-from trainer.sweep_trial import run_trial
-from trainer.trial_record import read_record, write_record
+from trainer.sweep.ray_env import local_cpus
+from trainer.sweep.spec import Trial
+from trainer.sweep.trial import run_trial
+from trainer.sweep.record import read_record, write_record
 from configs.loader import config_to_dict
 from trainer.rundir import REPO_ROOT, RunDir
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.files import read_json
-from trainer.trial_record import TRIAL_FILE, read_record
+from trainer.sweep.record import TRIAL_FILE, read_record
 from configs.loader import read_yaml
 from trainer.rundir import RunDir
 
@@ -52,6 +52,10 @@ class RunResult:
     def name(self) -> str:
         return f"{self.group}/{self.path.name}"
 
+    def curve(self) -> dict[int, float]:
+        """The evaluation curve as agent step -> mean evaluation return."""
+        return {int(s): float(v) for s, v in zip(self.curve_steps, self.curve_returns)}
+
 
 def final_score(steps: np.ndarray, returns: np.ndarray, last: int = 3) -> float:
     """Outcome metric fixed before any comparison: the mean of the last ``last`` evaluations
@@ -80,9 +84,13 @@ def is_run_folder(path: Path) -> bool:
 
 
 def find_runs(root: Path) -> list[Path]:
-    """Run folders at or below ``root`` (not looking inside a run folder)."""
+    """The one run finder: run folders (``is_run_folder``) at or below ``root``, in name order,
+    not looking inside a run folder nor into Tune's scratch folder, checkpoints, TensorBoard
+    logs or hidden folders; ``[]`` when ``root`` is no folder."""
     if is_run_folder(root):
         return [root]
+    if not root.is_dir():
+        return []
     found = []
     for child in sorted(p for p in root.iterdir() if p.is_dir()):
         if child.name in SKIPPED_DIRS or child.name.startswith("."):

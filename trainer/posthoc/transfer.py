@@ -33,6 +33,7 @@ from configs.loader import ConfigError
 from envs.bodies import BODY_COLUMNS, Body, body_columns, body_overrides
 from envs.dmc_bodies import BodyChanges, check_changes
 from envs.factory import parse_dmc_id
+from trainer.analysis import stats
 from trainer.api import load_policy, load_run_config, untrained_agent
 from trainer.evaluation import evaluate, run_episode
 
@@ -196,10 +197,13 @@ def markdown_table(rows: Sequence[TransferRow]) -> str:
 
 
 def plot_transfer(rows: Sequence[TransferRow], path: Path, title: str) -> None:
-    """Return against each changed body parameter, one line (mean, std band) per policy.
+    """Return against each changed body parameter, one line per policy: the mean episode
+    return with the 95% percentile-bootstrap interval of that mean over the episodes
+    (``trainer.analysis.stats.bootstrap_ci``, the interval of every plot and table).
 
-    With several parameters varied, a panel's point is the mean over the rows with that value
-    (the other parameters averaged out) and its band the mean of their stds.
+    With several parameters varied, a panel's point pools the episodes of the rows with that
+    value (the other parameters averaged out; every row has the same episode count, so the
+    pooled mean is the mean of the rows' means).
     """
     import matplotlib
 
@@ -215,16 +219,17 @@ def plot_transfer(rows: Sequence[TransferRow], path: Path, title: str) -> None:
             xs = sorted({r.body[key] for r in sel})
             mean = np.array([np.mean([r.mean_return for r in sel if r.body[key] == x])
                              for x in xs])
-            std = np.array([np.mean([r.std_return for r in sel if r.body[key] == x])
-                            for x in xs])
+            low, high = np.array([stats.bootstrap_ci(
+                [float(v) for r in sel if r.body[key] == x for v in r.returns.split()],
+                stats.mean) for x in xs]).T
             ax.plot(xs, mean, "o-", label=policy, ms=4)
-            ax.fill_between(xs, mean - std, mean + std, alpha=0.2)
+            ax.fill_between(xs, low, high, alpha=0.2)
         others = [k for k in keys if k != key]
         ax.set_title(f"averaged over {', '.join(HEADERS[k] for k in others)}" if others else "",
                      fontsize=8)
         ax.set_xlabel(HEADERS[key])
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("episode return")
+    axes[0][0].set_ylabel("episode return (mean, 95% bootstrap CI)")
     axes[0][0].legend(fontsize=8)
     # wrapped to the figure's width (about 0.6 em per character), long paths included
     chars = int(fig.get_figwidth() * 72 / (0.6 * 10))
