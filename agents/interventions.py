@@ -25,41 +25,17 @@ builds every registered one whose config section is set.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any
 
 import torch
 
 from agents.offpolicy_nets import orthogonal_init
 from agents.plasticity import redo_, reset_
+from agents.protocols import Intervention
 from configs.errors import ConfigError
 
 Rows = list[dict[str, Any]]          # one dict per module touched: {"module": name, **touched}
 Metrics = dict[str, float]
-
-
-class Intervention(Protocol):
-    """What ``Interventions`` calls on one intervention (module docstring)."""
-
-    key: ClassVar[str]                          # config key under ``agent`` and the ``kind`` column
-    phase: ClassVar[Literal["before", "after"]]
-
-    def due(self, step: int, updates: int) -> bool:
-        """At agent step ``step`` with ``updates`` updates done: run now? (May advance the
-        schedule: call once per update.)"""
-
-    def __init__(self, cfg, total_steps: int = 0) -> None:
-        """``cfg``: the config section; ``total_steps``: the run's agent steps."""
-
-    @staticmethod
-    def check(agent_cfg, cfg) -> None:
-        """Refuse (``ConfigError``) a section the agent's config cannot serve."""
-
-    def apply(self, agent) -> tuple[Rows, Metrics]:
-        """Intervene on ``agent``; the rows recording what was touched and metrics to log."""
-
-    def summary(self) -> dict[str, Any]: ...
-    def state_dict(self) -> dict[str, Any]: ...
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 REGISTRY: dict[str, type] = {}

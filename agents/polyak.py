@@ -23,8 +23,9 @@ def polyak_(targets: list[torch.Tensor], online: list[torch.Tensor], tau: float)
     """In place, for every pair: ``theta_bar <- theta_bar + tau (theta - theta_bar)``.
 
     ``targets[i]`` moves towards ``online[i]``; build the lists once (``polyak_pairs``) and
-    pass them on every update."""
-    torch._foreach_lerp_(targets, online, tau)
+    pass them on every update. Empty lists (a module without parameters) do nothing."""
+    if targets:
+        torch._foreach_lerp_(targets, online, tau)
 
 
 def polyak_pairs(*pairs: tuple[nn.Module, nn.Module]

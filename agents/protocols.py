@@ -159,26 +159,52 @@ class AuxLoss(Protocol):
 
 
 @runtime_checkable
-class InterventionSchedule(Protocol):
-    """When the configured Reset and ReDo are due and what they touched (read by the
-    off-policy agent's ``update``, ``records`` and ``summary``). Built from the
-    ``intervention`` kind: ``impl(reset_cfg, redo_cfg, total_steps, frames_per_step)``."""
+class Intervention(Protocol):
+    """One intervention (Reset, ReDo, ...; ``agents/interventions.py``), registered as the
+    ``intervention`` kind under its config key: ``impl(section, total_steps)``. Class
+    attributes: ``key`` (the config key under ``agent`` and the ``kind`` column of
+    ``interventions.csv``) and ``phase`` (``"before"`` the batch is drawn or ``"after"`` the
+    update)."""
 
-    @property
-    def resets_done(self) -> int:
-        """Resets run so far (``summary.json``: ``resets``)."""
+    def due(self, step: int, updates: int) -> bool:
+        """At agent step ``step`` with ``updates`` updates done: run now? (Called once per
+        update; may advance the intervention's own schedule.)"""
 
-    def reset_due(self, step: int) -> bool:
-        """Whether a Reset runs before the update at agent step ``step``."""
+    def check(self, agent_cfg: Any, cfg: Any) -> None:
+        """Refuse (``ConfigError``, one line) a section the agent's config cannot serve
+        (a static method)."""
 
-    def redo_due(self, updates: int, step: int) -> bool:
-        """Whether ReDo runs after update number ``updates`` at agent step ``step``."""
+    def apply(self, agent: Any) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        """Intervene on ``agent``; the rows recording what was touched (one per module) and
+        metrics to log."""
 
-    def record(self, kind: str, step: int, updates: int, module: str, **touched: int) -> None:
-        """One ``interventions.csv`` row: what a Reset/ReDo touched in one module."""
+    def summary(self) -> dict[str, Any]:
+        """Counters for ``summary.json``."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counters, for exact resume."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a ``state_dict``."""
+
+
+@runtime_checkable
+class InterventionSet(Protocol):
+    """The configured interventions as the off-policy agent drives them
+    (``agents/interventions.py:Interventions``)."""
+
+    def before_update(self, agent: Any) -> None:
+        """Run the due ``before`` interventions (Reset) before the batch is drawn."""
+
+    def after_update(self, agent: Any) -> dict[str, float]:
+        """Run the due ``after`` interventions (ReDo) after an update (a post-update hook);
+        their metrics."""
 
     def pop_rows(self) -> list[dict[str, Any]]:
-        """The rows since the last call."""
+        """``interventions.csv`` rows since the last call."""
+
+    def summary(self) -> dict[str, Any]:
+        """Every intervention's counters, for ``summary.json``."""
 
     def state_dict(self) -> dict[str, Any]:
         """Counters and pending rows, for exact resume."""
@@ -207,8 +233,8 @@ class Circuit(Protocol):
         """A named connection's effective (sign-constrained) weight."""
 
 
-PROTOCOLS: tuple[type, ...] = (Agent, AgentHooks, RRSchedule, AuxLoss, InterventionSchedule,
-                               Circuit)
+PROTOCOLS: tuple[type, ...] = (Agent, AgentHooks, RRSchedule, AuxLoss, Intervention,
+                               InterventionSet, Circuit)
 
 
 def members(protocol: type) -> list[str]:

@@ -59,13 +59,20 @@ def test_every_registered_aux_loss_has_every_member_of_the_aux_loss_protocol():
         assert isinstance(loss, protocols.AuxLoss)
 
 
-def test_every_registered_intervention_builds_an_intervention_schedule():
-    reset = registry.get("intervention", "reset").config()
-    redo = registry.get("intervention", "redo").config(every_steps=100)
+def test_every_registered_intervention_has_every_member_and_the_set_too():
+    sections = {"reset": {}, "redo": {"every_steps": 100}}
+    built = []
     for component in registry.components("intervention"):
-        schedule = component.implementation()(reset, redo, 1000, 2)
-        assert missing(schedule, protocols.InterventionSchedule) == [], component.name
-        assert isinstance(schedule, protocols.InterventionSchedule)
+        cfg = component.config(**sections.get(component.name, {}))
+        one = component.implementation()(cfg, 1000)
+        assert missing(one, protocols.Intervention) == [], component.name
+        assert isinstance(one, protocols.Intervention)
+        assert one.key == component.name and one.phase in ("before", "after")
+        built.append(one)
+    assert {c.name for c in registry.components("intervention")} >= {"reset", "redo"}
+    from agents.interventions import Interventions
+
+    assert missing(Interventions(built, 2), protocols.InterventionSet) == []
 
 
 def test_every_registered_circuit_actor_holds_a_circuit_with_every_member():
@@ -90,7 +97,7 @@ def test_every_registered_circuit_actor_holds_a_circuit_with_every_member():
 
 
 @pytest.mark.parametrize("attribute, protocol", [("rr_schedule", protocols.RRSchedule),
-                                                 ("interventions", protocols.InterventionSchedule)])
+                                                 ("interventions", protocols.InterventionSet)])
 def test_the_protocols_list_every_member_the_agents_call(attribute, protocol):
     """``self.<attribute>.<member>`` and ``getattr(self.<attribute>, "<member>"`` anywhere in
     agents/ name only members of the protocol (the docstring protocol once missed three)."""
