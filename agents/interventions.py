@@ -32,6 +32,7 @@ import torch
 from agents.offpolicy_nets import orthogonal_init
 from agents.plasticity import redo_, reset_
 from agents.protocols import Intervention
+from agents.shrink_perturb import shrink_perturb_
 from configs.errors import ConfigError
 
 Rows = list[dict[str, Any]]          # one dict per module touched: {"module": name, **touched}
@@ -173,6 +174,65 @@ class ReDo:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.periods_done = state.get("redo_periods_done", 0)
+
+
+class Periodic:
+    """``due`` every ``every_updates`` updates, or on the first update at or after each
+    multiple of ``every_steps`` agent steps (ReDo's and Shrink & Perturb's period)."""
+
+    def __init__(self, every_updates: int | None, every_steps: int | None):
+        self.every_updates, self.every_steps = every_updates, every_steps
+        self.periods_done = 0
+
+    def due(self, step: int, updates: int) -> bool:
+        if self.every_updates is not None:
+            return updates % self.every_updates == 0
+        periods = step // self.every_steps
+        if periods > self.periods_done:
+            self.periods_done = periods
+            return True
+        return False
+
+
+@register("shrink_perturb")
+class ShrinkPerturb:
+    """Shrink & Perturb of ``cfg.modules`` (``agents/shrink_perturb.py``) on ``cfg``'s period;
+    each module's fresh initialisation is the agent's own (``reset_parameters``, then
+    orthogonal, as Reset draws it)."""
+
+    phase = "after"
+
+    def __init__(self, cfg, total_steps: int = 0):
+        self.cfg = cfg
+        self.period = Periodic(cfg.every_updates, cfg.every_steps)
+        self.done = 0
+
+    @staticmethod
+    def check(agent_cfg, cfg) -> None:
+        pass
+
+    def due(self, step: int, updates: int) -> bool:
+        return self.period.due(step, updates)
+
+    def apply(self, agent) -> tuple[Rows, Metrics]:
+        parts = {"encoder": agent.encoder, "actor": agent.actor, "critic": agent.critic}
+        perturb = 1.0 - self.cfg.shrink if self.cfg.perturb is None else self.cfg.perturb
+        rows = [{"module": name, "parameters": shrink_perturb_(
+            [parts[name]], self.cfg.shrink, perturb, orthogonal_init),
+            "shrink": self.cfg.shrink, "perturb": perturb} for name in self.cfg.modules]
+        self.done += 1
+        return rows, {}
+
+    def summary(self) -> dict[str, Any]:
+        return {"shrink_perturbs": self.done}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"shrink_perturbs_done": self.done,
+                "shrink_perturb_periods_done": self.period.periods_done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.done = state.get("shrink_perturbs_done", 0)
+        self.period.periods_done = state.get("shrink_perturb_periods_done", 0)
 
 
 class Interventions:

@@ -1,4 +1,5 @@
-"""Config sections of the plasticity interventions Reset and ReDo (``agents/plasticity.py``),
+"""Config sections of the plasticity interventions Reset, ReDo and Shrink & Perturb
+(``agents/interventions.py``),
 torch-free, registered under their key in the off-policy agent's config.
 """
 
@@ -67,5 +68,32 @@ class ReDoConfig(StrictModel):
         return self
 
 
+class ShrinkPerturbConfig(StrictModel):
+    """Shrink & Perturb (Ash & Adams 2020): ``theta <- shrink * theta + perturb * theta_init'``
+    for every parameter of ``modules``, ``theta_init'`` a fresh initialisation drawn at each
+    application (``agents/shrink_perturb.py``). ``perturb: null`` means ``1 - shrink``
+    (Plasticine's convex form). Period as ReDo's: exactly one of ``every_steps`` (agent steps)
+    and ``every_updates``. Plasticine applies it after every policy update with shrink
+    0.999999; periodic use with a stronger shrink (e.g. 0.8 every 10k updates) is the other
+    common setting. The Adam state and the target networks are left as they are.
+    """
+
+    shrink: float = Field(..., gt=0, le=1, description="lambda in (0, 1]: the weight kept")
+    perturb: float | None = Field(None, ge=0, description="sigma: the fresh init's share "
+                                  "(null: 1 - shrink)")
+    every_steps: int | None = Field(None, ge=1, description="agent steps between applications")
+    every_updates: int | None = Field(None, ge=1, description="updates between applications")
+    modules: list[Literal["actor", "critic", "encoder"]] = Field(
+        ["actor", "critic"], min_length=1, description="modules shrunk and perturbed "
+        "(encoder: pixel agents)")
+
+    @model_validator(mode="after")
+    def _one_period(self) -> "ShrinkPerturbConfig":
+        if (self.every_steps is None) == (self.every_updates is None):
+            raise ValueError("set exactly one of every_steps (agent steps) and every_updates")
+        return self
+
+
 register("intervention", "reset", ResetConfig, "agents.interventions:Reset")
 register("intervention", "redo", ReDoConfig, "agents.interventions:ReDo")
+register("intervention", "shrink_perturb", ShrinkPerturbConfig, "agents.interventions:ShrinkPerturb")

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from agents.aux_config import AuxConfig
-from agents.interventions_config import ReDoConfig, ResetConfig
+from agents.interventions_config import ReDoConfig, ResetConfig, ShrinkPerturbConfig
 from agents.schedules_config import FixedRRConfig, parse_std_schedule
 from circuits.ncap_config import NCAPCircuitConfig
 from configs.base import StrictModel
@@ -105,6 +105,8 @@ class OffPolicyConfig(StrictModel):
                                      "critic FAU is always logged")
     reset: ResetConfig | None = Field(None, description="periodic Reset of modules (null: off)")
     redo: ReDoConfig | None = Field(None, description="ReDo of tau-dormant units (null: off)")
+    shrink_perturb: ShrinkPerturbConfig | None = Field(
+        None, description="Shrink & Perturb of modules (null: off)")
     actor_loss: Literal["min_q", "td3"] = Field(
         "min_q", description="min_q: -mean(min(Q1, Q2)(h, a ~ pi)) (DrQ-v2); td3: "
         "-mean(Q1(h, mu(h))), the deterministic mean on the first head (TD3)")
