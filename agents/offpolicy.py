@@ -75,6 +75,7 @@ from agents.precision import autocast, check_precision
 from agents.replay import make_replay
 from agents.representation import RepresentationLog
 from agents.schedules import make_rr_schedule, parse_std_schedule
+from agents.weight_metrics import WeightMetricsLog
 
 DEFAULT_AUGMENT_PAD = 4
 DORMANT_TAUS = (0.0, 0.025)   # ReDo's tau-dormant ratios logged (tau = 0: silent units)
@@ -130,7 +131,10 @@ class OffPolicyAgent:
         self.rr_schedule = make_rr_schedule(cfg.rr_schedule, self.frames_per_step)
         self.interventions = make_interventions(cfg, total_steps, self.frames_per_step)
         self.representation = RepresentationLog(cfg.representation)
-        self.hooks = [self.interventions, self.representation]   # after_update(agent), in order
+        self.weight_metrics = WeightMetricsLog(cfg.weight_metrics_every, {
+            "encoder": self.encoder, "actor": self.actor, "critic": self.critic})
+        # after_update(agent), in order: ReDo / S&P, representation probe, weight metrics
+        self.hooks = [self.interventions, self.representation, self.weight_metrics]
         self.metrics = DeviceMetrics()
         self.maps: dict[str, list[torch.Tensor] | None] = {}   # this update's hidden maps (ReDo)
         self.step = 0        # agent steps observed
@@ -396,6 +400,8 @@ class OffPolicyAgent:
                      representation=self.representation.state_dict(),
                      interventions=self.interventions.state_dict(),
                      replay=self.replay.state_dict() if include_replay else None)
+        if self.weight_metrics.every is not None:
+            state["weight_metrics"] = self.weight_metrics.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -410,6 +416,8 @@ class OffPolicyAgent:
             self.representation.load_state_dict(state["representation"])
         if "interventions" in state:
             self.interventions.load_state_dict(state["interventions"])
+        if "weight_metrics" in state:
+            self.weight_metrics.load_state_dict(state["weight_metrics"])
         if state["replay"] is not None:
             self.replay.load_state_dict(state["replay"])
 

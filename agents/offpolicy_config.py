@@ -100,6 +100,9 @@ class OffPolicyConfig(StrictModel):
     representation: RepresentationConfig = Field(default_factory=RepresentationConfig)
     encoder_init: EncoderInitConfig | None = Field(None, description="transfer: start from "
                                                    "another run's encoder")
+    weight_metrics_every: int | None = Field(
+        None, ge=1, description="every N updates log grad_norm/, weight/, weight_change/ of "
+        "encoder, actor, critic and srank/erank of the critic's penultimate features (null: off)")
     plasticity_metrics: bool = Field(True, description="log FAU of encoder and actor and the "
                                      "tau-dormant ratios (0, 0.025) of actor and critic; the "
                                      "critic FAU is always logged")
