@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from agents.protocols import RRSchedule
+from agents.triggers import Labels, MetricTrigger
 from agents.schedules_config import linear_std, parse_std_schedule  # noqa: F401 (re-export)
 from configs import registry
 
@@ -125,6 +126,10 @@ class AdaptiveReplayRatio:
     included) by more than ``threshold``, i.e. FAU has risen from its early minimum; it guards
     against the false switch of a check pair straddling the trough (notes sec. 8.5).
 
+    The rule itself is a ``levelled`` metric trigger on ``fau/critic`` that fires once
+    (``agents/triggers.py``): the adaptive RR is one instance of the metric-triggered decisions
+    that interventions use too.
+
     Per-update FAU may be a device tensor: it is summed on its device (float64) and read back
     only at a check, or when the records are drained. ``pop_records`` returns two tables:
     ``rr_checks`` (every check: ``episode``, ``step``, ``frame``, ``fau``, ``previous_fau``,
@@ -153,11 +158,10 @@ class AdaptiveReplayRatio:
         self.switched = False
         self.switch_step: int | None = None
         self.switch_episode: int | None = None
-        self._last: torch.Tensor | float | None = None   # previous check's FAU (or first update's)
-        self._lowest: float | None = None
-        self._sum: torch.Tensor | float = 0.0            # this episode's FAU sum and updates
-        self._count = 0
-        self._recent: list[tuple[torch.Tensor | float, int]] = []  # last `window` episodes
+        # the switch rule is a levelled-off trigger on the critic FAU that fires once
+        self._rule = MetricTrigger(self.FAU_KEY, "levelled", self.threshold, every=self.interval,
+                                   window=self.window, once=True, trough_guard=self.trough_guard,
+                                   labels=Labels(fire="switch", done="already switched"))
         self.checks: list[dict[str, Any]] = []
         self._episodes: list[tuple[int, int, torch.Tensor | float, int]] = []
 
@@ -180,49 +184,21 @@ class AdaptiveReplayRatio:
 
     def observe(self, metrics: dict[str, Any]) -> None:
         """Add one update's critic FAU (a float or a 0-d tensor, summed where it lives)."""
-        fau = metrics[self.FAU_KEY]
-        fau = fau.detach().double() if isinstance(fau, torch.Tensor) else float(fau)
-        if self._last is None and self.window == 1:
-            self._last = fau
-        self._sum = self._sum + fau
-        self._count += 1
+        self._rule.observe(metrics)
 
     def on_episode_end(self, info: dict[str, Any]) -> None:
         episode, step = int(info["episode"]), int(info["step"])
-        if self._count:
-            self._episodes.append((episode, step, self._sum, self._count))
-            self._recent = [*self._recent, (self._sum, self._count)][-self.window:]
-            if episode % self.interval == 0:
-                self._check(episode, step)
-        self._sum, self._count = 0.0, 0
-
-    def _check(self, episode: int, step: int) -> None:
-        avg = float(sum(s for s, _ in self._recent)) / sum(n for _, n in self._recent)
-        if self._last is None:   # window > 1: the first check only records its window mean
-            self.checks.append({"episode": episode, "step": step,
-                                "frame": step * self.frames_per_step, "fau": avg,
-                                "previous_fau": None, "change": None,
-                                "decision": "first window", "rr": self.rr})
-            self._last = self._lowest = avg
-            return
-        last = float(self._last)
-        self._lowest = last if self._lowest is None else min(self._lowest, last)
-        change = avg - last
-        if self.switched:
-            decision = "already switched"
-        elif abs(change) > self.threshold:
-            decision = "keep (changing)"
-        elif self.trough_guard and not avg - self._lowest > self.threshold:
-            decision = "keep (trough guard)"
-        else:
-            decision = "switch"
+        total, count = self._rule.pending
+        if count:
+            self._episodes.append((episode, step, total, count))
+        if self._rule.end_episode(episode, step):
             self.switched, self.switch_step, self.switch_episode = True, step, episode
             self._ratio = self._ratio_at(self.high)
-        self.checks.append({"episode": episode, "step": step, "frame": step * self.frames_per_step,
-                            "fau": avg, "previous_fau": last, "change": change,
-                            "decision": decision, "rr": self.rr})
-        self._lowest = min(self._lowest, avg)
-        self._last = avg
+        for row in self._rule.pop_rows():
+            self.checks.append({"episode": row["episode"], "step": row["step"],
+                                "frame": row["step"] * self.frames_per_step, "fau": row["value"],
+                                "previous_fau": row["previous"], "change": row["change"],
+                                "decision": row["decision"], "rr": self.rr})
 
     def _ratio_at(self, rr: float) -> FixedReplayRatio:
         """A fixed ratio ``rr`` that carries on this one's credit (no update lost or added)."""
@@ -251,12 +227,13 @@ class AdaptiveReplayRatio:
                 "rr_switch_frame": self.switch_frame, "rr_final": self.rr}
 
     def state_dict(self) -> dict[str, Any]:
-        """The whole state (FAU sums read back as floats; exact for float64 sums)."""
+        """The whole state (FAU sums read back as floats; exact for float64 sums), in the
+        schedule's own keys (checkpoints of earlier versions load)."""
+        rule = self._rule.state_dict()
         return {"ratio": self._ratio.state_dict(), "switched": self.switched,
                 "switch_step": self.switch_step, "switch_episode": self.switch_episode,
-                "last": None if self._last is None else float(self._last),
-                "lowest": self._lowest, "sum": float(self._sum), "count": self._count,
-                "recent": [(float(s), n) for s, n in self._recent],
+                "last": rule["last"], "lowest": rule["lowest"], "sum": rule["sum"],
+                "count": rule["count"], "recent": rule["recent"],
                 "checks": list(self.checks),
                 "episodes": [(e, t, float(s), n) for e, t, s, n in self._episodes]}
 
@@ -264,9 +241,10 @@ class AdaptiveReplayRatio:
         self._ratio.load_state_dict(state["ratio"])
         self.switched, self.switch_step = state["switched"], state["switch_step"]
         self.switch_episode = state["switch_episode"]
-        self._last, self._lowest = state["last"], state["lowest"]
-        self._sum, self._count = state["sum"], state["count"]
-        self._recent = [tuple(r) for r in state.get("recent", [])]
+        self._rule.load_state_dict({
+            "fired_steps": [self.switch_step] if self.switched else [], "rows": [],
+            "last": state["last"], "lowest": state["lowest"], "sum": state["sum"],
+            "count": state["count"], "recent": state.get("recent", [])})
         self.checks = list(state["checks"])
         self._episodes = list(state["episodes"])
 

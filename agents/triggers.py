@@ -79,6 +79,11 @@ class MetricTrigger:
     def fired(self) -> bool:
         return bool(self.fired_steps)
 
+    @property
+    def pending(self) -> tuple[Any, int]:
+        """This episode's sum of the metric and its update count so far."""
+        return self._sum, self._count
+
     def observe(self, metrics: dict[str, Any]) -> None:
         """Add one update's value of ``metric`` (a float or a 0-d tensor)."""
         value = metrics[self.metric]

@@ -7,6 +7,7 @@ import pytest
 
 from agents.schedules import AdaptiveReplayRatio
 from agents.triggers import Labels, MetricTrigger
+from arr_reference import reference_checks
 
 
 def feed(trigger, episodes, length=1000, key="m"):
@@ -82,31 +83,47 @@ def test_bad_settings_are_refused(bad):
         MetricTrigger("m", **bad)
 
 
+def random_stream(seed: int) -> list[list[float]]:
+    """40 episodes of per-update FAU: an early dip, drift and noise near the threshold; some
+    episodes without updates."""
+    rng = random.Random(seed)
+    fau, episodes = 0.6, []
+    for episode in range(1, 41):
+        fau += rng.gauss(0.0, 0.003) - 0.002 * (episode < 8)
+        episodes.append([fau + rng.gauss(0.0, 0.002)
+                         for _ in range(rng.choice([0, 5, 5, 5]))])
+    return episodes
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("window,guard", [(1, False), (3, False), (1, True)])
-def test_agrees_with_the_adaptive_replay_ratio_on_random_fau_streams(seed, window, guard):
-    """The same FAU stream through the Adaptive RR and through a levelled trigger with once=True:
-    the same checks, values and decisions (the RR's words), the same switch step."""
-    rng = random.Random(seed)
+def test_trigger_and_adaptive_rr_follow_the_plainly_written_rule(seed, window, guard):
+    """The same FAU stream through a plain reference of the paper's rule (tests/arr_reference.py),
+    the Adaptive RR and a levelled trigger with once=True: the same checks, values and
+    decisions, the same switch step."""
+    episodes = random_stream(seed)
+    ref_rows, ref_switch = reference_checks(episodes, 2, 0.002, window, guard)
     arr = AdaptiveReplayRatio(0.5, 2.0, interval=2, threshold=0.002, trough_guard=guard,
                               window=window)
     trig = MetricTrigger("fau/critic", "levelled", threshold=0.002, every=2, window=window,
                          once=True, trough_guard=guard,
                          labels=Labels(fire="switch", done="already switched"))
-    fau, step = 0.6, 0
-    for episode in range(1, 41):
-        fau += rng.gauss(0.0, 0.003) - 0.002 * (episode < 8)
-        for _ in range(rng.choice([0, 5, 5, 5])):   # some episodes have no update
-            value = fau + rng.gauss(0.0, 0.002)
+    for episode, values in enumerate(episodes, start=1):
+        for value in values:
             arr.observe({"fau/critic": value})
             trig.observe({"fau/critic": value})
-        step += 1000
-        arr.on_episode_end({"episode": episode, "step": step})
-        trig.end_episode(episode, step)
-    checks = arr.pop_records()["rr_checks"]
-    rows = trig.pop_rows()
-    assert len(checks) == len(rows) > 0
-    for c, r in zip(checks, rows):
-        assert (c["episode"], c["step"], c["decision"]) == (r["episode"], r["step"], r["decision"])
-        assert c["fau"] == pytest.approx(r["value"], abs=1e-12)
-    assert arr.switch_step == (trig.fired_steps[0] if trig.fired else None)
+        arr.on_episode_end({"episode": episode, "step": episode * 1000})
+        trig.end_episode(episode, episode * 1000)
+    checks, rows = arr.pop_records()["rr_checks"], trig.pop_rows()
+    assert len(checks) == len(rows) == len(ref_rows) > 0
+    for c, r, (e, step, fau, previous, decision) in zip(checks, rows, ref_rows):
+        assert (c["episode"], c["step"], c["decision"]) == (e, step, decision)
+        assert (r["episode"], r["step"], r["decision"]) == (e, step, decision)
+        assert c["fau"] == pytest.approx(fau, abs=1e-12) == r["value"]
+    assert arr.switch_step == ref_switch == (trig.fired_steps[0] if trig.fired else None)
+
+
+def test_the_random_streams_switch_at_different_places():
+    """The agreement test above is not vacuous: the reference switches, early and late."""
+    switches = {reference_checks(random_stream(s), 2, 0.002)[1] for s in range(6)}
+    assert len(switches - {None}) >= 3
