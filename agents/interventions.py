@@ -33,6 +33,7 @@ from agents.offpolicy_nets import orthogonal_init
 from agents.plasticity import redo_, reset_
 from agents.protocols import Intervention
 from agents.shrink_perturb import shrink_perturb_
+from agents.triggers import MetricTrigger
 from configs.errors import ConfigError
 
 Rows = list[dict[str, Any]]          # one dict per module touched: {"module": name, **touched}
@@ -51,6 +52,30 @@ def register(key: str):
     return add
 
 
+def logged_per_update(cfg, pixels: bool) -> set[str]:
+    """The metrics the off-policy agent logs at every update under ``cfg`` (what a trigger may
+    read); auxiliary losses add ``loss/aux*`` and ``aux/*`` (checked by prefix)."""
+    names = {"loss/critic", "q", "target_q", "loss/actor", "batch_reward", "actor_std", "rr",
+             "fau/critic"}
+    taus = ("0", "0.025")
+    if cfg.plasticity_metrics:
+        names |= {f"dormant{t}/critic" for t in taus}
+        if cfg.actor.type == "mlp":
+            names |= {"fau/actor", *(f"dormant{t}/actor" for t in taus)}
+        if pixels:
+            names.add("fau/encoder")
+    return names
+
+
+def check_trigger(cfg, key: str, trigger, pixels: bool) -> None:
+    """A trigger on a metric that is never logged is a one-line error."""
+    logged = logged_per_update(cfg, pixels)
+    aux = bool(cfg.aux.losses) and trigger.metric.startswith(("loss/aux", "aux/"))
+    if trigger.metric not in logged and not aux:
+        raise ConfigError(f"config error: agent.{key}.trigger.metric: {trigger.metric!r} is "
+                          f"never logged per update (logged: {', '.join(sorted(logged))})")
+
+
 def check_interventions(cfg, pixels: bool) -> None:
     """An intervention on a module this agent does not have is a one-line error (checked from
     the config before any env is made, and again by the agent)."""
@@ -67,6 +92,8 @@ def check_interventions(cfg, pixels: bool) -> None:
         for module in section.modules:
             if module in lacks:
                 raise ConfigError(f"config error: agent.{key}.modules: {module}: {lacks[module]}")
+        if getattr(section, "trigger", None) is not None:
+            check_trigger(cfg, key, section.trigger, pixels)
         cls.check(cfg, section)
 
 
@@ -78,7 +105,8 @@ class Reset:
 
     def __init__(self, cfg, total_steps: int = 0):
         self.cfg = cfg
-        self.steps = [k * total_steps // (cfg.count + 1) for k in range(1, cfg.count + 1)]
+        count = cfg.count or 0   # None: a trigger decides (``Interventions``)
+        self.steps = [k * total_steps // (count + 1) for k in range(1, count + 1)]
         self.done = 0
 
     @staticmethod
@@ -237,12 +265,23 @@ class ShrinkPerturb:
 
 class Interventions:
     """The configured interventions of one agent, their ``interventions.csv`` rows and their
-    counters (one flat state dict: ``rows`` and each intervention's own keys)."""
+    counters (one flat state dict: ``rows`` and each intervention's own keys).
+
+    An intervention whose section has a ``trigger`` runs on what a metric says instead of its
+    schedule: the trigger (``agents/triggers.py``) reads every update's metrics (``observe``)
+    and decides at episode ends (``on_episode_end``); a fire arms the intervention, which runs at
+    the next update in its phase. The checks are rows of ``intervention_checks.csv``."""
 
     def __init__(self, items: list[Intervention], frames_per_step: int = 1):
         self.items = {item.key: item for item in items}
         self.frames_per_step = frames_per_step
         self.rows: Rows = []
+        self.triggers = {key: MetricTrigger(t.metric, t.condition, t.threshold, t.every,
+                                            t.window, t.cooldown, t.once)
+                         for key, item in self.items.items()
+                         if (t := getattr(item.cfg, "trigger", None)) is not None}
+        self.armed: set[str] = set()
+        self.check_rows: Rows = []
 
     def apply(self, key: str, agent) -> Metrics:
         """Run intervention ``key`` on ``agent`` now and record what it touched."""
@@ -252,12 +291,35 @@ class Interventions:
                               "update": agent.updates, "kind": key, **row})
         return metrics
 
+    def _due(self, key: str, item: Intervention, agent) -> bool:
+        if key in self.triggers:
+            if key in self.armed:
+                self.armed.discard(key)
+                return True
+            return False
+        return item.due(agent.step, agent.updates)
+
     def _run(self, phase: str, agent) -> Metrics:
         metrics: Metrics = {}
         for key, item in self.items.items():
-            if item.phase == phase and item.due(agent.step, agent.updates):
+            if item.phase == phase and self._due(key, item, agent):
                 metrics.update(self.apply(key, agent))
         return metrics
+
+    def observe(self, metrics: dict[str, Any]) -> None:
+        """One update's metrics, for the triggers."""
+        for trigger in self.triggers.values():
+            trigger.observe(metrics)
+
+    def on_episode_end(self, info: dict[str, Any]) -> None:
+        """Checks of the triggers; a fire arms its intervention for the next update."""
+        episode, step = int(info["episode"]), int(info["step"])
+        for key, trigger in self.triggers.items():
+            if trigger.end_episode(episode, step):
+                self.armed.add(key)
+            self.check_rows += [{"kind": key, "metric": trigger.metric,
+                                 "frame": r["step"] * self.frames_per_step, **r}
+                                for r in trigger.pop_rows()]
 
     def before_update(self, agent) -> None:
         """Those due before the update draws its batch (Reset)."""
@@ -271,19 +333,36 @@ class Interventions:
         out, self.rows = self.rows, []
         return out
 
+    def pop_check_rows(self) -> Rows:
+        """``intervention_checks.csv`` rows since the last call."""
+        out, self.check_rows = self.check_rows, []
+        return out
+
     def summary(self) -> dict[str, Any]:
-        return {k: v for item in self.items.values() for k, v in item.summary().items()}
+        out = {k: v for item in self.items.values() for k, v in item.summary().items()}
+        out.update({f"{key}_fired_steps": list(t.fired_steps)
+                    for key, t in self.triggers.items()})
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {}
         for item in self.items.values():
             state.update(item.state_dict())
+        if self.triggers:
+            state["triggers"] = {k: t.state_dict() for k, t in self.triggers.items()}
+            state["armed"] = sorted(self.armed)
+            state["check_rows"] = list(self.check_rows)
         return state | {"rows": list(self.rows)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rows = list(state["rows"])
         for item in self.items.values():
             item.load_state_dict(state)
+        for key, saved in state.get("triggers", {}).items():
+            if key in self.triggers:
+                self.triggers[key].load_state_dict(saved)
+        self.armed = set(state.get("armed", []))
+        self.check_rows = list(state.get("check_rows", []))
 
 
 def make_interventions(cfg, total_steps: int, frames_per_step: int = 1) -> Interventions:

@@ -13,6 +13,37 @@ from configs.base import StrictModel
 from configs.registry import register
 
 
+class TriggerConfig(StrictModel):
+    """Fire an intervention on a logged per-update metric instead of a schedule
+    (``agents/triggers.py``): at the end of every ``every``-th episode with updates, ``v`` = the
+    metric's mean over the last ``window`` such episodes; ``levelled``: ``|v - v_prev| <=
+    threshold`` (the Adaptive RR's rule generalised), ``above`` / ``below``: ``v`` beyond
+    ``threshold``. The intervention runs at the next update after a fire; no new fire within
+    ``cooldown`` agent steps; ``once``: at most one fire. Every check is a row of
+    ``intervention_checks.csv``."""
+
+    metric: str = Field(..., description="a per-update metric, e.g. dormant0.025/critic, "
+                        "fau/critic, loss/critic")
+    condition: Literal["levelled", "above", "below"] = Field(..., description="the rule")
+    threshold: float = Field(..., description="eps of levelled (> 0) or the level crossed")
+    every: int = Field(1, ge=1, description="episodes between checks")
+    window: int = Field(1, ge=1, description="episodes pooled per check")
+    cooldown: int = Field(0, ge=0, description="agent steps after a fire without another")
+    once: bool = Field(False, description="fire at most once")
+
+    @model_validator(mode="after")
+    def _positive_eps(self) -> "TriggerConfig":
+        if self.condition == "levelled" and not self.threshold > 0:
+            raise ValueError("levelled needs threshold > 0")
+        return self
+
+
+def _one_of(section, names: tuple[str, ...]) -> None:
+    """Exactly one of ``names`` set (a period unit or a trigger)."""
+    if sum(getattr(section, n) is not None for n in names) != 1:
+        raise ValueError(f"set exactly one of {', '.join(names)}")
+
+
 class ResetConfig(StrictModel):
     """Periodic Reset (Nikishin et al. 2022): re-initialise ``modules`` and their Adam state.
 
@@ -20,10 +51,27 @@ class ResetConfig(StrictModel):
     inside the run (none at its end); the replay buffer (and any module not named) is kept.
     """
 
-    count: int = Field(10, ge=1, description="resets over the run (ARR paper: 10; quadruped 5)")
+    count: int | None = Field(10, ge=1, description="resets over the run (ARR paper: 10; "
+                              "quadruped 5); null with a trigger")
+    trigger: TriggerConfig | None = Field(None, description="reset when a metric says so "
+                                          "instead (count: null)")
     modules: list[Literal["actor", "critic", "encoder"]] = Field(
         ["actor", "critic"], min_length=1, description="modules to reset (the critic's target "
         "is set to the fresh critic); encoder only for pixel agents")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trigger_replaces_count(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("trigger") is not None:
+            if data.get("count") is not None:
+                raise ValueError("set either count or trigger")
+            data = {**data, "count": None}
+        return data
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "ResetConfig":
+        _one_of(self, ("count", "trigger"))
+        return self
 
 
 class ReDoConfig(StrictModel):
@@ -47,6 +95,7 @@ class ReDoConfig(StrictModel):
     every_steps: int | None = Field(None, ge=1, description="agent steps between ReDo steps "
                                     "(ARR presets: 1000)")
     every_updates: int | None = Field(None, ge=1, description="updates between ReDo steps")
+    trigger: TriggerConfig | None = Field(None, description="ReDo when a metric says so")
     tau: float = Field(0.025, ge=0, lt=1, description="dormant if score <= tau")
     modules: list[Literal["actor", "critic", "encoder"]] = Field(
         ["actor", "critic"], min_length=1, description="modules whose hidden layers ReDo treats "
@@ -63,7 +112,9 @@ class ReDoConfig(StrictModel):
 
     @model_validator(mode="after")
     def _one_period(self) -> "ReDoConfig":
-        if (self.every_steps is None) == (self.every_updates is None):
+        if self.trigger is not None:
+            _one_of(self, ("every_steps", "every_updates", "trigger"))
+        elif (self.every_steps is None) == (self.every_updates is None):
             raise ValueError("set exactly one of every_steps (agent steps) and every_updates")
         return self
 
@@ -83,13 +134,16 @@ class ShrinkPerturbConfig(StrictModel):
                                   "(null: 1 - shrink)")
     every_steps: int | None = Field(None, ge=1, description="agent steps between applications")
     every_updates: int | None = Field(None, ge=1, description="updates between applications")
+    trigger: TriggerConfig | None = Field(None, description="apply when a metric says so")
     modules: list[Literal["actor", "critic", "encoder"]] = Field(
         ["actor", "critic"], min_length=1, description="modules shrunk and perturbed "
         "(encoder: pixel agents)")
 
     @model_validator(mode="after")
     def _one_period(self) -> "ShrinkPerturbConfig":
-        if (self.every_steps is None) == (self.every_updates is None):
+        if self.trigger is not None:
+            _one_of(self, ("every_steps", "every_updates", "trigger"))
+        elif (self.every_steps is None) == (self.every_updates is None):
             raise ValueError("set exactly one of every_steps (agent steps) and every_updates")
         return self
 

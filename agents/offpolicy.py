@@ -237,6 +237,7 @@ class OffPolicyAgent:
 
     def on_episode_end(self, info: dict[str, Any]) -> None:
         self.rr_schedule.on_episode_end(info)
+        self.interventions.on_episode_end(info)
 
     # --- learning -------------------------------------------------------------------------
     def _sample(self, mu: torch.Tensor, std: float) -> torch.Tensor:
@@ -354,6 +355,7 @@ class OffPolicyAgent:
         metrics["batch_reward"] = batch["reward"].mean()
         self.updates += 1
         self.rr_schedule.observe(metrics)
+        self.interventions.observe(metrics)
         metrics.update(actor_std=std, rr=self.rr_schedule.rr)
         for hook in self.hooks:                   # ReDo, representation probe: when due
             metrics |= hook.after_update(self)
@@ -368,7 +370,8 @@ class OffPolicyAgent:
 
     def records(self) -> dict[str, list[dict]]:
         """``interventions`` rows and, for the adaptive RR, ``rr_checks`` / ``fau_episodes``."""
-        tables = {"interventions": self.interventions.pop_rows()}
+        tables = {"interventions": self.interventions.pop_rows(),
+                  "intervention_checks": self.interventions.pop_check_rows()}
         pop = getattr(self.rr_schedule, "pop_records", None)
         if pop is not None:
             tables.update(pop())
