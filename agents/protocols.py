@@ -200,11 +200,20 @@ class InterventionSet(Protocol):
         """Run the due ``after`` interventions (ReDo) after an update (a post-update hook);
         their metrics."""
 
+    def observe(self, metrics: dict[str, Any]) -> None:
+        """One update's metrics, read by the interventions' metric triggers."""
+
+    def on_episode_end(self, info: dict[str, Any]) -> None:
+        """The triggers' checks (``episode``, ``step``); a fire arms its intervention."""
+
     def pop_rows(self) -> list[dict[str, Any]]:
         """``interventions.csv`` rows since the last call."""
 
+    def pop_check_rows(self) -> list[dict[str, Any]]:
+        """``intervention_checks.csv`` rows (the triggers' checks) since the last call."""
+
     def summary(self) -> dict[str, Any]:
-        """Every intervention's counters, for ``summary.json``."""
+        """Every intervention's counters (and trigger fire steps), for ``summary.json``."""
 
     def state_dict(self) -> dict[str, Any]:
         """Counters and pending rows, for exact resume."""
