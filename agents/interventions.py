@@ -85,6 +85,10 @@ def check_interventions(cfg, pixels: bool) -> None:
     if cfg.actor.type != "mlp":
         lacks["actor"] = (f"the {cfg.actor.type} actor has no MLP layers to re-initialise "
                           "(Reset and ReDo treat the MLP actor)")
+    l2 = getattr(cfg, "l2_init", None)
+    for module in (l2.modules if l2 is not None else []):
+        if module == "encoder" and not pixels:
+            raise ConfigError(f"config error: agent.l2_init.modules: encoder: {lacks['encoder']}")
     for key, cls in REGISTRY.items():
         section = getattr(cfg, key, None)
         if section is None:

@@ -148,6 +148,19 @@ class ShrinkPerturbConfig(StrictModel):
         return self
 
 
+class L2InitConfig(StrictModel):
+    """Regenerative L2-init (Kumar et al. 2023): ``coef * ||theta - theta(0)||^2`` added to the
+    loss of each named module (critic and encoder: the critic loss; actor: the actor loss),
+    ``theta(0)`` its parameters at construction (``agents/l2_init.py``). Logged as
+    ``l2_init/<module>``."""
+
+    coef: float = Field(..., gt=0, description="lambda of the penalty (Kumar et al.: 1e-2 "
+                        "to 1e-5 by task)")
+    modules: list[Literal["actor", "critic", "encoder"]] = Field(
+        ["actor", "critic"], min_length=1, description="modules pulled towards their init "
+        "(encoder: pixel agents)")
+
+
 register("intervention", "reset", ResetConfig, "agents.interventions:Reset")
 register("intervention", "redo", ReDoConfig, "agents.interventions:ReDo")
 register("intervention", "shrink_perturb", ShrinkPerturbConfig, "agents.interventions:ShrinkPerturb")

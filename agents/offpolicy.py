@@ -66,6 +66,7 @@ from agents.base import DivergenceError, Transition
 from agents.encoder_init import RECORD_FILE, load_encoder
 from agents.fused_adam import adam_step
 from agents.interventions import check_interventions, make_interventions
+from agents.l2_init import L2Init
 from agents.normalizer import RunningNormalizer
 from agents.offpolicy_checks import check_spaces
 from agents.offpolicy_nets import Actor, Critic, Encoder, make_actor, make_encoder, sample_action
@@ -131,6 +132,9 @@ class OffPolicyAgent:
         self.rr_schedule = make_rr_schedule(cfg.rr_schedule, self.frames_per_step)
         self.interventions = make_interventions(cfg, total_steps, self.frames_per_step)
         self.representation = RepresentationLog(cfg.representation)
+        # regenerative L2-init: theta(0) captured now, after every initialisation and transfer
+        self.l2_init = ({m: L2Init([getattr(self, m)], cfg.l2_init.coef)
+                         for m in cfg.l2_init.modules} if cfg.l2_init is not None else {})
         self.weight_metrics = WeightMetricsLog(cfg.weight_metrics_every, {
             "encoder": self.encoder, "actor": self.actor, "critic": self.critic})
         # after_update(agent), in order: ReDo / S&P, representation probe, weight metrics
@@ -274,9 +278,16 @@ class OffPolicyAgent:
             loss, q1, target_q, hidden = self._critic_loss_fn(
                 h, batch["action"], batch["reward"], batch["discount"], next_h, std, next_obs,
                 features)
+        total = loss if aux_loss is None else loss + aux_loss
+        aux_metrics = dict(aux_metrics)
+        for name in ("critic", "encoder"):
+            if name in self.l2_init:
+                penalty = self.l2_init[name]()
+                aux_metrics[f"l2_init/{name}"] = penalty.detach()
+                total = total + penalty
         for opt in self._critic_opts:
             opt.zero_grad(set_to_none=True)
-        (loss if aux_loss is None else loss + aux_loss).backward()
+        total.backward()
         for opt in self._critic_opts:
             adam_step(opt)
         self.maps["critic"] = hidden
@@ -306,11 +317,14 @@ class OffPolicyAgent:
         of this pass would be discarded anyway)."""
         with autocast(self.cfg.precision, self.device):
             loss, maps = self._actor_loss_fn(h, std, obs)
+        penalty = self.l2_init["actor"]() if "actor" in self.l2_init else None
         self.actor_opt.zero_grad(set_to_none=True)
-        loss.backward(inputs=self._actor_params)
+        (loss if penalty is None else loss + penalty).backward(inputs=self._actor_params)
         adam_step(self.actor_opt)
         self.maps["actor"] = maps
         metrics = {"loss/actor": loss.detach()}
+        if penalty is not None:
+            metrics["l2_init/actor"] = penalty.detach()
         if self.cfg.plasticity_metrics and maps is not None:
             metrics.update(module_metrics("actor", maps, DORMANT_TAUS))
         return metrics
@@ -405,6 +419,8 @@ class OffPolicyAgent:
                      replay=self.replay.state_dict() if include_replay else None)
         if self.weight_metrics.every is not None:
             state["weight_metrics"] = self.weight_metrics.state_dict()
+        if self.l2_init:
+            state["l2_init"] = {m: p.state_dict() for m, p in self.l2_init.items()}
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -421,6 +437,8 @@ class OffPolicyAgent:
             self.interventions.load_state_dict(state["interventions"])
         if "weight_metrics" in state:
             self.weight_metrics.load_state_dict(state["weight_metrics"])
+        for m, saved in state.get("l2_init", {}).items():
+            self.l2_init[m].load_state_dict(saved)
         if state["replay"] is not None:
             self.replay.load_state_dict(state["replay"])
 

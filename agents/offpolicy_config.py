@@ -11,7 +11,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from agents.aux_config import AuxConfig
-from agents.interventions_config import ReDoConfig, ResetConfig, ShrinkPerturbConfig
+from agents.interventions_config import (L2InitConfig, ReDoConfig, ResetConfig,
+                                         ShrinkPerturbConfig)
 from agents.schedules_config import FixedRRConfig, parse_std_schedule
 from circuits.ncap_config import NCAPCircuitConfig
 from configs.base import StrictModel
@@ -110,6 +111,8 @@ class OffPolicyConfig(StrictModel):
     redo: ReDoConfig | None = Field(None, description="ReDo of tau-dormant units (null: off)")
     shrink_perturb: ShrinkPerturbConfig | None = Field(
         None, description="Shrink & Perturb of modules (null: off)")
+    l2_init: L2InitConfig | None = Field(None, description="regenerative L2-init: an L2 "
+                                         "penalty towards the initial weights (null: off)")
     actor_loss: Literal["min_q", "td3"] = Field(
         "min_q", description="min_q: -mean(min(Q1, Q2)(h, a ~ pi)) (DrQ-v2); td3: "
         "-mean(Q1(h, mu(h))), the deterministic mean on the first head (TD3)")
