@@ -85,6 +85,9 @@ def check_interventions(cfg, pixels: bool) -> None:
     if cfg.actor.type != "mlp":
         lacks["actor"] = (f"the {cfg.actor.type} actor has no MLP layers to re-initialise "
                           "(Reset and ReDo treat the MLP actor)")
+    if getattr(cfg, "activation", "relu") == "crelu" and getattr(cfg, "redo", None) is not None:
+        raise ConfigError("config error: agent.redo: ReDo treats ReLU units; with "
+                          "agent.activation=crelu no unit can be dormant (use relu)")
     l2 = getattr(cfg, "l2_init", None)
     for module in (l2.modules if l2 is not None else []):
         if module == "encoder" and not pixels:

@@ -115,7 +115,8 @@ class OffPolicyAgent:
         self.encoder, repr_dim = make_encoder(cfg, shape, self.pixels)
         self.encoder.to(self.device)
         self.actor = make_actor(cfg, repr_dim, self.action_dim, env).to(self.device)
-        dims = (repr_dim, self.action_dim, cfg.feature_dim, cfg.hidden_dim, cfg.double_q)
+        dims = (repr_dim, self.action_dim, cfg.feature_dim, cfg.hidden_dim, cfg.double_q,
+                cfg.hidden_norm, cfg.activation)
         self.critic = Critic(*dims).to(self.device)
         self.projection = None if acting_only else make_projection(cfg, repr_dim)
         if self.projection is not None:

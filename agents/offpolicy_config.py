@@ -101,6 +101,12 @@ class OffPolicyConfig(StrictModel):
     representation: RepresentationConfig = Field(default_factory=RepresentationConfig)
     encoder_init: EncoderInitConfig | None = Field(None, description="transfer: start from "
                                                    "another run's encoder")
+    hidden_norm: Literal["none", "layernorm"] = Field(
+        "none", description="LayerNorm before each hidden activation of the actor and critic "
+        "MLPs (a plasticity remedy; Lyle et al. 2023)")
+    activation: Literal["relu", "crelu"] = Field(
+        "relu", description="hidden activation of the actor and critic MLPs; crelu = "
+        "[relu(x), relu(-x)], twice the width (Abbas et al. 2023); not with ReDo")
     weight_metrics_every: int | None = Field(
         None, ge=1, description="every N updates log grad_norm/, weight/, weight_change/ of "
         "encoder, actor, critic and srank/erank of the critic's penultimate features (null: off)")

@@ -40,6 +40,26 @@ def orthogonal_init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
+class CReLU(nn.Module):
+    """Concatenated ReLU (Shang et al. 2016; for plasticity: Abbas et al. 2023):
+    ``[relu(x), relu(-x)]``, twice the width; half of its outputs are active for any input
+    with nonzero pre-activations, so no unit can go dormant."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([F.relu(x), F.relu(-x)], dim=-1)
+
+
+def hidden_block(in_dim: int, units: int, norm: str = "none", activation: str = "relu"
+                 ) -> tuple[list[nn.Module], int]:
+    """``Linear -> [LayerNorm] -> ReLU | CReLU`` (``agent.hidden_norm``, ``agent.activation``)
+    and its output width (``2 units`` with CReLU)."""
+    layers: list[nn.Module] = [nn.Linear(in_dim, units)]
+    if norm == "layernorm":
+        layers.append(nn.LayerNorm(units))
+    layers.append(CReLU() if activation == "crelu" else nn.ReLU())
+    return layers, units * (2 if activation == "crelu" else 1)
+
+
 class Encoder(nn.Module):
     """Four 3x3 conv layers (first stride 2), ReLU, flattened; input uint8-valued floats."""
 
@@ -92,13 +112,13 @@ class Actor(nn.Module):
     uses_encoder = True
     body_independent = False
 
-    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int | None, hidden_dim: int):
+    def __init__(self, repr_dim: int, action_dim: int, feature_dim: int | None, hidden_dim: int,
+                 norm: str = "none", activation: str = "relu"):
         super().__init__()
         self.trunk = trunk(repr_dim, feature_dim)
-        self.policy = nn.Sequential(
-            nn.Linear(feature_dim or repr_dim, hidden_dim), nn.ReLU(),
-            nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
-            nn.Linear(hidden_dim, action_dim))
+        first, width = hidden_block(feature_dim or repr_dim, hidden_dim, norm, activation)
+        second, width = hidden_block(width, hidden_dim, norm, activation)
+        self.policy = nn.Sequential(*first, *second, nn.Linear(width, action_dim))
         self.apply(orthogonal_init)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
@@ -109,13 +129,14 @@ class Actor(nn.Module):
         x, maps = self.trunk(h), []
         for layer in self.policy:
             x = layer(x)
-            if isinstance(layer, nn.ReLU):
+            if isinstance(layer, (nn.ReLU, CReLU)):
                 maps.append(x)
         return torch.tanh(x), maps
 
     def redo_pairs(self) -> list[tuple[nn.Linear, nn.Linear]]:
         """``(incoming, outgoing)`` Linear layers of each hidden ReLU layer, in map order."""
-        return [(self.policy[0], self.policy[2]), (self.policy[2], self.policy[4])]
+        linear = [m for m in self.policy if isinstance(m, nn.Linear)]
+        return [(linear[0], linear[1]), (linear[1], linear[2])]
 
 
 def sample_action(mu: torch.Tensor, std: float, clip: float | None) -> torch.Tensor:
@@ -133,15 +154,27 @@ def sample_action(mu: torch.Tensor, std: float, clip: float | None) -> torch.Ten
 class QHead(nn.Module):
     """``Q(z, a)``: Linear -> ReLU -> Linear -> ReLU -> Linear(1); returns the hidden maps too."""
 
-    def __init__(self, in_dim: int, hidden_dim: int):
+    def __init__(self, in_dim: int, hidden_dim: int, norm: str = "none",
+                 activation: str = "relu"):
         super().__init__()
+        width = hidden_dim * (2 if activation == "crelu" else 1)
         self.l1 = nn.Linear(in_dim, hidden_dim)
-        self.l2 = nn.Linear(hidden_dim, hidden_dim)
-        self.out = nn.Linear(hidden_dim, 1)
+        self.l2 = nn.Linear(width, hidden_dim)
+        self.out = nn.Linear(width, 1)
+        self.norm1 = nn.LayerNorm(hidden_dim) if norm == "layernorm" else None
+        self.norm2 = nn.LayerNorm(hidden_dim) if norm == "layernorm" else None
+        self.crelu = activation == "crelu"
+
+    def _act(self, x: torch.Tensor, norm: nn.Module | None) -> torch.Tensor:
+        if norm is not None:
+            x = norm(x)
+        if self.crelu:
+            return torch.cat([F.relu(x), F.relu(-x)], dim=-1)
+        return F.relu(x, inplace=True)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        h1 = F.relu(self.l1(x), inplace=True)
-        h2 = F.relu(self.l2(h1), inplace=True)
+        h1 = self._act(self.l1(x), self.norm1)
+        h2 = self._act(self.l2(h1), self.norm2)
         return self.out(h2), (h1, h2)
 
     def redo_pairs(self) -> list[tuple[nn.Linear, nn.Linear]]:
@@ -152,12 +185,12 @@ class Critic(nn.Module):
     """``Q_i(trunk(h), a)`` for ``i = 1, 2`` (``double_q``) or ``i = 1`` alone (DDPG)."""
 
     def __init__(self, repr_dim: int, action_dim: int, feature_dim: int | None, hidden_dim: int,
-                 double_q: bool = True):
+                 double_q: bool = True, norm: str = "none", activation: str = "relu"):
         super().__init__()
         self.trunk = trunk(repr_dim, feature_dim)
         in_dim = (feature_dim or repr_dim) + action_dim
-        self.q1 = QHead(in_dim, hidden_dim)
-        self.q2 = QHead(in_dim, hidden_dim) if double_q else None
+        self.q1 = QHead(in_dim, hidden_dim, norm, activation)
+        self.q2 = QHead(in_dim, hidden_dim, norm, activation) if double_q else None
         self.apply(orthogonal_init)
 
     def forward(self, h: torch.Tensor, action: torch.Tensor):

@@ -176,4 +176,5 @@ def mlp_offpolicy_actor(actor_cfg, repr_dim: int, act_dim: int, agent_cfg, env) 
     """DrQ-v2's actor (``agents/offpolicy_nets.py``) on ``repr_dim`` encoder features."""
     from agents.offpolicy_nets import Actor
 
-    return Actor(repr_dim, act_dim, agent_cfg.feature_dim, agent_cfg.hidden_dim)
+    return Actor(repr_dim, act_dim, agent_cfg.feature_dim, agent_cfg.hidden_dim,
+                 agent_cfg.hidden_norm, agent_cfg.activation)
