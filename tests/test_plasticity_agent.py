@@ -316,6 +316,20 @@ def test_interventions_an_agent_cannot_take_exit_2_with_one_line(tmp_path, capsy
     assert not run.exists()
 
 
+@pytest.mark.parametrize("variant, key", [("rr2_snp", "shrink_perturb"), ("rr2_l2init", "l2_init"),
+                                          ("rr2_layernorm", "hidden_norm"),
+                                          ("rr2_triggered_reset", "reset")])
+def test_plasticity_toolbox_arms_are_overrides_of_the_rr2_presets(variant, key):
+    for task in ("cheetah_run", "walker_run", "quadruped_run"):
+        path = ROOT / f"configs/arr/{task}_{variant}.yaml"
+        assert len(yaml.safe_load(path.read_text())) <= 4, f"{path.name} is not an override"
+        cfg = load_config(path)
+        rr2 = load_config(ROOT / f"configs/arr/{task}_rr2.yaml")
+        assert cfg.name == f"arr_{task}_{variant}" and cfg.agent.rr_schedule == rr2.agent.rr_schedule
+        assert getattr(cfg.agent, key) not in (None, "none")
+        assert cfg.agent.model_dump(exclude={key}) == rr2.agent.model_dump(exclude={key})
+
+
 def test_paper_comparison_presets_are_a_few_lines_over_their_task_preset():
     for task in ("cheetah_run", "walker_run", "quadruped_run"):
         for variant in ("rr0.5", "rr2", "rr2_reset", "rr2_redo", "arr"):
