@@ -30,10 +30,13 @@ One update (``update``) on a replay batch (pixels: independent random shifts of 
 
 Plugged in, each owned by the agent and chosen by config: auxiliary losses (``agent.aux``,
 ``agents/auxiliary``) through one call in the critic step, ``aux.critic_extra(h, batch, step)
--> (loss, features, metrics)``; interventions (``agent.reset``/``redo``,
-``agents/interventions.py``): Reset before the update draws its batch, ReDo after it on its
-hidden maps (``maps``); the post-update ``hooks``: ReDo and the representation probe
-(``agents/representation.py``); a transferred encoder (``agent.encoder_init``,
+-> (loss, features, metrics)``; interventions (``agent.reset``/``redo``/``shrink_perturb``,
+``agents/interventions.py``, on a schedule or a metric trigger): Reset before the update draws
+its batch, ReDo and Shrink & Perturb after it (ReDo on its hidden maps, ``maps``); the
+post-update ``hooks``: those interventions, the representation probe
+(``agents/representation.py``) and the weight metrics (``agents/weight_metrics.py``);
+regenerative L2-init (``agent.l2_init``) in the critic and actor losses; LayerNorm / CReLU
+options of the MLPs (``agents/offpolicy_nets.py``); a transferred encoder (``agent.encoder_init``,
 ``agents/encoder_init.py``). Speed (issue 19): fused Adam by its kernels
 (``agents/fused_adam.py``, bit-identical to ``Adam.step``); ``precision: bf16`` autocasts the
 forward passes (``agents/precision.py``); ``compile: true`` compiles both losses.
