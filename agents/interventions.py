@@ -40,16 +40,22 @@ Rows = list[dict[str, Any]]          # one dict per module touched: {"module": n
 Metrics = dict[str, float]
 
 
-REGISTRY: dict[str, type] = {}
-
-
 def register(key: str):
-    """Class decorator: the intervention configured by ``agent.<key>``."""
+    """Class decorator of a built-in intervention: its config key (``agent.<key>``) as
+    ``cls.key``. The class is found through ``configs.registry`` (kind ``intervention``),
+    where its config section registers it with this module's path."""
     def add(cls):
         cls.key = key
-        REGISTRY[key] = cls
         return cls
     return add
+
+
+def registered() -> dict[str, type]:
+    """``{config key: implementation class}`` of every registered intervention, in
+    registration order (``configs.registry``: built-ins and plug-ins alike)."""
+    from configs import registry
+
+    return {c.name: c.implementation() for c in registry.components("intervention")}
 
 
 def logged_per_update(cfg, pixels: bool) -> set[str]:
@@ -92,11 +98,11 @@ def check_interventions(cfg, pixels: bool) -> None:
     for module in (l2.modules if l2 is not None else []):
         if module == "encoder" and not pixels:
             raise ConfigError(f"config error: agent.l2_init.modules: encoder: {lacks['encoder']}")
-    for key, cls in REGISTRY.items():
+    for key, cls in registered().items():
         section = getattr(cfg, key, None)
         if section is None:
             continue
-        for module in section.modules:
+        for module in getattr(section, "modules", ()):
             if module in lacks:
                 raise ConfigError(f"config error: agent.{key}.modules: {module}: {lacks[module]}")
         if getattr(section, "trigger", None) is not None:
@@ -375,6 +381,10 @@ class Interventions:
 def make_interventions(cfg, total_steps: int, frames_per_step: int = 1) -> Interventions:
     """Every registered intervention whose section ``cfg.<key>`` is set (``OffPolicyConfig``);
     ``total_steps``: the run's agent steps (Reset spreads its resets over them)."""
-    items = [cls(getattr(cfg, key), total_steps) for key, cls in REGISTRY.items()
-             if getattr(cfg, key, None) is not None]
+    items = []
+    for key, cls in registered().items():
+        if getattr(cfg, key, None) is not None:
+            item = cls(getattr(cfg, key), total_steps)
+            item.key = key
+            items.append(item)
     return Interventions(items, frames_per_step)

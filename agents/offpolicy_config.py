@@ -11,12 +11,12 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from agents.aux_config import AuxConfig
-from agents.interventions_config import (L2InitConfig, ReDoConfig, ResetConfig,
-                                         ShrinkPerturbConfig)
+from agents.interventions_config import L2InitConfig
+from agents.interventions_config import ReDoConfig, ResetConfig, ShrinkPerturbConfig  # noqa: F401 (re-export)
 from agents.schedules_config import FixedRRConfig, parse_std_schedule
 from circuits.ncap_config import NCAPCircuitConfig
 from configs.base import StrictModel
-from configs.registry import register, section
+from configs.registry import keyed_sections, register, section
 
 
 class OffPolicyMLPActorConfig(StrictModel):
@@ -51,6 +51,7 @@ class EncoderInitConfig(StrictModel):
     projection: bool = Field(True, description="also load g (the critic trunk or projection)")
 
 
+@keyed_sections("intervention")
 class OffPolicyConfig(StrictModel):
     """One off-policy actor-critic for states and pixels (``agents/offpolicy.py``).
 
@@ -113,10 +114,6 @@ class OffPolicyConfig(StrictModel):
     plasticity_metrics: bool = Field(True, description="log FAU of encoder and actor and the "
                                      "tau-dormant ratios (0, 0.025) of actor and critic; the "
                                      "critic FAU is always logged")
-    reset: ResetConfig | None = Field(None, description="periodic Reset of modules (null: off)")
-    redo: ReDoConfig | None = Field(None, description="ReDo of tau-dormant units (null: off)")
-    shrink_perturb: ShrinkPerturbConfig | None = Field(
-        None, description="Shrink & Perturb of modules (null: off)")
     l2_init: L2InitConfig | None = Field(None, description="regenerative L2-init: an L2 "
                                          "penalty towards the initial weights (null: off)")
     actor_loss: Literal["min_q", "td3"] = Field(
@@ -135,6 +132,7 @@ class OffPolicyConfig(StrictModel):
         return v
 
 
+@keyed_sections("intervention")
 class DrQV2Config(OffPolicyConfig):
     """DrQ-v2 from pixels (``agents/drqv2.py``): the off-policy agent with its paper defaults,
     refusing state observations."""

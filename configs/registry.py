@@ -20,8 +20,9 @@ kind             tag     implementation(...) ->
                          acting_only=, total_steps=)`` -> an ``Agent``
 ``rr_schedule``  type    ``(cfg, frames_per_step=)`` -> an ``RRSchedule``
 ``aux_loss``     type    ``(cfg, label, latent_dim, action_dim)`` -> an ``AuxLoss`` module
-``intervention`` (none)  ``(reset_cfg, redo_cfg, total_steps, frames_per_step)`` -> the
-                         ``InterventionSchedule`` (keys ``agent.reset`` / ``agent.redo``)
+``intervention`` (none)  ``(section, total_steps)`` -> an ``Intervention``; each is a key of
+                         its own in the off-policy config (``agent.reset``, ``agent.redo``,
+                         ``agent.shrink_perturb``, ...: ``keyed_sections``)
 ``ppo.actor``    type    ``(actor_cfg, obs_dim, act_dim, env)`` -> ``(actor, Gaussian head)``
 ``es.actor``     type    ``(actor_cfg, obs_dim, act_dim, env)`` -> a deterministic actor
 ``offpolicy.actor`` type ``(actor_cfg, repr_dim, act_dim, agent_cfg, env)`` -> an actor
@@ -37,9 +38,10 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Callable, Union
+from typing import Annotated, Any, Callable, Optional, Union
 
 from pydantic import Field
+from pydantic.fields import FieldInfo
 
 from configs.base import StrictModel
 
@@ -167,10 +169,38 @@ def track_sections(model: type) -> None:
             _SECTIONS.append((model, name, mark.kind, mark.many))
 
 
+_KEYED: list[tuple[type, str]] = []
+
+
+def keyed_sections(kind: str) -> Callable[[type], type]:
+    """Class decorator: the model gets one optional field per registered component of
+    ``kind``, named by the component (``agent.reset``, ``agent.redo``, ...; default null = off),
+    added again by ``refresh`` when a plug-in registers more. The component's docstring's first
+    line is the field's description."""
+    def add(model: type) -> type:
+        _KEYED.append((model, kind))
+        if _add_keyed(model, kind):
+            model.model_rebuild(force=True)
+        return model
+    return add
+
+
+def _add_keyed(model: type, kind: str) -> bool:
+    added = False
+    for comp in components(kind):
+        if comp.name in model.__pydantic_fields__:
+            continue
+        doc = (comp.config.__doc__ or comp.name).strip().splitlines()[0]
+        model.__pydantic_fields__[comp.name] = FieldInfo.from_annotated_attribute(
+            Optional[comp.config], Field(None, description=f"{doc} (null: off)"))
+        added = True
+    return added
+
+
 def refresh() -> None:
     """Widen every ``section`` field to the configs registered now and rebuild the models
     (each after the models it contains: in creation order) so validation accepts them."""
-    changed = False
+    changed = any([_add_keyed(model, kind) for model, kind in _KEYED])
     for model, name, kind, many in _SECTIONS:
         field = model.__pydantic_fields__[name]
         new = list[Annotated[union(kind), Section(kind, many)]] if many else union(kind)

@@ -6,49 +6,59 @@ from types import SimpleNamespace
 
 import pytest
 
-from agents import interventions
+from configs import registry
+from configs.base import StrictModel
 from agents.interventions import (Interventions, ReDo, Reset, check_interventions,
                                   make_interventions, register)
 from configs.loader import ConfigError
 from configs.schema import OffPolicyConfig, ReDoConfig, ResetConfig
 
 
+class Shrink:
+    """A toy intervention under ``agent.shrink``, registered for two tests only."""
+
+    phase = "after"
+
+    def __init__(self, cfg, total_steps=0):
+        self.cfg, self.applied = cfg, 0
+
+    @staticmethod
+    def check(agent_cfg, cfg):
+        if cfg.factor <= 0:
+            raise ConfigError("config error: agent.shrink.factor: must be positive")
+
+    def due(self, step, updates):
+        return updates % 2 == 0
+
+    def apply(self, agent):
+        agent.weight *= self.cfg.factor
+        self.applied += 1
+        rows = [{"module": "critic", "factor": self.cfg.factor}]
+        return rows, {"shrink/weight": agent.weight}
+
+    def summary(self):
+        return {"shrinks": self.applied}
+
+    def state_dict(self):
+        return {"shrinks": self.applied}
+
+    def load_state_dict(self, state):
+        self.applied = state["shrinks"]
+
+
+class ShrinkConfig(StrictModel):
+    factor: float = 0.5
+    modules: list[str] = []
+
+
 @pytest.fixture
 def shrink_every_other_update():
-    """A toy intervention under ``agent.shrink``, registered for one test only."""
-
-    @register("shrink")
-    class Shrink:
-        phase = "after"
-
-        def __init__(self, cfg, total_steps=0):
-            self.cfg, self.applied = cfg, 0
-
-        @staticmethod
-        def check(agent_cfg, cfg):
-            if cfg.factor <= 0:
-                raise ConfigError("config error: agent.shrink.factor: must be positive")
-
-        def due(self, step, updates):
-            return updates % 2 == 0
-
-        def apply(self, agent):
-            agent.weight *= self.cfg.factor
-            self.applied += 1
-            rows = [{"module": "critic", "factor": self.cfg.factor}]
-            return rows, {"shrink/weight": agent.weight}
-
-        def summary(self):
-            return {"shrinks": self.applied}
-
-        def state_dict(self):
-            return {"shrinks": self.applied}
-
-        def load_state_dict(self, state):
-            self.applied = state["shrinks"]
-
+    """``Shrink`` registered as the intervention ``shrink`` (implementation by import path, as
+    a plug-in registers it), unregistered afterwards; the configs here are plain namespaces,
+    so no schema is rebuilt."""
+    registry.register("intervention", "shrink", ShrinkConfig, f"{__name__}:Shrink")
     yield Shrink
-    del interventions.REGISTRY["shrink"]
+    registry._REGISTRY["intervention"].pop("shrink")
 
 
 def agent_config(**sections):

@@ -41,6 +41,7 @@ agent:
   seed_frames: 50
   rr_schedule: {{type: toy_step, early: 0.5, late: 2.0, switch_step: {SWITCH}}}
   aux: {{losses: [{{type: toy_norm, target: 1.0}}]}}
+  toy_scale: {{factor: 0.5, every_updates: 100}}
 trainer: {{eval_every: 1000, eval_at_start: false, eval_episodes: 1, log_every: 50,
           checkpoint_every: 300, progress: false, tensorboard: false}}
 """)
@@ -71,6 +72,16 @@ def test_plugin_schedule_sets_the_replay_ratio_of_the_run(run):
 
 
 @pytest.mark.slow
+def test_plugin_intervention_ran_on_its_period_and_was_logged(run):
+    """``agent.toy_scale``: a section the schema gained from the plug-in's registration alone;
+    it ran after updates 100, 200, 300 (of ~352) and wrote its rows and summary key."""
+    with (run / "interventions.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["kind"], r["update"], r["module"]) for r in rows] == [
+        ("toy_scale", str(u), "critic") for u in (100, 200, 300)]
+    assert json.loads((run / "summary.json").read_text())["toy_scales"] == 3
+
+
 def test_plugin_schedule_ran_the_updates_it_made_due(run):
     """Hand count: updates start once seed_frames (50) transitions are stored; credit 0.5 per
     agent step before step 150, 2 per step from it: about 50 + 302 updates."""

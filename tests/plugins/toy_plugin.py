@@ -1,5 +1,6 @@
-"""A plug-in outside the packages (``tests/test_plugins.py``): a replay-ratio schedule and an
-auxiliary loss, each a config section plus an implementation, registered by name.
+"""A plug-in outside the packages (``tests/test_plugins.py``): a replay-ratio schedule, an
+auxiliary loss and an intervention, each a config section plus an implementation, registered
+by name.
 
 Selected by a config that lists this file under ``plugins:``::
 
@@ -7,6 +8,7 @@ Selected by a config that lists this file under ``plugins:``::
     agent:
       rr_schedule: {type: toy_step, early: 0.5, late: 2.0, switch_step: 150}
       aux: {losses: [{type: toy_norm, target: 1.0}]}
+      toy_scale: {factor: 0.5, every_updates: 100}
 
 The implementation paths name this module by ``__name__`` (the loader imports a plug-in file
 under a name of its own).
@@ -113,5 +115,44 @@ class ToyNormLoss(AuxLoss):
         return (square - self.target) ** 2, {f"aux/{self.label}/z_square": square.detach()}
 
 
+class ToyScaleConfig(StrictModel):
+    """Scale the critic's last layer by ``factor`` every ``every_updates`` updates."""
+
+    factor: float = Field(0.5, gt=0)
+    every_updates: int = Field(100, ge=1)
+
+
+class ToyScale:
+    """``ToyScaleConfig``'s intervention (``agents.protocols.Intervention``), after updates."""
+
+    phase = "after"
+
+    def __init__(self, cfg: ToyScaleConfig, total_steps: int = 0):
+        self.cfg, self.done = cfg, 0
+
+    @staticmethod
+    def check(agent_cfg: Any, cfg: ToyScaleConfig) -> None:
+        pass
+
+    def due(self, step: int, updates: int) -> bool:
+        return updates % self.cfg.every_updates == 0
+
+    def apply(self, agent: Any) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        with torch.no_grad():
+            agent.critic.q1.out.weight.mul_(self.cfg.factor)
+        self.done += 1
+        return [{"module": "critic", "factor": self.cfg.factor}], {}
+
+    def summary(self) -> dict[str, Any]:
+        return {"toy_scales": self.done}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"toy_scales_done": self.done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.done = state.get("toy_scales_done", 0)
+
+
+register("intervention", "toy_scale", ToyScaleConfig, f"{__name__}:ToyScale")
 register("rr_schedule", "toy_step", ToyStepRRConfig, f"{__name__}:ToyStepReplayRatio.from_config")
 register("aux_loss", "toy_norm", ToyNormAuxConfig, f"{__name__}:ToyNormLoss.from_config")
