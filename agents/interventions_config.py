@@ -44,6 +44,15 @@ def _one_of(section, names: tuple[str, ...]) -> None:
         raise ValueError(f"set exactly one of {', '.join(names)}")
 
 
+def _check_period(section) -> None:
+    """A periodic section (ReDo, Shrink & Perturb): exactly one of ``every_steps``,
+    ``every_updates`` and (where it has one) ``trigger``."""
+    if section.trigger is not None:
+        _one_of(section, ("every_steps", "every_updates", "trigger"))
+    elif (section.every_steps is None) == (section.every_updates is None):
+        raise ValueError("set exactly one of every_steps (agent steps) and every_updates")
+
+
 class ResetConfig(StrictModel):
     """Periodic Reset (Nikishin et al. 2022): re-initialise ``modules`` and their Adam state.
 
@@ -112,10 +121,7 @@ class ReDoConfig(StrictModel):
 
     @model_validator(mode="after")
     def _one_period(self) -> "ReDoConfig":
-        if self.trigger is not None:
-            _one_of(self, ("every_steps", "every_updates", "trigger"))
-        elif (self.every_steps is None) == (self.every_updates is None):
-            raise ValueError("set exactly one of every_steps (agent steps) and every_updates")
+        _check_period(self)
         return self
 
 
@@ -141,10 +147,7 @@ class ShrinkPerturbConfig(StrictModel):
 
     @model_validator(mode="after")
     def _one_period(self) -> "ShrinkPerturbConfig":
-        if self.trigger is not None:
-            _one_of(self, ("every_steps", "every_updates", "trigger"))
-        elif (self.every_steps is None) == (self.every_updates is None):
-            raise ValueError("set exactly one of every_steps (agent steps) and every_updates")
+        _check_period(self)
         return self
 
 
