@@ -367,6 +367,15 @@ class Interventions:
             state["check_rows"] = list(self.check_rows)
         return state | {"rows": list(self.rows)}
 
+    def prepare_load(self, agent, state: dict[str, Any]) -> None:
+        """Before the agent's weights load from a checkpoint: an intervention that changes
+        the networks' structure (plasticity injection) rebuilds it (its optional
+        ``prepare_load``)."""
+        for item in self.items.values():
+            prepare = getattr(item, "prepare_load", None)
+            if prepare is not None:
+                prepare(agent, state)
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rows = list(state["rows"])
         for item in self.items.values():

@@ -164,6 +164,27 @@ class L2InitConfig(StrictModel):
         "(encoder: pixel agents)")
 
 
+class PlasticityInjectionConfig(StrictModel):
+    """Plasticity injection (Nikishin et al. 2023) into the critic's Q heads
+    (``agents/plasticity_injection.py``): ``Q(z, a) = Q_frozen(z, a) + (Q_fresh(z, a) -
+    Q_twin(z, a))``, unchanged at injection, only the fresh heads training. Once at ``at_step``
+    (the paper: halfway through training), or when ``trigger`` fires (each fire nests one more
+    injection)."""
+
+    at_step: int | None = Field(None, ge=1, description="agent step of the injection")
+    trigger: TriggerConfig | None = Field(None, description="inject when a metric says so")
+    modules: list[Literal["critic"]] = Field(
+        ["critic"], min_length=1, description="the critic's Q heads (the layers after its "
+        "trunk); the actor is not injected")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "PlasticityInjectionConfig":
+        _one_of(self, ("at_step", "trigger"))
+        return self
+
+
 register("intervention", "reset", ResetConfig, "agents.interventions:Reset")
 register("intervention", "redo", ReDoConfig, "agents.interventions:ReDo")
 register("intervention", "shrink_perturb", ShrinkPerturbConfig, "agents.interventions:ShrinkPerturb")
+register("intervention", "plasticity_injection", PlasticityInjectionConfig,
+         "agents.plasticity_injection:PlasticityInjection")

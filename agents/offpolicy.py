@@ -160,11 +160,7 @@ class OffPolicyAgent:
         self._actor_params = list(self.actor.parameters())
         self.actor_opt = torch.optim.Adam(self._actor_params, lr=cfg.lr, fused=True)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, fused=True)
-        # Polyak pairs (target, online) for one foreach lerp; the lists hold the parameters
-        # themselves, which Reset, ReDo and loading change in place
-        self._polyak = polyak_pairs((self.critic_target, self.critic),
-                                    *([(self.actor_target, self.actor)]
-                                      if self.actor_target is not None else []))
+        self.pair_targets()
         self._critic_loss_fn, self._actor_loss_fn = self.critic_loss, self.actor_loss
         if cfg.compile:
             import torch._inductor.config as inductor_config
@@ -179,6 +175,14 @@ class OffPolicyAgent:
         # the critic, the encoder
         self._critic_opts = [*self.aux.optimizers_with_critic, self.critic_opt,
                              *([self.encoder_opt] if self.encoder_opt is not None else [])]
+
+    def pair_targets(self) -> None:
+        """Polyak pairs (target, online) for one foreach lerp; the lists hold the parameters
+        themselves, which Reset, ReDo and loading change in place (plasticity injection,
+        which adds parameters, calls this again)."""
+        self._polyak = polyak_pairs((self.critic_target, self.critic),
+                                    *([(self.actor_target, self.actor)]
+                                      if self.actor_target is not None else []))
 
     def _target(self, module: nn.Module, online: nn.Module) -> nn.Module:
         """A Polyak target: a frozen ``module`` starting from ``online``'s weights."""
@@ -428,6 +432,7 @@ class OffPolicyAgent:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.interventions.prepare_load(self, state.get("interventions", {}))
         for k, m in self._modules().items():
             m.load_state_dict(state[k])
         self.step, self.updates = state["step"], state["updates"]

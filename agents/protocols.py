@@ -164,7 +164,8 @@ class Intervention(Protocol):
     ``intervention`` kind under its config key: ``impl(section, total_steps)``. Class
     attributes: ``key`` (the config key under ``agent`` and the ``kind`` column of
     ``interventions.csv``) and ``phase`` (``"before"`` the batch is drawn or ``"after"`` the
-    update)."""
+    update). Optional: ``prepare_load(agent, state)``, for one that changes the networks'
+    structure, rebuilds it before a checkpoint's weights load (plasticity injection)."""
 
     def due(self, step: int, updates: int) -> bool:
         """At agent step ``step`` with ``updates`` updates done: run now? (Called once per
@@ -217,6 +218,10 @@ class InterventionSet(Protocol):
 
     def state_dict(self) -> dict[str, Any]:
         """Counters and pending rows, for exact resume."""
+
+    def prepare_load(self, agent: Any, state: dict[str, Any]) -> None:
+        """Before the agent's weights load: rebuild any network structure an intervention
+        changed (an intervention's optional ``prepare_load``: plasticity injection)."""
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a ``state_dict``."""

@@ -94,6 +94,16 @@ class WeightMetricsLog:
             out["erank/critic"] = effective_rank(features)
         return out
 
+    def remap(self, name: str, before: list[nn.Parameter]) -> None:
+        """After module ``name`` changed its parameters (plasticity injection): parameters it
+        had keep their initial values, new ones start from their present value. ``before``:
+        the module's parameter list before the change."""
+        if name not in self.init:
+            return
+        kept = {id(p): t for p, t in zip(before, self.init[name], strict=True)}
+        self.init[name] = [kept.get(id(p), p.detach().clone())
+                           for p in self.modules[name].parameters()]
+
     def state_dict(self) -> dict[str, list[torch.Tensor]]:
         return {k: [t.clone() for t in v] for k, v in self.init.items()}
 

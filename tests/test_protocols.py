@@ -61,7 +61,8 @@ def test_every_registered_aux_loss_has_every_member_of_the_aux_loss_protocol():
 
 def test_every_registered_intervention_has_every_member_and_the_set_too():
     sections = {"reset": {}, "redo": {"every_steps": 100},
-                "shrink_perturb": {"shrink": 0.9, "every_updates": 100}}
+                "shrink_perturb": {"shrink": 0.9, "every_updates": 100},
+                "plasticity_injection": {"at_step": 500}}
     built = []
     for component in registry.components("intervention"):
         cfg = component.config(**sections.get(component.name, {}))
