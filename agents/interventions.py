@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from agents.offpolicy_nets import orthogonal_init
-from agents.plasticity import redo_, reset_
+from agents.plasticity import DORMANT_TAUS, redo_, reset_
 from agents.protocols import Intervention
 from agents.shrink_perturb import shrink_perturb_
 from agents.triggers import MetricTrigger
@@ -63,7 +63,7 @@ def logged_per_update(cfg, pixels: bool) -> set[str]:
     read); auxiliary losses add ``loss/aux*`` and ``aux/*`` (checked by prefix)."""
     names = {"loss/critic", "q", "target_q", "loss/actor", "batch_reward", "actor_std", "rr",
              "fau/critic"}
-    taus = ("0", "0.025")
+    taus = [f"{t:g}" for t in DORMANT_TAUS]
     if cfg.plasticity_metrics:
         names |= {f"dormant{t}/critic" for t in taus}
         if cfg.actor.type == "mlp":
@@ -108,6 +108,24 @@ def check_interventions(cfg, pixels: bool) -> None:
         if getattr(section, "trigger", None) is not None:
             check_trigger(cfg, key, section.trigger, pixels)
         cls.check(cfg, section)
+
+
+class Periodic:
+    """``due`` every ``every_updates`` updates, or on the first update at or after each
+    multiple of ``every_steps`` agent steps (ReDo's and Shrink & Perturb's period)."""
+
+    def __init__(self, every_updates: int | None, every_steps: int | None):
+        self.every_updates, self.every_steps = every_updates, every_steps
+        self.periods_done = 0
+
+    def due(self, step: int, updates: int) -> bool:
+        if self.every_updates is not None:
+            return updates % self.every_updates == 0
+        periods = step // self.every_steps
+        if periods > self.periods_done:
+            self.periods_done = periods
+            return True
+        return False
 
 
 @register("reset")
@@ -164,7 +182,12 @@ class ReDo:
 
     def __init__(self, cfg, total_steps: int = 0):
         self.cfg = cfg
-        self.periods_done = 0   # multiples of every_steps already served
+        self.period = Periodic(cfg.every_updates, cfg.every_steps)
+
+    @property
+    def periods_done(self) -> int:
+        """Multiples of ``every_steps`` already served."""
+        return self.period.periods_done
 
     @staticmethod
     def check(agent_cfg, cfg) -> None:
@@ -175,14 +198,8 @@ class ReDo:
     def due(self, step: int, updates: int) -> bool:
         """After update number ``updates`` (1-based) at agent step ``step``: ``every_updates``
         divides ``updates``, or a multiple of ``every_steps`` has been reached since the last
-        ReDo."""
-        if self.cfg.every_updates is not None:
-            return updates % self.cfg.every_updates == 0
-        periods = step // self.cfg.every_steps
-        if periods > self.periods_done:
-            self.periods_done = periods
-            return True
-        return False
+        ReDo (``Periodic``)."""
+        return self.period.due(step, updates)
 
     def apply(self, agent) -> tuple[Rows, Metrics]:
         tau = self.cfg.tau
@@ -214,25 +231,7 @@ class ReDo:
         return {"redo_periods_done": self.periods_done}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.periods_done = state.get("redo_periods_done", 0)
-
-
-class Periodic:
-    """``due`` every ``every_updates`` updates, or on the first update at or after each
-    multiple of ``every_steps`` agent steps (ReDo's and Shrink & Perturb's period)."""
-
-    def __init__(self, every_updates: int | None, every_steps: int | None):
-        self.every_updates, self.every_steps = every_updates, every_steps
-        self.periods_done = 0
-
-    def due(self, step: int, updates: int) -> bool:
-        if self.every_updates is not None:
-            return updates % self.every_updates == 0
-        periods = step // self.every_steps
-        if periods > self.periods_done:
-            self.periods_done = periods
-            return True
-        return False
+        self.period.periods_done = state.get("redo_periods_done", 0)
 
 
 @register("shrink_perturb")

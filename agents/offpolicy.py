@@ -73,7 +73,7 @@ from agents.l2_init import L2Init
 from agents.normalizer import RunningNormalizer
 from agents.offpolicy_checks import check_spaces
 from agents.offpolicy_nets import Actor, Critic, Encoder, make_actor, make_encoder, sample_action
-from agents.plasticity import DeviceMetrics, module_metrics
+from agents.plasticity import DORMANT_TAUS, DeviceMetrics, module_metrics
 from agents.polyak import polyak_, polyak_pairs
 from agents.precision import autocast, check_precision
 from agents.replay import make_replay
@@ -82,7 +82,6 @@ from agents.schedules import make_rr_schedule, parse_std_schedule
 from agents.weight_metrics import WeightMetricsLog
 
 DEFAULT_AUGMENT_PAD = 4
-DORMANT_TAUS = (0.0, 0.025)   # ReDo's tau-dormant ratios logged (tau = 0: silent units)
 
 
 class OffPolicyAgent:

@@ -46,6 +46,8 @@ from torch import nn
 EPS = 1e-9
 SMALL_MAP = 2**20   # maps up to this size are counted by a float sum (``fraction_active``)
 
+DORMANT_TAUS = (0.0, 0.025)   # ReDo's tau-dormant ratios logged (tau = 0: silent units)
+
 
 def fraction_active(maps: Sequence[torch.Tensor]) -> torch.Tensor:
     """FAU: positive elements of all ``maps`` / their total size (pooled; module docstring).

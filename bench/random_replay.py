@@ -28,3 +28,16 @@ def fill_random_frames(agent, steps: int, size: int, stack: int, actions: int,
         agent.observe(Transition(obs, rng.uniform(-1, 1, actions).astype(np.float32),
                                  float(rng.normal()), nxt, False, end))
         obs = np.repeat(nxt[-3:], stack, axis=0) if end else nxt
+
+
+def fill_from_env(agent, env, steps: int, seed: int = 0) -> None:
+    """Observe ``steps`` real transitions of ``env`` under uniform random actions in [-1, 1]
+    (drawn from ``np.random.default_rng(seed)``), starting from ``env.reset(seed=seed)``; an
+    episode that ends starts again from a reset."""
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    for _ in range(steps):
+        action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
+        nxt, reward, term, trunc, _ = env.step(action)
+        agent.observe(Transition(obs, action, reward, nxt, term, trunc))
+        obs = env.reset()[0] if term or trunc else nxt

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from agents.base import Transition  # noqa: E402
+from bench.random_replay import fill_from_env  # noqa: E402
 from configs.loader import load_config  # noqa: E402
 from trainer.api import build  # noqa: E402
 
@@ -33,13 +33,7 @@ def agent(every: int | None):
         "device=cpu", "agent.seed_frames=0", "agent.explore_steps=0",
         f"agent.weight_metrics_every={'null' if every is None else every}"])
     env, a, _ = build(cfg)
-    obs, _ = env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    for _ in range(600):
-        action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
-        nxt, reward, term, trunc, _ = env.step(action)
-        a.observe(Transition(obs, action, reward, nxt, term, trunc))
-        obs = nxt
+    fill_from_env(a, env, 600)
     env.close()
     return a
 

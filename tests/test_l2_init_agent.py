@@ -6,13 +6,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import yaml
 
 import train as cli
-from agents.base import Transition
+from bench.random_replay import fill_from_env
 from configs.loader import load_config
 from trainer.api import build
 
@@ -26,13 +25,7 @@ TINY = ["agent.hidden_dim=32", "agent.feature_dim=16", "agent.batch_size=32",
 
 def filled(cfg):
     env, agent, _ = build(cfg)
-    obs, _ = env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    for _ in range(64):
-        action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
-        nxt, reward, term, trunc, _ = env.step(action)
-        agent.observe(Transition(obs, action, reward, nxt, term, trunc))
-        obs = nxt
+    fill_from_env(agent, env, 64)
     return env, agent
 
 

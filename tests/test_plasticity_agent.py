@@ -14,7 +14,7 @@ import torch
 import yaml
 
 import train as cli
-from agents.base import Transition
+from bench.random_replay import fill_from_env
 from configs.loader import load_config
 from trainer.api import build, train
 from trainer.checkpoint import load_checkpoint
@@ -51,13 +51,7 @@ def filled_agent(overrides: list[str], transitions: int = 60):
     """A tiny pixel agent whose replay holds real cartpole transitions (random actions)."""
     cfg = load_config(PIXELS, [*TINY_PIXELS, "agent.seed_frames=0", *overrides])
     env, agent, _ = build(cfg)
-    obs, _ = env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    for _ in range(transitions):
-        action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
-        nxt, reward, term, trunc, _ = env.step(action)
-        agent.observe(Transition(obs, action, reward, nxt, term, trunc))
-        obs = nxt
+    fill_from_env(agent, env, transitions)
     return agent
 
 

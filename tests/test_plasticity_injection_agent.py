@@ -15,7 +15,7 @@ import torch
 import yaml
 
 import train as cli
-from agents.base import Transition
+from bench.random_replay import fill_from_env
 from configs.loader import load_config
 from trainer.api import build, train
 from trainer.checkpoint import load_checkpoint
@@ -35,13 +35,7 @@ def filled(overrides: list[str]):
     cfg = load_config(STATE, [*TINY_STATE, "agent.seed_frames=0", "agent.explore_steps=0",
                               *overrides])
     env, agent, _ = build(cfg)
-    obs, _ = env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    for _ in range(64):
-        action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
-        nxt, reward, term, trunc, _ = env.step(action)
-        agent.observe(Transition(obs, action, reward, nxt, term, trunc))
-        obs = nxt
+    fill_from_env(agent, env, 64)
     env.close()
     return agent
 

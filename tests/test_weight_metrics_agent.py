@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agents.base import Transition
+from bench.random_replay import fill_from_env
 from agents.representation import effective_rank as np_effective_rank
 from agents.representation import srank as np_srank
 from agents.weight_metrics import effective_rank, stable_rank
@@ -31,13 +31,7 @@ def test_logged_weight_and_gradient_metrics_equal_a_brute_force_computation():
     cfg = load_config(STATE, [*TINY, "agent.weight_metrics_every=4"])
     env, agent, _ = build(cfg)
     init = {m: flat(getattr(agent, m).parameters()) for m in ("actor", "critic")}
-    obs, _ = env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    for _ in range(64):
-        action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
-        nxt, reward, term, trunc, _ = env.step(action)
-        agent.observe(Transition(obs, action, reward, nxt, term, trunc))
-        obs = nxt
+    fill_from_env(agent, env, 64)
     for _ in range(8):
         agent.update()
     logged = agent.pending_metrics()
