@@ -18,6 +18,10 @@ Per segment of ``S`` on-policy steps (policy frozen while collecting):
   critic loss ``mean((V(s) - R)^2)`` keeps training for all iterations;
 * the observation normaliser (critic input, and MLP actor input) is updated with the segment's
   observations at the end of the update, so the data-generating policy is the one evaluated.
+
+``weight_metrics: true`` (issue 21) logs per update the weight and gradient metrics of actor
+and critic and, on the segment, the rank and dormant-unit metrics of the critic's hidden
+layers (``measure``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from torch import nn
 from agents.base import Transition
 from agents.networks import mlp
 from agents.normalizer import RunningNormalizer
+from agents.plasticity import DORMANT_TAUS, module_metrics
 from agents.policies import build_actor
+from agents.weight_metrics import WeightMetricsLog
 
 
 class RolloutBuffer:
@@ -121,6 +127,9 @@ class PPOAgent:
         self.optimizer = torch.optim.Adam(groups, fused=True)
         self.buffer = None if acting_only else RolloutBuffer(cfg.segment, obs_dim, self.act_dim)
         self.updates = 0
+        # weight metrics (issue 21): theta(0) captured now, after every initialisation
+        self.weight_metrics = WeightMetricsLog(1 if cfg.weight_metrics else None,
+                                               {"actor": self.actor, "critic": self.critic})
 
     # --- acting ---------------------------------------------------------------------------
     def _actor_input(self, obs: torch.Tensor) -> torch.Tensor:
@@ -203,6 +212,7 @@ class PPOAgent:
                 stats["loss/critic"].append(critic_loss.detach())
                 self._step(loss)
 
+        measured = self.measure(obs) if self.weight_metrics.every is not None else {}
         if cfg.normalize_observations:
             self.normalizer.update(obs)
         buf.n = 0
@@ -211,6 +221,33 @@ class PPOAgent:
         out.update({"actor_steps": float(actor_steps), "std": float(self.head.std().mean().detach()),
                     "value_mean": float(values.mean()), "advantage_std": float(adv_np.std()),
                     "updates": float(self.updates)})
+        out.update({k: float(v) for k, v in measured.items()})
+        return out
+
+    @torch.no_grad()
+    def critic_maps(self, obs: torch.Tensor) -> list[torch.Tensor]:
+        """The critic's hidden activations (after each activation) on ``obs``."""
+        x = self.normalizer(obs) if self.cfg.normalize_observations else obs
+        maps = []
+        for layer in self.critic:
+            x = layer(x)
+            if not isinstance(layer, nn.Linear):
+                maps.append(x)
+        return maps
+
+    def measure(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``weight_metrics``: the weight and gradient metrics of actor and critic (gradients
+        of the update's last minibatch step), and on the segment ``obs`` the stable and
+        effective rank of the critic's last hidden features and its tau-dormant ratios (ReDo's
+        score works for tanh too); ``fau/critic`` (fraction of positive units) with ReLU only.
+        """
+        maps = self.critic_maps(obs)
+        out = self.weight_metrics.measure(maps[-1] if maps else None)
+        if maps:
+            scores = module_metrics("critic", maps, DORMANT_TAUS)
+            if self.cfg.critic_activation != "relu":
+                scores.pop("fau/critic")
+            out |= scores
         return out
 
     def _step(self, loss: torch.Tensor) -> None:
@@ -226,10 +263,13 @@ class PPOAgent:
 
     # --- persistence ----------------------------------------------------------------------
     def state_dict(self, include_replay: bool = True) -> dict[str, Any]:
-        return {"actor": self.actor.state_dict(), "head": self.head.state_dict(),
-                "critic": self.critic.state_dict(), "normalizer": self.normalizer.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "buffer": self.buffer.state_dict(), "updates": self.updates}
+        state = {"actor": self.actor.state_dict(), "head": self.head.state_dict(),
+                 "critic": self.critic.state_dict(), "normalizer": self.normalizer.state_dict(),
+                 "optimizer": self.optimizer.state_dict(),
+                 "buffer": self.buffer.state_dict(), "updates": self.updates}
+        if self.weight_metrics.every is not None:
+            state["weight_metrics"] = self.weight_metrics.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.actor.load_state_dict(state["actor"])
@@ -239,6 +279,8 @@ class PPOAgent:
         self.optimizer.load_state_dict(state["optimizer"])
         self.buffer.load_state_dict(state["buffer"])
         self.updates = state["updates"]
+        if "weight_metrics" in state:
+            self.weight_metrics.load_state_dict(state["weight_metrics"])
 
     def load_policy(self, state: dict[str, Any]) -> None:
         """Load only what acting needs (actor, noise, normaliser if the actor reads it) from a

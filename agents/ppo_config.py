@@ -47,6 +47,10 @@ class PPOConfig(StrictModel):
                                    "+-obs_clip (tonic's MeanStd: null = no clip)")
     obs_std_floor: float = Field(1e-8, gt=0, description="lower bound of the normaliser's std "
                                  "(tonic's MeanStd: 0.01)")
+    weight_metrics: bool = Field(False, description="log at every update (one per segment) "
+                                 "grad_norm/, weight/, weight_change/ of actor and critic, and "
+                                 "on the segment srank/erank, FAU and dormant ratios of the "
+                                 "critic's hidden layers (agents/weight_metrics.py)")
 
     @model_validator(mode="after")
     def _minibatch_fits(self) -> "PPOConfig":

@@ -80,16 +80,23 @@ class WeightMetricsLog:
                      if every is not None else {})
 
     def after_update(self, agent) -> dict[str, torch.Tensor]:
+        """Post-update hook of the off-policy agent: ``measure`` after every ``every``-th
+        update, the features being Q1's last hidden map of this update's critic pass."""
         if self.every is None or agent.updates % self.every:
             return {}
+        maps = agent.maps.get("critic")
+        return self.measure(maps[1] if maps else None)
+
+    def measure(self, features: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The weight and gradient metrics of every module now; with ``features`` (a batch of
+        the critic's penultimate features) their stable and effective rank."""
         out: dict[str, torch.Tensor] = {}
         for name, module in self.modules.items():
             out[f"grad_norm/{name}"] = grad_norm(module)
             out[f"weight/{name}"] = weight_magnitude(module)
             out[f"weight_change/{name}"] = distance_from_init(module, self.init[name])
-        maps = agent.maps.get("critic")
-        if maps:
-            features = maps[1].detach()
+        if features is not None:
+            features = features.detach()
             out["srank/critic"] = stable_rank(features).float()
             out["erank/critic"] = effective_rank(features)
         return out
