@@ -312,7 +312,8 @@ def test_interventions_an_agent_cannot_take_exit_2_with_one_line(tmp_path, capsy
 
 @pytest.mark.parametrize("variant, key", [("rr2_snp", "shrink_perturb"), ("rr2_l2init", "l2_init"),
                                           ("rr2_layernorm", "hidden_norm"),
-                                          ("rr2_triggered_reset", "reset")])
+                                          ("rr2_triggered_reset", "reset"),
+                                          ("rr2_injection", "plasticity_injection")])
 def test_plasticity_toolbox_arms_are_overrides_of_the_rr2_presets(variant, key):
     for task in ("cheetah_run", "walker_run", "quadruped_run"):
         path = ROOT / f"configs/arr/{task}_{variant}.yaml"
