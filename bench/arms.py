@@ -8,6 +8,9 @@ each folder reproduces its run. The comparison uses the outcome metrics fixed be
 curve per step) and prints, per arm, the paired differences to the first arm with a bootstrap 95%
 interval and a plain reading. Writes ``bench/results/<name>.{json,md}``.
 
+``--trace METRIC ... --at STEP ...`` adds a table of each arm's mean over seeds of the metrics
+(``return`` or any ``metrics.csv`` column, e.g. ``fau/critic``) at those steps.
+
 Runs are taken in seed order (all arms of seed 0, then seed 1, ...) so a budget cut short still
 leaves complete pairs. ``--only-seeds`` trains a subset (e.g. one half in each of two processes)
 while the comparison reads every finished seed of ``--seeds``.
@@ -20,6 +23,7 @@ while the comparison reads every finished seed of ``--seeds``.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -60,6 +64,28 @@ def train_run(preset: Path, run: Path, seed: int, overrides: list[str]) -> None:
     print(f"{run.relative_to(ROOT)}: {status} ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
+def logged(run: Path, metric: str) -> dict[int, float]:
+    """``{step: value}`` of ``metric`` in one finished run: the evaluation's mean return
+    (``return``, ``eval.csv``) or a ``metrics.csv`` column (rows where it was logged)."""
+    path, column = ((run / "eval.csv", "mean_return") if metric == "return"
+                    else (run / "metrics.csv", metric))
+    with path.open(newline="") as f:
+        return {int(r["step"]): float(r[column]) for r in csv.DictReader(f)
+                if r.get(column) not in (None, "")}
+
+
+def trace(root: Path, metric: str, steps: list[int]) -> tuple[int, list[float | None]]:
+    """Seeds with a ``summary.json`` under ``root`` and the mean over them of ``metric`` at
+    each of ``steps`` (``None`` where no run logged it)."""
+    runs = sorted(p.parent for p in root.glob("seed*/summary.json"))
+    values = [logged(run, metric) for run in runs]
+    means = []
+    for step in steps:
+        at = [v[step] for v in values if step in v]
+        means.append(sum(at) / len(at) if at else None)
+    return len(runs), means
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -72,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="overrides for every arm (stated in the results)")
     ap.add_argument("--no-train", action="store_true", help="only compare finished runs")
+    ap.add_argument("--trace", nargs="*", default=[], metavar="METRIC",
+                    help="also tabulate these metrics over training per arm (mean over finished "
+                         "seeds at each --at step): 'return' (eval.csv) or a metrics.csv column")
+    ap.add_argument("--at", type=int, nargs="*", default=[], metavar="STEP",
+                    help="agent steps of the --trace table (logged steps of the runs)")
     args = ap.parse_args(argv)
     if not args.preset.is_file():
         print(f"error: {args.preset}: no such preset", file=sys.stderr)
@@ -109,6 +140,17 @@ def main(argv: list[str] | None = None) -> int:
             lo, hi = r["median_ci"]
             lines.append(f"| {arm} | {metric} | {r['n']} | {ci(r['a'])} | {ci(r['b'])} | "
                          f"{r['median_difference']:+.1f} [{lo:+.1f}, {hi:+.1f}] | {reading(r)} |")
+    if args.trace:
+        lines += ["", "Mean over finished seeds at agent step (`--trace`):", "",
+                  "| arm | metric | n | " + " | ".join(str(s) for s in args.at) + " |",
+                  "|---|---|---|" + "---:|" * len(args.at)]
+        result["traces"] = {}
+        for arm in arms:
+            for metric in args.trace:
+                n, means = trace(runs / arm, metric, args.at)
+                result["traces"].setdefault(arm, {})[metric] = means
+                cells = " | ".join("-" if v is None else f"{v:.4g}" for v in means)
+                lines.append(f"| {arm} | {metric} | {n} | {cells} |")
     table = "\n".join(lines)
     print(table)
     out = ROOT / "bench" / "results" / args.name
