@@ -167,3 +167,17 @@ def test_an_intervention_rewriting_the_critic_beside_injection_is_one_line(tmp_p
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and f"agent.{key}" in err, err
     assert not run.exists()
+
+
+def test_redo_after_injection_treats_the_fresh_heads_units():
+    """ReDo reads the hidden maps of the units that train (the fresh copies) and re-initialises
+    dormant ones there; the frozen head and its twin stay as they were."""
+    agent = filled([INJECT, "agent.redo={every_updates: 1, tau: 0.99}"])
+    agent.update()
+    agent.interventions.apply("plasticity_injection", agent)
+    q1 = agent.critic.q1
+    frozen = [p.detach().clone() for p in [*q1.frozen.parameters(), *q1.twin.parameters()]]
+    agent.update()   # ReDo at tau 0.99: most units score below it and are re-initialised
+    assert agent.pending_metrics()["redo/critic_units"][-1] > 0
+    assert all(torch.equal(p, q) for p, q in zip(
+        [*q1.frozen.parameters(), *q1.twin.parameters()], frozen))
