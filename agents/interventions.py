@@ -62,7 +62,7 @@ def logged_per_update(cfg, pixels: bool) -> set[str]:
     """The metrics the off-policy agent logs at every update under ``cfg`` (what a trigger may
     read); auxiliary losses add ``loss/aux*`` and ``aux/*`` (checked by prefix)."""
     names = {"loss/critic", "q", "target_q", "loss/actor", "batch_reward", "actor_std", "rr",
-             "fau/critic"}
+             *(["fau/critic"] if cfg.critic_fau else [])}
     taus = [f"{t:g}" for t in DORMANT_TAUS]
     if cfg.plasticity_metrics:
         names |= {f"dormant{t}/critic" for t in taus}

@@ -42,9 +42,9 @@ options of the MLPs (``agents/offpolicy_nets.py``); a transferred encoder (``age
 forward passes (``agents/precision.py``); ``compile: true`` compiles both losses.
 
 Logged per update: ``loss/critic``, ``loss/actor``, ``q``, ``target_q``, ``batch_reward`` (mean
-``R_n``), ``actor_std`` (``sigma``), ``rr`` and ``fau/critic``: the fraction of positive units
-over the critic's hidden ReLU layers in its own training pass (augmented obs, buffer actions),
-pooled over batch x units x layers (Ma et al. 2024). With ``plasticity_metrics`` also
+``R_n``), ``actor_std`` (``sigma``), ``rr`` and (unless ``critic_fau: false``) ``fau/critic``:
+the fraction of positive units over the critic's hidden ReLU layers in its own training pass
+(augmented obs, buffer actions), pooled over batch x units x layers (Ma et al. 2024). With ``plasticity_metrics`` also
 ``fau/encoder``, ``fau/actor`` and the tau-dormant ratios ``dormant0/...``,
 ``dormant0.025/...`` of critic and actor (``agents/plasticity.py``). Metrics stay on the
 device until the loop drains them (``pending_metrics``).
@@ -298,9 +298,14 @@ class OffPolicyAgent:
         for opt in self._critic_opts:
             adam_step(opt)
         self.maps["critic"] = hidden
+        metrics = {"loss/critic": loss.detach(), "q": q1.detach().mean(),
+                   "target_q": target_q.mean()}
         taus = DORMANT_TAUS if self.cfg.plasticity_metrics else ()
-        return {"loss/critic": loss.detach(), "q": q1.detach().mean(),
-                "target_q": target_q.mean(), **module_metrics("critic", hidden, taus)}, aux_metrics
+        if self.cfg.critic_fau or taus:
+            metrics |= module_metrics("critic", hidden, taus)
+            if not self.cfg.critic_fau:
+                del metrics["fau/critic"]
+        return metrics, aux_metrics
 
     def actor_loss(self, h: torch.Tensor, std: float | torch.Tensor,
                    obs: torch.Tensor | None = None):

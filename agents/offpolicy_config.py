@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from agents.aux_config import AuxConfig
 from agents.interventions_config import L2InitConfig
@@ -112,8 +112,10 @@ class OffPolicyConfig(StrictModel):
         None, ge=1, description="every N updates log grad_norm/, weight/, weight_change/ of "
         "encoder, actor, critic and srank/erank of the critic's penultimate features (null: off)")
     plasticity_metrics: bool = Field(True, description="log FAU of encoder and actor and the "
-                                     "tau-dormant ratios (0, 0.025) of actor and critic; the "
-                                     "critic FAU is always logged")
+                                     "tau-dormant ratios (0, 0.025) of actor and critic")
+    critic_fau: bool = Field(True, description="log fau/critic at every update (the adaptive "
+                             "replay ratio reads it); false with plasticity_metrics false: no "
+                             "per-update plasticity metric at all (SB3-like, the fastest)")
     l2_init: L2InitConfig | None = Field(None, description="regenerative L2-init: an L2 "
                                          "penalty towards the initial weights (null: off)")
     actor_loss: Literal["min_q", "td3"] = Field(
@@ -130,6 +132,12 @@ class OffPolicyConfig(StrictModel):
     def _std_schedule_parses(cls, v: str) -> str:
         parse_std_schedule(v)
         return v
+
+    @model_validator(mode="after")
+    def _adaptive_reads_fau(self):
+        if not self.critic_fau and self.rr_schedule.type == "adaptive":
+            raise ValueError("critic_fau: false, but the adaptive replay ratio reads fau/critic")
+        return self
 
 
 @keyed_sections("intervention")

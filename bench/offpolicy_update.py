@@ -14,8 +14,10 @@ machine the CPU-time ratio is the fairer one):
 
 * ``ours``: default rule, plasticity metrics on (FAU and dormant ratios of critic and actor);
 * ``ours_td3``: ``actor_loss: td3``, plasticity metrics on;
-* ``ours_td3_nometrics``: ``actor_loss: td3``, ``plasticity_metrics: false`` (the critic FAU,
-  always logged, stays);
+* ``ours_td3_nometrics``: ``actor_loss: td3``, ``plasticity_metrics: false`` (the critic FAU
+  stays: the adaptive RR's input);
+* ``ours_td3_nofau``: as ``ours_td3_nometrics`` and ``critic_fau: false``: no per-update
+  plasticity metric at all, like SB3;
 * ``ours_bf16`` / ``ours_td3_bf16``: as ``ours`` / ``ours_td3`` with ``precision: bf16``;
 * ``ours_compile`` / ``ours_td3_compile``: as ``ours`` / ``ours_td3`` with ``compile: true``
   (compiled in the warm-up update, whose time is reported apart);
@@ -96,6 +98,8 @@ def sb3():
 
 VARIANTS = {"ours": {}, "ours_td3": {"actor_loss": "td3"},
             "ours_td3_nometrics": {"actor_loss": "td3", "plasticity_metrics": False},
+            "ours_td3_nofau": {"actor_loss": "td3", "plasticity_metrics": False,
+                               "critic_fau": False},
             "ours_bf16": {"precision": "bf16"},
             "ours_td3_bf16": {"actor_loss": "td3", "precision": "bf16"},
             "ours_compile": {"compile": True},

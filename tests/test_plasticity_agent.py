@@ -343,3 +343,37 @@ def test_paper_comparison_presets_are_a_few_lines_over_their_task_preset():
             if task == "quadruped_run":
                 assert cfg.agent.replay_capacity == 100_000
                 assert cfg.agent.reset is None or cfg.agent.reset.count == 5
+
+
+def test_critic_fau_off_logs_no_plasticity_metric_and_trains_the_same():
+    """``critic_fau: false`` with ``plasticity_metrics: false`` drops ``fau/critic`` (the only
+    per-update plasticity metric left) and changes nothing else: same weights after the same
+    updates as with it on."""
+    states = []
+    for on in ("true", "false"):
+        cfg = load_config(STATE, [*TINY_STATE, "agent.seed_frames=0", "agent.explore_steps=0",
+                                  "agent.plasticity_metrics=false", f"agent.critic_fau={on}"])
+        env, agent, _ = build(cfg)
+        fill_from_env(agent, env, 64)
+        torch.manual_seed(3)
+        for _ in range(3):
+            agent.update()
+        logged = agent.pending_metrics()
+        assert ("fau/critic" in logged) == (on == "true")
+        assert not any(k.startswith(("dormant", "fau/actor")) for k in logged)
+        states.append([p.detach().clone() for p in agent.critic.parameters()])
+        env.close()
+    assert all(torch.equal(a, b) for a, b in zip(*states))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["agent.critic_fau=false", "agent.rr_schedule={type: adaptive}"], "agent: critic_fau"),
+    (["agent.critic_fau=false", "agent.reset={count: null, trigger: {metric: fau/critic, "
+      "condition: levelled, threshold: 0.001}}"], "agent.reset.trigger.metric"),
+])
+def test_critic_fau_off_where_it_is_read_is_one_line(tmp_path, capsys, overrides, message):
+    run = tmp_path / "run"
+    code = cli.main([str(STATE), *overrides, f"run_dir={run}", "trainer.progress=false"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not run.exists()
