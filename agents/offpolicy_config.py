@@ -135,7 +135,8 @@ class OffPolicyConfig(StrictModel):
 
     @model_validator(mode="after")
     def _adaptive_reads_fau(self):
-        if not self.critic_fau and self.rr_schedule.type == "adaptive":
+        schedule = self.rr_schedule   # the config section (not a schedule object)
+        if not self.critic_fau and schedule.type == "adaptive":
             raise ValueError("critic_fau: false, but the adaptive replay ratio reads fau/critic")
         return self
 
