@@ -76,3 +76,25 @@ def test_bench_script_pairs_run_folders_by_seed(tmp_path, capsys):
     assert (tmp_path / "out.json").exists() and (tmp_path / "out.md").exists()
     code = paired.main([str(tmp_path / "A"), str(tmp_path / "missing")])
     assert code == 2 and "is not a folder" in capsys.readouterr().err
+
+
+def test_arms_trace_is_the_mean_over_finished_seeds_at_each_step(tmp_path):
+    """``bench/arms.py --trace``: the mean over the seeds with a summary.json of a metric at
+    each step; a step no run logged is None; an unfinished seed is left out."""
+    from bench.arms import trace
+
+    def run(seed: int, fau: dict[int, float], returns: dict[int, float], done: bool = True):
+        folder = tmp_path / "arm" / f"seed{seed}"
+        folder.mkdir(parents=True)
+        (folder / "metrics.csv").write_text("step,loss/critic,fau/critic\n" + "".join(
+            f"{s},0.1,{'' if v is None else v}\n" for s, v in fau.items()))
+        (folder / "eval.csv").write_text("step,mean_return\n" + "".join(
+            f"{s},{v}\n" for s, v in returns.items()))
+        if done:
+            (folder / "summary.json").write_text("{}")
+
+    run(0, {1000: 0.5, 2000: None}, {0: 10.0, 1000: 20.0})
+    run(1, {1000: 0.7, 2000: 0.9}, {0: 30.0, 1000: 60.0})
+    run(2, {1000: 99.0, 2000: 99.0}, {0: 99.0, 1000: 99.0}, done=False)
+    assert trace(tmp_path / "arm", "fau/critic", [1000, 2000, 3000]) == (2, [0.6, 0.9, None])
+    assert trace(tmp_path / "arm", "return", [0, 1000]) == (2, [20.0, 40.0])
