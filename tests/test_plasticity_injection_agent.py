@@ -181,3 +181,22 @@ def test_redo_after_injection_treats_the_fresh_heads_units():
     assert agent.pending_metrics()["redo/critic_units"][-1] > 0
     assert all(torch.equal(p, q) for p, q in zip(
         [*q1.frozen.parameters(), *q1.twin.parameters()], frozen))
+
+
+def test_a_second_injection_nests_and_again_changes_nothing_at_its_moment():
+    agent = filled([INJECT])
+    with torch.no_grad():
+        h = agent.encoder(torch.as_tensor(agent.replay.sample(40)["obs"]).float())
+    a = torch.rand(40, 1) * 2 - 1
+    trainable = agent.trainable_parameters()["critic"]
+    for _ in range(2):
+        agent.update()
+        before = q_values(agent, h, a)
+        agent.interventions.apply("plasticity_injection", agent)
+        for x, y in zip(before, q_values(agent, h, a)):
+            assert torch.equal(x, y)
+        assert agent.trainable_parameters()["critic"] == trainable
+    agent.update()
+    assert isinstance(agent.critic.q1.frozen.frozen, type(agent.critic.q1.fresh))
+    assert agent.interventions.summary()["injections"] == 2
+    assert all(np.isfinite(v).all() for v in agent.pending_metrics().values())
