@@ -24,7 +24,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from agents.base import Transition  # noqa: E402
+from bench.random_replay import collect_segment  # noqa: E402
 from configs.loader import load_config  # noqa: E402
 from trainer.api import build  # noqa: E402
 
@@ -37,12 +37,7 @@ def main() -> None:
     torch.set_num_threads(1)
     cfg = load_config(ROOT / "configs/ncap_swim_ppo.yaml", ["agent.weight_metrics=true"])
     env, agent, _ = build(cfg)
-    obs, _ = env.reset(seed=0)
-    while not agent.updates_due(0):
-        action = agent.act(obs, explore=True)
-        nxt, reward, term, trunc, _ = env.step(action)
-        agent.observe(Transition(obs, action, reward, nxt, term, trunc))
-        obs = env.reset()[0] if term or trunc else nxt
+    collect_segment(agent, env)
     segment = torch.as_tensor(agent.buffer.obs)
     t0 = time.thread_time()
     agent.update()

@@ -41,3 +41,14 @@ def fill_from_env(agent, env, steps: int, seed: int = 0) -> None:
         nxt, reward, term, trunc, _ = env.step(action)
         agent.observe(Transition(obs, action, reward, nxt, term, trunc))
         obs = env.reset()[0] if term or trunc else nxt
+
+
+def collect_segment(agent, env, seed: int = 0) -> None:
+    """Act with ``agent`` (exploring) on ``env`` from ``env.reset(seed=seed)`` until it has an
+    update due (a PPO agent: one full segment), resetting after each episode end."""
+    obs, _ = env.reset(seed=seed)
+    while not agent.updates_due(0):
+        action = agent.act(obs, explore=True)
+        nxt, reward, term, trunc, _ = env.step(action)
+        agent.observe(Transition(obs, action, reward, nxt, term, trunc))
+        obs = env.reset()[0] if term or trunc else nxt

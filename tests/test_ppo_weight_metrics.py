@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import envs
-from agents.base import Transition
+from bench.random_replay import collect_segment
 from agents.ppo import PPOAgent
 from agents.representation import srank as np_srank
 from configs.schema import PPOConfig
@@ -20,15 +20,6 @@ from configs.schema import PPOConfig
 
 def flat(tensors) -> np.ndarray:
     return np.concatenate([t.detach().double().numpy().ravel() for t in tensors])
-
-
-def collect(agent, env):
-    obs, _ = env.reset(seed=0)
-    while not agent.updates_due(0):
-        action = agent.act(obs, explore=True)
-        nxt, reward, term, trunc, _ = env.step(action)
-        agent.observe(Transition(obs, action, reward, nxt, term, trunc))
-        obs = env.reset()[0] if term or trunc else nxt
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
@@ -39,7 +30,7 @@ def test_logged_metrics_equal_brute_force(activation):
     torch.manual_seed(0)
     agent = PPOAgent(cfg, env.observation_space, env.action_space, env=env)
     init = {m: flat(getattr(agent, m).parameters()) for m in ("actor", "critic")}
-    collect(agent, env)
+    collect_segment(agent, env)
     with torch.no_grad():   # the critic's input: normalised with the statistics before the update
         x = agent.normalizer(torch.as_tensor(agent.buffer.obs)).double().numpy()
     logged = agent.update()
