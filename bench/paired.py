@@ -72,9 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {labels[0]} vs {labels[1]}: {err}", file=sys.stderr)
         return 2
-    lines = [f"{labels[1]} - {labels[0]} (paired by seed)", "",
-             "| metric | n | IQM " + labels[0] + " [95% CI] | IQM " + labels[1] + " [95% CI] | "
-             "median difference [95% CI] | B > A | reading |", "|---|---|---|---|---|---|---|"]
+    a_name, b_name = labels
+    lines = [f"{b_name} - {a_name} (paired by seed)", "",
+             f"| metric | n | IQM {a_name} [95% CI] | IQM {b_name} [95% CI] | "
+             f"median difference [95% CI] | {b_name} > {a_name} | reading |",
+             "|---|---|---|---|---|---|---|"]
     for m, r in results.items():
         ci = lambda s: f"{s['iqm']:.1f} [{s['iqm_ci'][0]:.1f}, {s['iqm_ci'][1]:.1f}]"  # noqa: E731
         lines.append(f"| {m} | {r['n']} | {ci(r['a'])} | {ci(r['b'])} | "

@@ -73,6 +73,7 @@ def test_bench_script_pairs_run_folders_by_seed(tmp_path, capsys):
     assert code == 0
     # final: differences 10, 10.33, 10.67, 11 -> median 10.5, every resample > 0
     assert "| final | 4 |" in out and "+10.5" in out and "separates" in out
+    assert "| aux > none |" in out and "| 4/4 |" in out  # the win count is named by the labels
     assert (tmp_path / "out.json").exists() and (tmp_path / "out.md").exists()
     code = paired.main([str(tmp_path / "A"), str(tmp_path / "missing")])
     assert code == 2 and "is not a folder" in capsys.readouterr().err
