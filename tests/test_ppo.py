@@ -7,12 +7,12 @@ import pytest
 import torch
 
 import envs
-from agents.base import Transition
 from agents.policies import GaussianHead
 from agents.ppo import PPOAgent, gae
 from configs.loader import load_config
 from configs.schema import PPOConfig
 from trainer.api import train
+from bench.random_replay import collect_segment
 
 
 def gae_bruteforce(r, v, v_next, term, trunc, gamma, lam):
@@ -68,12 +68,7 @@ def test_kl_early_stop_halts_actor_but_critic_keeps_training():
                     critic_hidden=[32, 32], actor={"type": "mlp", "hidden": [16, 16]})
     torch.manual_seed(0)
     agent = PPOAgent(cfg, env.observation_space, env.action_space, env=env)
-    obs, _ = env.reset(seed=0)
-    while not agent.updates_due(0):
-        action = agent.act(obs, explore=True)
-        nxt, reward, term, trunc, _ = env.step(action)
-        agent.observe(Transition(obs, action, reward, nxt, term, trunc))
-        obs = env.reset()[0] if term or trunc else nxt
+    collect_segment(agent, env, seed=0)
     policy = [*agent.actor.parameters(), *agent.head.parameters()]
     snapshots = []   # (policy, critic) weights after each Adam step of the update
 
