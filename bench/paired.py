@@ -1,6 +1,6 @@
 """Paired multi-seed comparison of two arms (issue 22): B - A on the same seeds.
 
-Each arm is a folder of run folders (found at any depth, e.g. ``bench/runs/aux_states/none_fd8``
+Each arm is a folder of run folders (found at any depth, e.g. ``bench/runs/aux_states/fd8/none``
 holding ``seed0 ... seed9``); runs are paired by their config's ``seed``. The outcome metrics are
 fixed before any run: **final** = the mean of the last three evaluations, and **auc** = the area
 under the evaluation curve divided by the steps it spans (``trainer/analysis/runs.py``). For each,
@@ -11,8 +11,8 @@ otherwise "does not separate at n = ...".
 Runs that are not complete (failed, diverged, unfinished) are left out and listed. A seed present
 in only one arm is left out of the pairs and listed.
 
-    python bench/paired.py bench/runs/aux_states/none_fd8 bench/runs/aux_states/A_fd8 \\
-        --labels none A --out bench/results/paired_fd8
+    python bench/paired.py bench/runs/aux_states/fd8/none bench/runs/aux_states/fd8/A \\
+        --labels none A --out bench/results/aux_fd8_paired10
 """
 
 from __future__ import annotations

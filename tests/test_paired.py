@@ -99,3 +99,26 @@ def test_arms_trace_is_the_mean_over_finished_seeds_at_each_step(tmp_path):
     run(2, {1000: 99.0, 2000: 99.0}, {0: 99.0, 1000: 99.0}, done=False)
     assert trace(tmp_path / "arm", "fau/critic", [1000, 2000, 3000]) == (2, [0.6, 0.9, None])
     assert trace(tmp_path / "arm", "return", [0, 1000]) == (2, [20.0, 40.0])
+
+
+def test_paired_plot_draws_the_printed_results_and_refuses_bad_input(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "bench"))
+    import paired
+    import paired_plot
+
+    for seed in range(3):
+        write_run(tmp_path / "A" / f"seed{seed}", seed, [0.0, 10.0, 10.0, 10.0])
+        write_run(tmp_path / "B" / f"seed{seed}", seed, [0.0, 5.0, 5.0, 5.0 + seed])
+    assert paired.main([str(tmp_path / "A"), str(tmp_path / "B"), "--out",
+                        str(tmp_path / "cell")]) == 0
+    png = tmp_path / "forest.png"
+    assert paired_plot.main([str(tmp_path / "cell.json")] * 2 + [
+        "--names", "one", "two", "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+    assert paired_plot.main([str(tmp_path / "cell.json"), "--names", "a", "b",
+                             "--out", str(png)]) == 2
+    assert "1 result files" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text('{"x": 1}')
+    assert paired_plot.main([str(tmp_path / "bad.json"), "--out", str(png)]) == 2
+    assert "not a bench/paired.py result" in capsys.readouterr().err

@@ -1,0 +1,95 @@
+"""Forest plot of paired comparisons (issue 22): one row per cell, one panel per outcome metric.
+
+Each input is a JSON written by ``bench/paired.py --out``. A row shows that cell's per-seed
+differences (B - A, dots), their median (a tick) and its bootstrap 95% interval (a bar); a dashed
+line marks zero, so a cell *separates* when its bar does not cross the line. Nothing is
+recomputed here: the figures are the ones ``paired.py`` printed.
+
+    python bench/paired_plot.py bench/results/aux_fd8_paired10.json \\
+        bench/results/aux_fd16_paired10.json bench/results/aux_fd50_paired10.json \\
+        --names "fd 8" "fd 16" "fd 50" --out bench/results/aux_capacity_paired.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def load_cells(paths: list[Path]) -> list[dict]:
+    """The ``paired.py`` results; ValueError naming the first file that is not one."""
+    cells = []
+    for path in paths:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path}: {err}") from None
+        if not isinstance(data, dict) or not {"results", "labels"} <= data.keys():
+            raise ValueError(f"{path}: not a bench/paired.py result (no 'results' and 'labels')")
+        cells.append(data)
+    return cells
+
+
+def plot(cells: list[dict], names: list[str], out: Path, title: str | None = None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = list(cells[0]["results"])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 0.7 * len(cells) + 1.6),
+                             squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for row, cell in enumerate(cells):
+            r = cell["results"][metric]
+            y = len(cells) - 1 - row
+            ax.scatter(r["differences"], [y] * len(r["differences"]), s=14, alpha=0.5,
+                       color="tab:gray", zorder=5)
+            lo, hi = r["median_ci"]
+            color = "tab:red" if r["separates"] else "tab:blue"
+            ax.plot([lo, hi], [y, y], color=color, linewidth=3, zorder=3)
+            ax.plot([r["median_difference"]] * 2, [y - 0.2, y + 0.2], color="black", zorder=4)
+        ax.axvline(0.0, color="black", linestyle="--", linewidth=0.8)
+        ax.set_yticks(range(len(cells)))
+        ax.set_yticklabels([f"{n} (n = {c['results'][metric]['n']})"
+                            for n, c in zip(reversed(names), reversed(cells))])
+        a, b = cells[0]["labels"]
+        ax.set_title(f"{metric}: per seed (dots), median and 95% interval (bar)", fontsize=10)
+        ax.set_xlabel(f"{b} - {a}")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", type=Path, nargs="+", help="bench/paired.py JSON files, one per row")
+    ap.add_argument("--names", nargs="+", default=None, help="row names (default: file stems)")
+    ap.add_argument("--title", default=None)
+    ap.add_argument("--out", type=Path, required=True, help="the figure (.png)")
+    args = ap.parse_args(argv)
+    names = args.names or [p.stem for p in args.results]
+    if len(names) != len(args.results):
+        print(f"error: {len(names)} names for {len(args.results)} result files", file=sys.stderr)
+        return 2
+    try:
+        cells = load_cells(args.results)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if len({tuple(c["results"]) for c in cells}) != 1:
+        print("error: the result files compare different metrics", file=sys.stderr)
+        return 2
+    plot(cells, names, args.out, args.title)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
