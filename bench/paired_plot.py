@@ -2,8 +2,13 @@
 
 Each input is a JSON written by ``bench/paired.py --out``. A row shows that cell's per-seed
 differences (B - A, dots), their median (a tick) and its bootstrap 95% interval (a bar); a dashed
-line marks zero, so a cell *separates* when its bar does not cross the line. Nothing is
-recomputed here: the figures are the ones ``paired.py`` printed.
+line marks zero, so a cell *separates* when its bar does not cross the line. The rows are the
+figures ``paired.py`` printed, not recomputed.
+
+With two or more cells it also prints (and writes beside the figure, ``.md``) the contrast of each
+cell with the first: how much larger B's effect is there, ``median(d_cell) - median(d_first)``
+with a bootstrap 95% interval (``trainer.analysis.stats.contrast``). A claim such as "the loss
+helps most at small width" is a contrast, not two separate readings.
 
     python bench/paired_plot.py bench/results/aux_fd8_paired10.json \\
         bench/results/aux_fd16_paired10.json bench/results/aux_fd50_paired10.json \\
@@ -16,6 +21,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from trainer.analysis.stats import contrast  # noqa: E402
 
 
 def load_cells(paths: list[Path]) -> list[dict]:
@@ -66,6 +76,20 @@ def plot(cells: list[dict], names: list[str], out: Path, title: str | None = Non
     plt.close(fig)
 
 
+def contrast_table(cells: list[dict], names: list[str]) -> str:
+    """Markdown: each cell's effect minus the first cell's, per metric, with its interval."""
+    a, b = cells[0]["labels"]
+    lines = [f"Contrast of ({b} - {a}) between cells: cell minus {names[0]}", "",
+             "| cell | metric | n | contrast [95% CI] | reading |", "|---|---|---|---|---|"]
+    for name, cell in zip(names[1:], cells[1:]):
+        for metric, r in cell["results"].items():
+            c = contrast(cells[0]["results"][metric]["differences"], r["differences"])
+            reading = "separates" if c["separates"] else "does not separate"
+            lines.append(f"| {name} | {metric} | {c['n'][1]} vs {c['n'][0]} | {c['contrast']:+.1f} "
+                         f"[{c['ci'][0]:+.1f}, {c['ci'][1]:+.1f}] | {reading} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     plot(cells, names, args.out, args.title)
     print(f"wrote {args.out}")
+    if len(cells) > 1:
+        text = contrast_table(cells, names)
+        print(text)
+        args.out.with_suffix(".md").write_text(text + "\n")
     return 0
 
 

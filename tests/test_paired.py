@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from trainer.analysis.runs import curve_area, final_score
-from trainer.analysis.stats import paired_comparison
+from trainer.analysis.stats import contrast, paired_comparison
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +40,20 @@ def test_a_constant_shift_separates_and_a_symmetric_one_does_not():
     noise = {k: v + (3.0 if k % 2 else -3.0) for k, v in a.items()}
     mixed = paired_comparison(a, noise)
     assert mixed["median_ci"][0] < 0 < mixed["median_ci"][1] and not mixed["separates"]
+
+
+def test_contrast_of_two_cells_by_hand():
+    """median(d2) - median(d1); a cell whose differences are all 7 vs one all 2 gives exactly 5,
+    and two cells drawn from the same symmetric spread do not separate."""
+    fixed = contrast([2.0] * 6, [7.0] * 8)
+    assert fixed["contrast"] == 5.0 and fixed["ci"] == [5.0, 5.0] and fixed["separates"]
+    assert fixed["n"] == [6, 8]
+    # medians: [1, 3, 4, 10, nan] -> 3.5 ; [-5, 0, 2, 9] -> 1.0 ; contrast 1.0 - 3.5
+    spread = contrast([1.0, 3.0, 4.0, 10.0, float("nan")], [-5.0, 0.0, 2.0, 9.0])
+    assert spread["contrast"] == -2.5 and spread["n"] == [4, 4]
+    assert spread["ci"][0] < 0 < spread["ci"][1] and not spread["separates"]
+    with pytest.raises(ValueError, match="no finite difference"):
+        contrast([float("nan")], [1.0])
 
 
 def test_no_shared_seed_is_an_error():
@@ -115,7 +129,9 @@ def test_paired_plot_draws_the_printed_results_and_refuses_bad_input(tmp_path, c
     assert paired_plot.main([str(tmp_path / "cell.json")] * 2 + [
         "--names", "one", "two", "--out", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    capsys.readouterr()
+    # a cell contrasted with itself: the same median, so 0 (its interval is the bootstrap's)
+    assert "| two | final | 3 vs 3 | +0.0 [" in capsys.readouterr().out
+    assert "| two | auc |" in (tmp_path / "forest.md").read_text()
     assert paired_plot.main([str(tmp_path / "cell.json"), "--names", "a", "b",
                              "--out", str(png)]) == 2
     assert "1 result files" in capsys.readouterr().err

@@ -15,6 +15,9 @@ Follows Agarwal et al. (2021), "Deep RL at the edge of the statistical precipice
   ``d_k = score_B(seed k) - score_A(seed k)``, their median and a percentile-bootstrap interval
   of that median (seeds resampled as pairs, so each resample keeps the pairing). The arms
   *separate* at level ``level`` when the interval excludes zero.
+* **Contrast of two paired comparisons** (is the effect of B over A larger in one cell, e.g. one
+  network width, than in another?): ``median(d_cell2) - median(d_cell1)`` with a percentile
+  bootstrap that resamples each cell's differences on its own (the cells are separate runs).
 
 Every function ignores non-finite scores (failed or diverged runs are counted elsewhere).
 """
@@ -137,3 +140,18 @@ def paired_comparison(a: dict[int, float], b: dict[int, float], n_boot: int = DE
             "a": summarize([a[k] for k in seeds], n_boot, level, seed),
             "b": summarize([b[k] for k in seeds], n_boot, level, seed),
             "separates": bool(low > 0 or high < 0)}
+
+
+def contrast(d1, d2, n_boot: int = DEFAULT_BOOTSTRAP, level: float = DEFAULT_LEVEL,
+             seed: int = 0) -> dict:
+    """``median(d2) - median(d1)`` of two cells' paired differences, its bootstrap interval
+    (each cell resampled on its own) and ``separates`` (the interval excludes zero)."""
+    a, b = finite(d1), finite(d2)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("a cell has no finite difference")
+    rng = np.random.default_rng(seed)
+    boot = (np.median(b[rng.integers(0, b.size, size=(n_boot, b.size))], axis=1)
+            - np.median(a[rng.integers(0, a.size, size=(n_boot, a.size))], axis=1))
+    low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return {"contrast": float(np.median(b) - np.median(a)), "ci": [float(low), float(high)],
+            "n": [int(a.size), int(b.size)], "separates": bool(low > 0 or high < 0)}
