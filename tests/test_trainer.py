@@ -155,3 +155,41 @@ def test_run_folder_written_before_a_new_config_key_still_resumes(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
     with pytest.raises(ConfigError, match="agent.actor.sigma: 0.3 there, 0.1 now"):
         RunDir(tmp_path).check_same_config(cfg)
+
+
+def test_resume_on_other_code_keeps_every_sessions_provenance(tmp_path, tiny_ppo, monkeypatch):
+    """The first session's git.txt / git.diff / versions.json stay; a resume on another commit
+    appends its block and diff; the same code again adds nothing; reopening a finished run
+    (nothing left to train) records nothing."""
+    from trainer import rundir
+
+    cfg = load_config(None, [*tiny_ppo, "steps=1000", f"run_dir={tmp_path}"])
+    code = {"summary": "commit: aaa\ndirty: True\n", "diff": "first diff\n",
+            "versions": {"torch": "2.13.0"}}
+    monkeypatch.setattr(rundir, "git_state", lambda: (code["summary"], code["diff"]))
+    monkeypatch.setattr(rundir, "versions", lambda: dict(code["versions"]))
+    run = rundir.RunDir(tmp_path)
+    run.prepare(cfg)
+    assert (tmp_path / "git.txt").read_text() == "commit: aaa\ndirty: True\n"
+
+    code.update(summary="commit: bbb\ndirty: False\n", diff="")
+    run.prepare(cfg, resumed_at=400)
+    assert (tmp_path / "git.txt").read_text() == (
+        "commit: aaa\ndirty: True\n\nresumed at step 400:\ncommit: bbb\ndirty: False\n")
+    assert (tmp_path / "git.diff").read_text() == "first diff\n"
+    assert (tmp_path / "git.resumed_400.diff").read_text() == ""
+    assert not (tmp_path / "versions.resumed_400.json").exists()
+
+    run.prepare(cfg, resumed_at=600)            # the same code as the last session: no block
+    assert (tmp_path / "git.txt").read_text().count("resumed at step") == 1
+    code["versions"] = {"torch": "2.14.0"}      # a moved version is recorded on its own
+    run.prepare(cfg, resumed_at=800)
+    assert (tmp_path / "git.txt").read_text().count("resumed at step") == 1
+    assert json.loads((tmp_path / "versions.resumed_800.json").read_text()) == {"torch": "2.14.0"}
+    assert json.loads((tmp_path / "versions.json").read_text()) == {"torch": "2.13.0"}
+
+    code.update(summary="commit: ccc\ndirty: False\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    run.prepare(cfg, resumed_at=1000)           # finished: steps == 1000, nothing to train
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert "ccc" not in (tmp_path / "git.txt").read_text()

@@ -90,9 +90,9 @@ def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None,
     trainer = Trainer(cfg, run, env, eval_env, agent, seed=cfg.seed)
     if ckpt:
         trainer.restore(ckpt)  # before anything is written: a mismatch leaves the folder as it was
-    run.prepare(cfg)
-    attach_run(agent, run.path, lambda seed: make_env(cfg.env, seed=seed))
     start = ckpt["step"] if ckpt else None
+    run.prepare(cfg, resumed_at=start)
+    attach_run(agent, run.path, lambda seed: make_env(cfg.env, seed=seed))
     if ckpt:
         log.info("resuming %s from step %s of %s", run.path, f"{start:,}", f"{cfg.steps:,}")
         trainer.ckpt.drop_after(start)

@@ -3,6 +3,7 @@
 Layout::
 
     <run_dir>/config.yaml  versions.json  git.txt  git.diff  train.lock
+              git.resumed_<step>.diff  versions.resumed_<step>.json  (a resume on other code)
               metrics.csv  eval.csv  tb/  checkpoints/{step_*.pt,last.pt,best.pt}  summary.json
               <table>.csv  (an agent's records, e.g. rr_checks.csv, interventions.csv)
 
@@ -243,14 +244,46 @@ class RunDir:
                 f"run folder {self.path} holds a run with a different config ({k}: "
                 f"{there!r} there, {now!r} now); use another run_dir or the same config")
 
-    def prepare(self, cfg: RunConfig) -> None:
+    def prepare(self, cfg: RunConfig, resumed_at: int | None = None) -> None:
+        """Write the config and the provenance of the code that is about to train.
+
+        A new run writes ``versions.json``, ``git.txt`` and ``git.diff``. A resumed run
+        (``resumed_at`` = its checkpoint's step) keeps them, since they describe the steps
+        already trained, and records its own session only where the code or the versions
+        differ from the last recorded one: a block ``resumed at step N:`` appended to
+        ``git.txt`` with ``git.resumed_N.diff``, and ``versions.resumed_N.json`` when a
+        version moved. A finished run reopened without steps to train records nothing."""
         hold = _HELD.get(self.path.resolve())
         if hold is not None:
             hold.wrote = True
         self.path.mkdir(parents=True, exist_ok=True)
         self.checkpoints.mkdir(exist_ok=True)
         write_atomic(self.config_file, dump_config(cfg))
-        write_atomic(self.path / "versions.json", json.dumps(versions(), indent=2) + "\n")
         summary, diff = git_state()
-        write_atomic(self.path / "git.txt", summary)
-        write_atomic(self.path / "git.diff", diff)
+        found = versions()
+        git_txt = self.path / "git.txt"
+        if resumed_at is None or not git_txt.exists():
+            write_atomic(self.path / "versions.json", json.dumps(found, indent=2) + "\n")
+            write_atomic(git_txt, summary)
+            write_atomic(self.path / "git.diff", diff)
+        elif resumed_at < cfg.steps:
+            self._record_resumed_session(resumed_at, summary, diff, found)
+
+    def _record_resumed_session(self, step: int, summary: str, diff: str,
+                                found: dict[str, str]) -> None:
+        """Append this session's code and versions where they differ from the last recorded."""
+        def latest(pattern: str, first: str) -> Path:
+            later = sorted(self.path.glob(pattern), key=lambda f: int(f.name.split(".")[1][8:]))
+            return later[-1] if later else self.path / first
+
+        git_txt = self.path / "git.txt"
+        recorded = git_txt.read_text()
+        last_summary = recorded.rsplit(":\n", 1)[-1] if "resumed at step" in recorded else recorded
+        last_diff = latest("git.resumed_*.diff", "git.diff")
+        if summary != last_summary or diff != (last_diff.read_text() if last_diff.exists() else ""):
+            write_atomic(self.path / f"git.resumed_{step}.diff", diff)
+            write_atomic(git_txt, recorded + f"\nresumed at step {step}:\n{summary}")
+        last_versions = latest("versions.resumed_*.json", "versions.json")
+        if not last_versions.exists() or json.loads(last_versions.read_text()) != found:
+            write_atomic(self.path / f"versions.resumed_{step}.json",
+                         json.dumps(found, indent=2) + "\n")
