@@ -49,6 +49,7 @@ def plot(cells: list[dict], names: list[str], out: Path, title: str | None = Non
     import matplotlib.pyplot as plt
 
     metrics = list(cells[0]["results"])
+    a, b = cells[0]["labels"]
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 0.7 * len(cells) + 1.6),
                              squeeze=False)
     for ax, metric in zip(axes[0], metrics):
@@ -65,7 +66,6 @@ def plot(cells: list[dict], names: list[str], out: Path, title: str | None = Non
         ax.set_yticks(range(len(cells)))
         ax.set_yticklabels([f"{n} (n = {c['results'][metric]['n']})"
                             for n, c in zip(reversed(names), reversed(cells))])
-        a, b = cells[0]["labels"]
         ax.set_title(f"{metric}: per seed (dots), median and 95% interval (bar)", fontsize=10)
         ax.set_xlabel(f"{b} - {a}")
     if title:

@@ -9,10 +9,10 @@ import torch
 import envs
 from agents.policies import GaussianHead
 from agents.ppo import PPOAgent, gae
+from bench.random_replay import collect_segment
 from configs.loader import load_config
 from configs.schema import PPOConfig
 from trainer.api import train
-from bench.random_replay import collect_segment
 
 
 def gae_bruteforce(r, v, v_next, term, trunc, gamma, lam):

@@ -259,31 +259,33 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         self.checkpoints.mkdir(exist_ok=True)
         write_atomic(self.config_file, dump_config(cfg))
-        summary, diff = git_state()
-        found = versions()
         git_txt = self.path / "git.txt"
         if resumed_at is None or not git_txt.exists():
-            write_atomic(self.path / "versions.json", json.dumps(found, indent=2) + "\n")
+            summary, diff = git_state()
+            write_atomic(self.path / "versions.json", json.dumps(versions(), indent=2) + "\n")
             write_atomic(git_txt, summary)
             write_atomic(self.path / "git.diff", diff)
         elif resumed_at < cfg.steps:
-            self._record_resumed_session(resumed_at, summary, diff, found)
+            self._record_resumed_session(resumed_at)
 
-    def _record_resumed_session(self, step: int, summary: str, diff: str,
-                                found: dict[str, str]) -> None:
+    def _record_resumed_session(self, step: int) -> None:
         """Append this session's code and versions where they differ from the last recorded."""
-        def latest(pattern: str, first: str) -> Path:
-            later = sorted(self.path.glob(pattern), key=lambda f: int(f.name.split(".")[1][8:]))
-            return later[-1] if later else self.path / first
+        def latest(kind: str, suffix: str) -> Path:
+            """``<kind>.resumed_<N><suffix>`` with the largest N, else ``<kind><suffix>``."""
+            later = sorted(self.path.glob(f"{kind}.resumed_*{suffix}"), key=lambda f: int(
+                f.name.removeprefix(f"{kind}.resumed_").removesuffix(suffix)))
+            return later[-1] if later else self.path / f"{kind}{suffix}"
 
+        summary, diff = git_state()
+        found = versions()
         git_txt = self.path / "git.txt"
         recorded = git_txt.read_text()
         last_summary = recorded.rsplit(":\n", 1)[-1] if "resumed at step" in recorded else recorded
-        last_diff = latest("git.resumed_*.diff", "git.diff")
+        last_diff = latest("git", ".diff")
         if summary != last_summary or diff != (last_diff.read_text() if last_diff.exists() else ""):
             write_atomic(self.path / f"git.resumed_{step}.diff", diff)
             write_atomic(git_txt, recorded + f"\nresumed at step {step}:\n{summary}")
-        last_versions = latest("versions.resumed_*.json", "versions.json")
+        last_versions = latest("versions", ".json")
         if not last_versions.exists() or json.loads(last_versions.read_text()) != found:
             write_atomic(self.path / f"versions.resumed_{step}.json",
                          json.dumps(found, indent=2) + "\n")
