@@ -26,3 +26,22 @@ TINY_PPO = ["agent.segment=512", "agent.iterations=4", "agent.critic_hidden=[32,
 @pytest.fixture
 def tiny_ppo() -> list[str]:
     return list(TINY_PPO)
+
+
+# The off-policy agent from states on cartpole-swingup (1000 agent steps per episode), shrunk
+# for tests: 32-wide networks, batch 32, a small replay.
+STATE_PRESET = ROOT / "configs/offpolicy_cartpole_swingup.yaml"
+QUIET = ["trainer.progress=false", "trainer.tensorboard=false"]
+
+
+def tiny_state(warmup: int = 200, every: int | None = 1000, log_every: int = 250) -> list[str]:
+    """Overrides of ``STATE_PRESET`` for a test run: updates after ``warmup`` uniform-random
+    steps; one-episode evaluations and checkpoints every ``every`` steps (``None``: the
+    preset's intervals, for tests that build the agent without training a run)."""
+    out = ["agent.hidden_dim=32", "agent.feature_dim=16", "agent.batch_size=32",
+           "agent.replay_capacity=5000", f"agent.explore_steps={warmup}",
+           f"agent.seed_frames={warmup}"]
+    if every is not None:
+        out += [f"trainer.eval_every={every}", "trainer.eval_episodes=1",
+                f"trainer.log_every={log_every}", f"trainer.checkpoint_every={every}"]
+    return out + QUIET

@@ -4,7 +4,6 @@ lambda * ||theta - theta(0)||^2 by hand, theta(0) survives a checkpoint, bad inp
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,13 +13,10 @@ import train as cli
 from bench.random_replay import fill_from_env
 from configs.loader import load_config
 from trainer.api import build
+from conftest import STATE_PRESET, tiny_state
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / "configs/offpolicy_cartpole_swingup.yaml"
-TINY = ["agent.hidden_dim=32", "agent.feature_dim=16", "agent.batch_size=32",
-        "agent.replay_capacity=5000", "agent.explore_steps=0", "agent.seed_frames=0",
-        "trainer.progress=false", "trainer.tensorboard=false",
-        "agent.l2_init={coef: 0.01, modules: [actor, critic]}"]
+STATE = STATE_PRESET
+TINY = [*tiny_state(warmup=0, every=None), "agent.l2_init={coef: 0.01, modules: [actor, critic]}"]
 
 
 def filled(cfg):

@@ -19,16 +19,13 @@ from configs.loader import load_config
 from trainer.api import build, train
 from trainer.checkpoint import load_checkpoint
 from trainer.loop import DivergenceError
+from conftest import STATE_PRESET, tiny_state
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / "configs/offpolicy_cartpole_swingup.yaml"
+STATE = STATE_PRESET
 PIXELS = ROOT / "configs/drqv2_tiny.yaml"
 # cartpole from states: 1000 agent steps per episode; updates from step 200
-TINY_STATE = ["agent.hidden_dim=32", "agent.feature_dim=16", "agent.batch_size=32",
-              "agent.replay_capacity=5000", "agent.explore_steps=200", "agent.seed_frames=200",
-              "trainer.eval_every=1000", "trainer.eval_episodes=1", "trainer.log_every=250",
-              "trainer.checkpoint_every=1000", "trainer.progress=false",
-              "trainer.tensorboard=false"]
+TINY_STATE = tiny_state()
 TINY_PIXELS = ["env.pixels.size=32", "agent.batch_size=8", "agent.replay_capacity=1000",
                "agent.hidden_dim=32", "agent.feature_dim=16", "agent.conv_channels=8"]
 # switch at the first check that sees a change <= 0.5: at the end of episode 1 (step 1000)

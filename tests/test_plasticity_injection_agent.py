@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,14 +18,10 @@ from bench.random_replay import fill_from_env
 from configs.loader import load_config
 from trainer.api import build, train
 from trainer.checkpoint import load_checkpoint
+from conftest import STATE_PRESET, tiny_state
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / "configs/offpolicy_cartpole_swingup.yaml"
-TINY_STATE = ["agent.hidden_dim=32", "agent.feature_dim=16", "agent.batch_size=32",
-              "agent.replay_capacity=5000", "agent.explore_steps=200", "agent.seed_frames=200",
-              "trainer.eval_every=1000", "trainer.eval_episodes=1", "trainer.log_every=250",
-              "trainer.checkpoint_every=1000", "trainer.progress=false",
-              "trainer.tensorboard=false"]
+STATE = STATE_PRESET
+TINY_STATE = tiny_state()
 INJECT = "agent.plasticity_injection={at_step: 600}"
 
 

@@ -193,3 +193,16 @@ def test_resume_on_other_code_keeps_every_sessions_provenance(tmp_path, tiny_ppo
     run.prepare(cfg, resumed_at=1000)           # finished: steps == 1000, nothing to train
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert "ccc" not in (tmp_path / "git.txt").read_text()
+
+    # a second resume from step 400 discards the steps every session from 400 on trained:
+    # their blocks and files go, and this session is recorded at 400 in their place
+    run.prepare(cfg, resumed_at=400)
+    assert (tmp_path / "git.txt").read_text() == (
+        "commit: aaa\ndirty: True\n\nresumed at step 400:\ncommit: ccc\ndirty: False\n")
+    assert not (tmp_path / "versions.resumed_800.json").exists()
+    assert json.loads((tmp_path / "versions.resumed_400.json").read_text()) == {"torch": "2.14.0"}
+    code.update(summary="commit: aaa\ndirty: True\n", diff="first diff\n",
+                versions={"torch": "2.13.0"})
+    run.prepare(cfg, resumed_at=200)            # back on the first session's code: no block left
+    assert (tmp_path / "git.txt").read_text() == "commit: aaa\ndirty: True\n"
+    assert not list(tmp_path.glob("*.resumed_*"))

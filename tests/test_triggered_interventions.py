@@ -15,13 +15,10 @@ import train as cli
 from configs.loader import load_config
 from trainer.api import train
 from trainer.checkpoint import load_checkpoint
+from conftest import STATE_PRESET, tiny_state
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / "configs/offpolicy_cartpole_swingup.yaml"
-TINY = ["agent.hidden_dim=32", "agent.feature_dim=16", "agent.batch_size=32",
-        "agent.replay_capacity=5000", "agent.explore_steps=200", "agent.seed_frames=200",
-        "trainer.eval_every=2000", "trainer.eval_episodes=1", "trainer.log_every=500",
-        "trainer.checkpoint_every=2000", "trainer.progress=false", "trainer.tensorboard=false"]
+STATE = STATE_PRESET
+TINY = tiny_state(every=2000, log_every=500)
 # the critic FAU is always above 0: the trigger fires at every check outside its cool-down
 ALWAYS = "agent.reset={trigger: {metric: fau/critic, condition: above, threshold: 0.0, " \
          "cooldown: 1500}}"

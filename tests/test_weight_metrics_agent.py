@@ -4,7 +4,6 @@ brute-force computation on the agent's own parameters and a hand example."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,12 +14,10 @@ from agents.representation import srank as np_srank
 from agents.weight_metrics import effective_rank, stable_rank
 from configs.loader import load_config
 from trainer.api import build, train
+from conftest import STATE_PRESET, tiny_state
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / "configs/offpolicy_cartpole_swingup.yaml"
-TINY = ["agent.hidden_dim=32", "agent.feature_dim=16", "agent.batch_size=32",
-        "agent.replay_capacity=5000", "agent.explore_steps=0", "agent.seed_frames=0",
-        "trainer.progress=false", "trainer.tensorboard=false"]
+STATE = STATE_PRESET
+TINY = tiny_state(warmup=0, every=None)
 
 
 def flat(tensors) -> np.ndarray:

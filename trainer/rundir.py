@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -47,6 +48,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # folder may be moved, extended or resumed without a progress bar).
 RESUMABLE_CHANGES = {"steps", "run_dir", "trainer.progress", "trainer.resume_from"}
 LOCK_FILE = "train.lock"
+RESUMED_BLOCK = re.compile(r"\nresumed at step (\d+):\n")  # git.txt: a later session's block
 RR_CHECKS = "rr_checks"  # the adaptive replay-ratio schedule's table of FAU checks
 
 
@@ -252,7 +254,9 @@ class RunDir:
         already trained, and records its own session only where the code or the versions
         differ from the last recorded one: a block ``resumed at step N:`` appended to
         ``git.txt`` with ``git.resumed_N.diff``, and ``versions.resumed_N.json`` when a
-        version moved. A finished run reopened without steps to train records nothing."""
+        version moved. A finished run reopened without steps to train records nothing.
+        Records of sessions resumed at step N or later are dropped first: resuming from N
+        discards the steps they trained (their checkpoints and log rows go too)."""
         hold = _HELD.get(self.path.resolve())
         if hold is not None:
             hold.wrote = True
@@ -266,7 +270,21 @@ class RunDir:
             write_atomic(git_txt, summary)
             write_atomic(self.path / "git.diff", diff)
         elif resumed_at < cfg.steps:
+            self._forget_sessions_from(resumed_at)
             self._record_resumed_session(resumed_at)
+
+    def _forget_sessions_from(self, step: int) -> None:
+        """Drop the ``resumed at step M:`` blocks and files of sessions with ``M >= step``."""
+        git_txt = self.path / "git.txt"
+        head, *parts = RESUMED_BLOCK.split(git_txt.read_text())
+        blocks = list(zip(map(int, parts[::2]), parts[1::2]))
+        if any(m >= step for m, _ in blocks):
+            write_atomic(git_txt, head + "".join(f"\nresumed at step {m}:\n{text}"
+                                                 for m, text in blocks if m < step))
+        for kind, suffix in (("git", ".diff"), ("versions", ".json")):
+            for f in self.path.glob(f"{kind}.resumed_*{suffix}"):
+                if int(f.name.removeprefix(f"{kind}.resumed_").removesuffix(suffix)) >= step:
+                    f.unlink()
 
     def _record_resumed_session(self, step: int) -> None:
         """Append this session's code and versions where they differ from the last recorded."""
