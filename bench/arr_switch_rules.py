@@ -14,12 +14,15 @@ Task and budget as ``bench/arr_cpu.py``: ``configs/offpolicy_cartpole_swingup.ya
 Per rule: the switch step of each seed, how many seeds switch inside the early FAU trough (at or
 before the episode of the lowest per-episode FAU of the RR 0.5 stream) and how many never switch.
 ``--validate-seed k`` also trains one real adaptive run (paper rule) and checks that its switch
-step equals the replayed one.
+step equals the replayed one; ``--validate-runs W=FOLDER`` checks finished real adaptive runs
+(``FOLDER/seed<k>``, e.g. an arm of ``bench/arms.py``) with window ``W`` the same way, seed by seed.
 
 Writes ``bench/results/<name>.{json,md}``; runs go to ``bench/runs/<name>/``.
 
     python bench/arr_switch_rules.py --steps 15000 --seeds 0 1 2 3 4 5 6 7 8 9 --windows 3 5 \\
         --validate-seed 0
+    python bench/arr_switch_rules.py --steps 15000 --windows 3 5 \\
+        --validate-runs 1=bench/runs/arr_return_cartpole/arr 5=bench/runs/arr_return_cartpole/arr_w5
 """
 
 from __future__ import annotations
@@ -91,6 +94,36 @@ def replay(run: Path, interval: int, window: int) -> dict:
     return out
 
 
+def check_real_runs(spec: str, seeds: list[int], interval: int, steps: int,
+                    table: dict[str, list[dict]]) -> dict:
+    """Switch steps of finished real adaptive runs in ``FOLDER/seed<k>`` (window ``W``) against
+    the replay of the same rule on the recorded streams, seed by seed."""
+    from configs.loader import read_yaml
+
+    window, sep, folder = spec.partition("=")
+    name = "paper (window 1)" if window == "1" else f"window {window}"
+    if not sep or name not in table:
+        raise SystemExit(f"error: --validate-runs {spec!r}: expected W=FOLDER with W = 1 or one "
+                         f"of --windows")
+    replayed = {r["seed"]: r["switch_step"] for r in table[name]}
+    rows = []
+    for seed in seeds:
+        run = Path(folder) / f"seed{seed}"
+        if not (run / "summary.json").exists():
+            continue
+        cfg = read_yaml(run / "config.yaml")
+        rr = cfg["agent"]["rr_schedule"]
+        wanted = {"type": "adaptive", "interval": interval, "threshold": THRESHOLD,
+                  "window": int(window), "low": 0.5, "high": 2.0}
+        if {k: rr.get(k) for k in wanted} != wanted or cfg["steps"] != steps:
+            raise SystemExit(f"error: {run}: its rr_schedule or steps differ from the replayed "
+                             f"rule ({rr}, steps {cfg['steps']})")
+        real = json.loads((run / "summary.json").read_text()).get("rr_switch_step")
+        rows.append({"seed": seed, "real_switch_step": real, "replayed_switch_step":
+                     replayed[seed], "equal": real == replayed[seed]})
+    return {"rule": name, "folder": folder, "runs": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -99,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interval", type=int, default=2, help="check every N episodes")
     ap.add_argument("--windows", type=int, nargs="+", default=[3, 5])
     ap.add_argument("--validate-seed", type=int, default=None)
+    ap.add_argument("--validate-runs", nargs="+", default=[], metavar="W=FOLDER",
+                    help="finished real adaptive runs to check against the replay of window W")
     ap.add_argument("--name", default="arr_switch_rules")
     args = ap.parse_args(argv)
     runs = ROOT / "bench" / "runs" / args.name
@@ -127,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
                          if r["seed"] == args.validate_seed)
         result["validation"] = {"seed": args.validate_seed, "real_switch_step": real,
                                 "replayed_switch_step": predicted, "equal": real == predicted}
+    result["run_checks"] = [check_real_runs(spec, args.seeds, args.interval, args.steps, table)
+                            for spec in args.validate_runs]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
     lines = [f"`{result['command']}` (commit {commit}): cartpole_swingup from states, "
@@ -146,6 +183,13 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["", f"Validation, seed {v['seed']}: a real adaptive run switched at step "
                   f"{v['real_switch_step']}, the replay says {v['replayed_switch_step']} "
                   f"({'equal' if v['equal'] else 'DIFFERENT'})."]
+    for check in result["run_checks"]:
+        rows = check["runs"]
+        differ = [f"seed {r['seed']}: real {r['real_switch_step']}, replay "
+                  f"{r['replayed_switch_step']}" for r in rows if not r["equal"]]
+        lines += ["", f"Real adaptive runs, {check['rule']} (`{check['folder']}`): "
+                  f"{sum(r['equal'] for r in rows)}/{len(rows)} switch where the replay says"
+                  + (f"; differ: {'; '.join(differ)}." if differ else ".")]
     text = "\n".join(lines)
     print(text)
     out = ROOT / "bench" / "results" / args.name
