@@ -154,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(lines)
     print(table)
     out = ROOT / "bench" / "results" / args.name
-    out.with_suffix(".md").write_text(table + "\n")
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=float) + "\n")
+    Path(f"{out}.md").write_text(table + "\n")      # not with_suffix: a name may hold a dot
+    Path(f"{out}.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     return 0
 
 

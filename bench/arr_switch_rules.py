@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     out = ROOT / "bench" / "results" / args.name
-    out.with_suffix(".md").write_text(text + "\n")
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    Path(f"{out}.md").write_text(text + "\n")       # not with_suffix: a name may hold a dot
+    Path(f"{out}.json").write_text(json.dumps(result, indent=1) + "\n")
     return 0
 
 

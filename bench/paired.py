@@ -88,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(json.dumps(
+        Path(f"{args.out}.json").write_text(json.dumps(
             {"a": str(args.a), "b": str(args.b), "labels": labels, "results": results,
              "skipped": skipped_a + skipped_b, "unpaired_seeds": unpaired}, indent=2) + "\n")
-        args.out.with_suffix(".md").write_text(text + "\n")
+        Path(f"{args.out}.md").write_text(text + "\n")   # not with_suffix: "..._rr0.5"
     return 0
 
 

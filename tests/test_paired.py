@@ -82,13 +82,14 @@ def test_bench_script_pairs_run_folders_by_seed(tmp_path, capsys):
         write_run(tmp_path / "A" / f"seed{seed}", seed, [0.0, 10.0, 10.0, 10.0])
         write_run(tmp_path / "B" / f"seed{seed}", seed, [0.0, 20.0, 20.0, 20.0 + seed])
     code = paired.main([str(tmp_path / "A"), str(tmp_path / "B"), "--labels", "none", "aux",
-                        "--out", str(tmp_path / "out")])
+                        "--out", str(tmp_path / "aux_vs_rr0.5")])
     out = capsys.readouterr().out
     assert code == 0
     # final: differences 10, 10.33, 10.67, 11 -> median 10.5, every resample > 0
     assert "| final | 4 |" in out and "+10.5" in out and "separates" in out
     assert "| aux > none |" in out and "| 4/4 |" in out  # the win count is named by the labels
-    assert (tmp_path / "out.json").exists() and (tmp_path / "out.md").exists()
+    # a dot in the name is kept ("rr0.5" must not become "rr0.json")
+    assert (tmp_path / "aux_vs_rr0.5.json").exists() and (tmp_path / "aux_vs_rr0.5.md").exists()
     code = paired.main([str(tmp_path / "A"), str(tmp_path / "missing")])
     assert code == 2 and "is not a folder" in capsys.readouterr().err
 
