@@ -49,7 +49,11 @@ def plot(cells: list[dict], names: list[str], out: Path, title: str | None = Non
     import matplotlib.pyplot as plt
 
     metrics = list(cells[0]["results"])
-    a, b = cells[0]["labels"]
+    pairs = {tuple(c["labels"]) for c in cells}   # "B - A" only if every row compares one pair
+    xlabel = "paired difference (see each row)"
+    if len(pairs) == 1:
+        a, b = pairs.pop()
+        xlabel = f"{b} - {a}"
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 0.7 * len(cells) + 1.6),
                              squeeze=False)
     for ax, metric in zip(axes[0], metrics):
@@ -67,7 +71,7 @@ def plot(cells: list[dict], names: list[str], out: Path, title: str | None = Non
         ax.set_yticklabels([f"{n} (n = {c['results'][metric]['n']})"
                             for n, c in zip(reversed(names), reversed(cells))])
         ax.set_title(f"{metric}: per seed (dots), median and 95% interval (bar)", fontsize=10)
-        ax.set_xlabel(f"{b} - {a}")
+        ax.set_xlabel(xlabel)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
