@@ -273,6 +273,11 @@ class RunDir:
             self._forget_sessions_from(resumed_at)
             self._record_resumed_session(resumed_at)
 
+    def _resumed_files(self, kind: str, suffix: str) -> list[tuple[int, Path]]:
+        """``(N, <kind>.resumed_<N><suffix>)`` of the sessions recorded so far, by ``N``."""
+        return sorted((int(f.name.removeprefix(f"{kind}.resumed_").removesuffix(suffix)), f)
+                      for f in self.path.glob(f"{kind}.resumed_*{suffix}"))
+
     def _forget_sessions_from(self, step: int) -> None:
         """Drop the ``resumed at step M:`` blocks and files of sessions with ``M >= step``."""
         git_txt = self.path / "git.txt"
@@ -282,23 +287,22 @@ class RunDir:
             write_atomic(git_txt, head + "".join(f"\nresumed at step {m}:\n{text}"
                                                  for m, text in blocks if m < step))
         for kind, suffix in (("git", ".diff"), ("versions", ".json")):
-            for f in self.path.glob(f"{kind}.resumed_*{suffix}"):
-                if int(f.name.removeprefix(f"{kind}.resumed_").removesuffix(suffix)) >= step:
+            for m, f in self._resumed_files(kind, suffix):
+                if m >= step:
                     f.unlink()
 
     def _record_resumed_session(self, step: int) -> None:
         """Append this session's code and versions where they differ from the last recorded."""
         def latest(kind: str, suffix: str) -> Path:
             """``<kind>.resumed_<N><suffix>`` with the largest N, else ``<kind><suffix>``."""
-            later = sorted(self.path.glob(f"{kind}.resumed_*{suffix}"), key=lambda f: int(
-                f.name.removeprefix(f"{kind}.resumed_").removesuffix(suffix)))
-            return later[-1] if later else self.path / f"{kind}{suffix}"
+            later = self._resumed_files(kind, suffix)
+            return later[-1][1] if later else self.path / f"{kind}{suffix}"
 
         summary, diff = git_state()
         found = versions()
         git_txt = self.path / "git.txt"
         recorded = git_txt.read_text()
-        last_summary = recorded.rsplit(":\n", 1)[-1] if "resumed at step" in recorded else recorded
+        last_summary = RESUMED_BLOCK.split(recorded)[-1]   # the last block's text, or the first
         last_diff = latest("git", ".diff")
         if summary != last_summary or diff != (last_diff.read_text() if last_diff.exists() else ""):
             write_atomic(self.path / f"git.resumed_{step}.diff", diff)
