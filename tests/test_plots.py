@@ -29,6 +29,36 @@ def test_confidence_band_is_the_percentile_bootstrap_of_the_mean_over_runs():
     assert final_values_ci([{0: 5.0}]) == (5.0, 5.0, 5.0)
 
 
+def test_group_labels_name_only_the_keys_that_tell_configs_apart(tmp_path):
+    """Fixed and adaptive replay-ratio arms have different sub-keys under rr_schedule: a label
+    shows a key only where the run has it (never ``key=None``), yet distinct configs keep
+    distinct labels."""
+    from trainer.analysis.plots import config_labels
+
+    schedules = {"rr0.5": "{type: fixed, rr: 0.5, period: 1}",
+                 "rr2": "{type: fixed, rr: 2.0, period: 1}",
+                 "arr": "{type: adaptive, low: 0.5, high: 2.0, window: 1}",
+                 "arr_w5": "{type: adaptive, low: 0.5, high: 2.0, window: 5}",
+                 "only_a": "{b: 2, a: 1}", "only_b": "{b: 2}"}
+    runs = {}
+    for arm, schedule in schedules.items():
+        name = "other" if arm.startswith("only") else "cartpole"
+        runs[arm] = tmp_path / arm / "seed0"
+        runs[arm].mkdir(parents=True)
+        (runs[arm] / "config.yaml").write_text(
+            f"name: {name}\nseed: 0\nrun_dir: {runs[arm]}\nagent:\n  lr: 3\n"
+            f"  rr_schedule: {schedule}\n")
+    labels = config_labels(list(runs.values()))
+    key = "agent.rr_schedule"
+    assert {arm: labels[run] for arm, run in runs.items()} == {
+        "rr0.5": f"cartpole ({key}.type=fixed, {key}.rr=0.5)",
+        "rr2": f"cartpole ({key}.type=fixed, {key}.rr=2.0)",
+        "arr": f"cartpole ({key}.type=adaptive, {key}.window=1)",
+        "arr_w5": f"cartpole ({key}.type=adaptive, {key}.window=5)",
+        # no key differs where both runs have it: the key only one has is what tells them apart
+        "only_a": f"other ({key}.a=1)", "only_b": "other"}
+
+
 @pytest.mark.slow
 def test_replay_ratio_is_drawn_per_run_not_as_a_mean(tmp_path, monkeypatch):
     """A mean of RR 0.5 and 2 is an RR no run had: the rr panel draws one line per run."""

@@ -73,18 +73,31 @@ def flat_config(run: Path) -> dict[str, str]:
 
 def config_labels(runs: list[Path]) -> dict[Path, str]:
     """Each run's group label when grouping by config (module docstring): its ``name``, plus
-    ``(key=value, ...)`` for the keys whose values differ between runs of that name."""
+    ``(key=value, ...)`` for the keys whose values differ between the runs of that name that
+    have them, in config order. A key only some runs have (a sub-key of one ``type``, e.g.
+    ``agent.rr_schedule.window`` of adaptive runs beside fixed ones) is shown only where it
+    exists, and only where it is needed to tell two configs apart: labels never read
+    ``key=None``, and runs with different configs never share a label."""
     flats = {run: flat_config(run) for run in runs}
     by_name: dict[str, list[Path]] = defaultdict(list)
     for run, flat in flats.items():
         by_name[flat.get("name", "run")].append(run)
     labels = {}
     for name, same in by_name.items():
-        keys = sorted(set().union(*(flats[r] for r in same)))
-        differ = [k for k in keys if len({flats[r].get(k) for r in same}) > 1]
+        keys = list(dict.fromkeys(k for r in same for k in flats[r]))
+        values = {k: [flats[r][k] for r in same if k in flats[r]] for k in keys}
+        varied = [k for k in keys if len(set(values[k])) > 1]
+        partial = [k for k in keys if k not in varied and len(values[k]) < len(same)]
+
+        def label(run: Path, shown: list[str]) -> str:
+            pairs = ", ".join(f"{k}={flats[run][k]}" for k in shown if k in flats[run])
+            return f"{name} ({pairs})" if pairs else name
+
+        configs = {tuple(sorted(flats[r].items())) for r in same}
+        shown = varied if len({label(r, varied) for r in same}) == len(configs) \
+            else [k for k in keys if k in varied or k in partial]
         for run in same:
-            shown = ", ".join(f"{k}={flats[run].get(k)}" for k in differ)
-            labels[run] = f"{name} ({shown})" if shown else name
+            labels[run] = label(run, shown)
     return labels
 
 
