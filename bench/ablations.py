@@ -34,6 +34,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np  # noqa: E402
 
 from trainer.analysis.plots import group_curves, plot_curves  # noqa: E402
+from bench.outputs import beside  # noqa: E402
 
 BITS = [f"{s}{g}{c}" for s in "10" for g in "10" for c in "10"]  # 111 (default) first
 IMPROVED = 1.0  # return gain that counts a seed as improved (evaluations reuse the same seeds)
@@ -123,13 +124,13 @@ def main() -> None:
     rows = summarise(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     md = markdown(rows, args.steps, args.seeds, minutes, args.overrides)
-    args.out.with_suffix(".md").write_text(md)
-    args.out.with_suffix(".json").write_text(json.dumps(
+    beside(args.out, ".md").write_text(md)
+    beside(args.out, ".json").write_text(json.dumps(
         {"steps": args.steps, "seeds": args.seeds, "overrides": args.overrides,
          "wall_minutes": minutes, "rows": rows,
          "runs": results}, indent=2) + "\n")
     run_dirs = [Path(r["run_dir"]) for r in results]
-    plot_curves(group_curves(run_dirs, "name", "step"), args.out.with_suffix(".png"), "step",
+    plot_curves(group_curves(run_dirs, "name", "step"), beside(args.out, ".png"), "step",
                 "NCAP ablations: evaluation return, mean and 95% bootstrap CI over seeds")
     print(md)
     print(f"wrote {args.out}.md, .json, .png")

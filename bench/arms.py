@@ -37,6 +37,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 from bench.paired import METRICS, arm_scores, reading  # noqa: E402
 from trainer.analysis.stats import paired_comparison  # noqa: E402
+from bench.outputs import beside  # noqa: E402
 
 QUIET = ["trainer.progress=false", "trainer.tensorboard=false"]
 
@@ -154,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(lines)
     print(table)
     out = ROOT / "bench" / "results" / args.name
-    Path(f"{out}.md").write_text(table + "\n")      # not with_suffix: a name may hold a dot
-    Path(f"{out}.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
+    beside(out, ".md").write_text(table + "\n")
+    beside(out, ".json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     return 0
 
 

@@ -41,6 +41,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np  # noqa: E402
 
 from agents.triggers import Labels, MetricTrigger  # noqa: E402
+from bench.outputs import beside  # noqa: E402
 
 PRESET = ROOT / "configs/offpolicy_cartpole_swingup.yaml"
 THRESHOLD = 1e-3
@@ -193,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     out = ROOT / "bench" / "results" / args.name
-    Path(f"{out}.md").write_text(text + "\n")       # not with_suffix: a name may hold a dot
-    Path(f"{out}.json").write_text(json.dumps(result, indent=1) + "\n")
+    beside(out, ".md").write_text(text + "\n") 
+    beside(out, ".json").write_text(json.dumps(result, indent=1) + "\n")
     return 0
 
 

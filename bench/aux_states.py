@@ -42,6 +42,7 @@ from configs.loader import load_config  # noqa: E402
 from envs import make_env  # noqa: E402
 from trainer.api import train  # noqa: E402
 from trainer.analysis.runs import read_csv  # noqa: E402
+from bench.outputs import beside  # noqa: E402
 
 PRESET = ROOT / "configs" / "offpolicy_cartpole_swingup.yaml"
 RUNS = ROOT / "bench" / "runs" / "aux_states"
@@ -170,9 +171,9 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     out = ROOT / "bench" / "results" / args.name
-    plot(results, out.with_suffix(".png"), args.feature_dims)
-    out.with_suffix(".md").write_text(table + "\n")
-    out.with_suffix(".json").write_text(json.dumps(
+    plot(results, beside(out, ".png"), args.feature_dims)
+    beside(out, ".md").write_text(table + "\n")
+    beside(out, ".json").write_text(json.dumps(
         {"command": command, "commit": commit, "steps": args.steps, "seeds": args.seeds,
          "feature_dims": args.feature_dims,
          "wall_minutes_this_invocation": (time.perf_counter() - t0) / 60,

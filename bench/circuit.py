@@ -55,6 +55,7 @@ from configs.loader import load_config  # noqa: E402
 from trainer.api import build, load_policy, train  # noqa: E402
 from trainer.evaluation import evaluate  # noqa: E402
 from trainer.rundir import RunDir  # noqa: E402
+from bench.outputs import beside  # noqa: E402
 
 BASE = ROOT / "configs/ncap_plus_swim_ppo.yaml"
 FULL = ROOT / "configs/ncap_plus_swim_ppo_full.yaml"
@@ -148,8 +149,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench/results/circuit"))
     args = ap.parse_args()
     out = Path(args.out)
-    result: dict = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(
-        ".json").exists() else {}
+    previous = beside(out, ".json")
+    result: dict = json.loads(previous.read_text()) if previous.exists() else {}
     lines: list[str] = []
 
     if args.start:
@@ -186,7 +187,7 @@ def main() -> None:
         ax.set_title("swim, N = 5: NCAP+ (12 params) vs NCAP and MLP")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(out.with_suffix(".png"), dpi=120)
+        fig.savefig(beside(out, ".png"), dpi=120)
         plt.close(fig)
 
     if args.ablate:
@@ -281,9 +282,9 @@ def main() -> None:
                   "|---|" + "---|" * len(JOINTS)]
         for name, row in rows.items():
             lines.append(f"| {name} | " + " | ".join(f"{row[str(n)]:.0f}" for n in JOINTS) + " |")
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    beside(out, ".json").write_text(json.dumps(result, indent=2) + "\n")
     cmd = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
-    out.with_suffix(".md").write_text(f"Command: `{cmd}`\n\n" + "\n".join(lines) + "\n")
+    beside(out, ".md").write_text(f"Command: `{cmd}`\n\n" + "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

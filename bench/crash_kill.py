@@ -46,6 +46,7 @@ import torch  # noqa: E402
 
 from trainer.checkpoint import load_checkpoint  # noqa: E402
 from trainer.files import read_csv_rows  # noqa: E402
+from bench.outputs import beside  # noqa: E402
 
 TIMING = {"steps_per_second", "train_seconds", "seconds", "window_seconds"}
 PPO = ["configs/ncap_swim_ppo.yaml", "steps=12000", "agent.segment=512", "agent.iterations=4",
@@ -276,8 +277,8 @@ def main() -> None:
               f"{r['crashed_seconds']} s; errors {r['resume_errors']}; differences "
               f"{r['differences']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(table)
+    beside(args.out, ".json").write_text(json.dumps(results, indent=2) + "\n")
+    beside(args.out, ".md").write_text(table)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from configs.loader import load_config  # noqa: E402
 from trainer.api import load_policy, train  # noqa: E402
 from trainer.evaluation import evaluate  # noqa: E402
 from trainer.rundir import RunDir  # noqa: E402
+from bench.outputs import beside  # noqa: E402
 
 # name -> (preset, extra overrides). "ncap_tuned" deviates from the paper setup on purpose
 # (exploration std 0.3 instead of 0.1, actor lr 1e-3 instead of 3e-4); see its preset.
@@ -116,7 +117,7 @@ def main() -> None:
     ax.legend()
     fig.tight_layout()
     out = Path(args.out)
-    fig.savefig(out.with_suffix(".png"), dpi=120)
+    fig.savefig(beside(out, ".png"), dpi=120)
     table = "\n".join(lines)
     cmd = "python bench/learning.py --steps {} --seeds {} --agents {}".format(
         args.steps, " ".join(map(str, args.seeds)), " ".join(args.agents))
@@ -128,8 +129,8 @@ def main() -> None:
                  f"{args.cross_eval} episodes): " + ", ".join(
                      f"{a}: median {np.median(v):.0f} (" + ", ".join(f"{x:.0f}" for x in v) + ")"
                      for a, v in cross.items())
-    out.with_suffix(".md").write_text(f"Command: `{cmd}`\n\nEval return: median over seeds (min-max).\n\n{table}\n")
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    beside(out, ".md").write_text(f"Command: `{cmd}`\n\nEval return: median over seeds (min-max).\n\n{table}\n")
+    beside(out, ".json").write_text(json.dumps(result, indent=2) + "\n")
     print(table)
 
 

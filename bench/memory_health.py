@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from configs.loader import load_config  # noqa: E402
 from trainer.files import read_csv_rows  # noqa: E402
+from bench.outputs import beside  # noqa: E402
 
 
 def rss_mib(pid: int) -> float | None:
@@ -118,8 +119,8 @@ def main() -> None:
         *[f"| {k} | {v.get('rows', len(v.get('files', [])))} | {v['expected']} | "
           f"{v.get('bytes', '')} |" for k, v in files.items()], ""])
     print(table)
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(table)
+    beside(args.out, ".json").write_text(json.dumps(result, indent=2) + "\n")
+    beside(args.out, ".md").write_text(table)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from agents.base import begin_episode  # noqa: E402
 from configs.loader import load_config  # noqa: E402
 from envs.navigate import reached  # noqa: E402
 from trainer.api import build, load_policy, train  # noqa: E402
+from bench.outputs import beside  # noqa: E402
 
 NCAP = ROOT / "configs/ncap_navigate_ppo.yaml"
 AGENTS = {"ncap_hardcoded": (NCAP, ["agent.actor.steering=hardcoded"]),
@@ -123,9 +124,9 @@ def main() -> None:
         lines.append(f"| {name} | {rows[0]['parameters']} | "
                      + " | ".join(cell(rows, c) for c in cols) + " |")
     out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    beside(out, ".json").write_text(json.dumps(result, indent=2) + "\n")
     cmd = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
-    out.with_suffix(".md").write_text(f"Command: `{cmd}`\n\n" + "\n".join(lines) + "\n")
+    beside(out, ".md").write_text(f"Command: `{cmd}`\n\n" + "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

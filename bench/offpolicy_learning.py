@@ -43,6 +43,7 @@ import numpy as np  # noqa: E402
 from configs.loader import load_config  # noqa: E402
 from trainer.api import train  # noqa: E402
 from trainer.rundir import RunDir  # noqa: E402
+from bench.outputs import beside  # noqa: E402
 
 C = ROOT / "configs"
 # experiment -> (title, x axis unit, target or None, {run name: (preset, overrides)})
@@ -148,15 +149,15 @@ def main() -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     out = ROOT / f"bench/results/offpolicy_{name_tag}"
-    fig.savefig(out.with_suffix(".png"), dpi=120)
+    fig.savefig(beside(out, ".png"), dpi=120)
     cmd = (f"python bench/offpolicy_learning.py {args.experiment} --steps {args.steps} --seeds "
            + " ".join(map(str, args.seeds)) + (f" --runs {' '.join(names)}" if args.runs else "")
            + (f" --name {args.name}" if args.name else ""))
     table = "\n".join(lines)
-    out.with_suffix(".md").write_text(
+    beside(out, ".md").write_text(
         f"Command: `{cmd}`\n\n{title}. Evaluation return (deterministic episodes), median over "
         f"seeds (min-max), columns in agent steps.\n\n{table}\n")
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    beside(out, ".json").write_text(json.dumps(result, indent=2) + "\n")
     print(table)
 
 

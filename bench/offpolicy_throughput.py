@@ -38,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MUJOCO_GL", "egl")
+from bench.outputs import beside  # noqa: E402
 
 PRESET = ROOT / "configs/offpolicy_cartpole_swingup.yaml"
 KINDS = {"ours": [], "ours_td3": ["agent.feature_dim=null", "agent.actor_loss=td3",
@@ -124,8 +125,8 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     out = ROOT / "bench/results/offpolicy_throughput"
-    out.with_suffix(".md").write_text(text)
-    out.with_suffix(".json").write_text(json.dumps(
+    beside(out, ".md").write_text(text)
+    beside(out, ".json").write_text(json.dumps(
         {"steps": args.steps, "seed_steps": args.seed_steps, "repeats": args.repeats,
          "steps_per_second": results, "median": med, "ratio_over_sb3": ratio}, indent=2) + "\n")
 

@@ -49,6 +49,7 @@ from stable_baselines3.common.logger import configure  # noqa: E402
 from agents.base import Transition  # noqa: E402
 from agents.offpolicy import OffPolicyAgent  # noqa: E402
 from configs.schema import FixedRRConfig, OffPolicyConfig  # noqa: E402
+from bench.outputs import beside  # noqa: E402
 
 OBS, ACT, FILL, BATCH = 17, 6, 10_000, 256
 
@@ -219,7 +220,7 @@ def main() -> None:
               "ratio_over_sb3": ratios, "updates_per_cpu_second": cpu_rates,
               "cpu_median": cpu_med, "cpu_ratio_over_sb3": cpu_ratios}
     out = ROOT / "bench/results" / args.out
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    beside(out, ".json").write_text(json.dumps(result, indent=2) + "\n")
     nan = float("nan")
     lines = [f"| variant | updates/s wall (median of {args.repeats}) | / SB3 TD3 (wall) | updates "
              "per CPU s (median) | / SB3 TD3 (CPU) | first update s |",
@@ -228,7 +229,7 @@ def main() -> None:
               f"{cpu_ratios.get(k, nan):.2f}x | {warmup[k]:.2f} |" for k in impls]
     table = "\n".join(lines) + "\n"
     cmd = " ".join(["python bench/offpolicy_update.py"] + sys.argv[1:])
-    out.with_suffix(".md").write_text(f"Command: `{cmd}`\n\n{table}")
+    beside(out, ".md").write_text(f"Command: `{cmd}`\n\n{table}")
     print(table)
 
 

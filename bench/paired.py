@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from trainer.analysis.runs import collect, curve_area, final_score  # noqa: E402
 from trainer.analysis.stats import paired_comparison  # noqa: E402
+from bench.outputs import beside  # noqa: E402
 
 METRICS = {"final": final_score, "auc": curve_area}
 
@@ -88,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        Path(f"{args.out}.json").write_text(json.dumps(
+        beside(args.out, ".json").write_text(json.dumps(
             {"a": str(args.a), "b": str(args.b), "labels": labels, "results": results,
              "skipped": skipped_a + skipped_b, "unpaired_seeds": unpaired}, indent=2) + "\n")
-        Path(f"{args.out}.md").write_text(text + "\n")   # not with_suffix: "..._rr0.5"
+        beside(args.out, ".md").write_text(text + "\n")
     return 0
 
 

@@ -139,3 +139,13 @@ def test_paired_plot_draws_the_printed_results_and_refuses_bad_input(tmp_path, c
     (tmp_path / "bad.json").write_text('{"x": 1}')
     assert paired_plot.main([str(tmp_path / "bad.json"), "--out", str(png)]) == 2
     assert "not a bench/paired.py result" in capsys.readouterr().err
+
+
+def test_bench_outputs_sit_beside_a_dotted_stem():
+    """Every bench script writes ``<stem>.json/.md/.png``; a stem like ``..._rr0.5`` keeps its tail
+    (``Path.with_suffix`` would turn it into ``..._rr0.md``)."""
+    from bench.outputs import beside
+    assert beside(Path("results/arr_w5_vs_rr0.5"), ".md") == Path("results/arr_w5_vs_rr0.5.md")
+    assert beside("results/circuit", ".png") == Path("results/circuit.png")
+    with pytest.raises(ValueError, match="suffix"):
+        beside("results/circuit", "md")
