@@ -54,3 +54,37 @@ def test_a_run_of_another_rule_or_budget_is_refused(tmp_path, spec_window, run_k
 def test_a_bad_spec_is_refused(spec):
     with pytest.raises(SystemExit, match="expected W=FOLDER"):
         check_real_runs(spec, [0], 2, 15000, TABLE)
+
+
+def test_switch_steps_against_the_rr05_trough(tmp_path, capsys):
+    """bench/arr_switch_steps.py: the trough is the RR 0.5 run's lowest logged critic FAU; a switch
+    at or before it is in the trough, a later one is not, none is never-switched."""
+    from bench.arr_switch_steps import main, trough_step
+
+    def finished(run, switch=None, fau=None):
+        run.mkdir(parents=True)
+        (run / "summary.json").write_text(json.dumps({"rr_switch_step": switch}))
+        if fau is not None:
+            rows = ["step,fau/critic", "500,"] + [f"{s},{v}" for s, v in fau]
+            (run / "metrics.csv").write_text("\n".join(rows) + "\n")
+
+    # seed 0 dips to its lowest at 3000; seed 1 only rises (lowest at its first log)
+    finished(tmp_path / "rr0.5/seed0", fau=[(2500, 0.50), (3000, 0.48), (3500, 0.49), (4000, 0.52)])
+    finished(tmp_path / "rr0.5/seed1", fau=[(2500, 0.50), (3000, 0.51), (3500, 0.52)])
+    finished(tmp_path / "arr/seed0", switch=3000)      # at the lowest point: in the trough
+    finished(tmp_path / "arr/seed1", switch=3500)      # after it
+    finished(tmp_path / "arr_w5/seed0", switch=None)   # never
+    finished(tmp_path / "arr_w5/seed1", switch=2500)   # at it
+    assert trough_step(tmp_path / "rr0.5/seed0") == 3000
+    assert trough_step(tmp_path / "rr0.5/seed1") == 2500
+    out = tmp_path / "switches_rr0.5"
+    assert main([str(tmp_path), "--adaptive", "arr", "arr_w5", "--seeds", "0", "1", "2",
+                 "--out", str(out)]) == 0
+    result = json.loads((tmp_path / "switches_rr0.5.json").read_text())
+    assert [r["in_trough"] for r in result["arr"]] == [True, False]
+    assert [r["in_trough"] for r in result["arr_w5"]] == [None, True]
+    table = (tmp_path / "switches_rr0.5.md").read_text()
+    assert "| arr | 2 | 0/2 | 3250 | 1/2 | 3000 3500 | 3000 2500 |" in table
+    assert "| arr_w5 | 2 | 1/2 | 2500 | 1/2 | - 2500 | 3000 2500 |" in table
+    assert main([str(tmp_path), "--adaptive", "nope", "--seeds", "0"]) == 2
+    assert "no such arm folder" in capsys.readouterr().err
