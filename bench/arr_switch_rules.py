@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     out = ROOT / "bench" / "results" / args.name
-    beside(out, ".md").write_text(text + "\n") 
+    beside(out, ".md").write_text(text + "\n")
     beside(out, ".json").write_text(json.dumps(result, indent=1) + "\n")
     return 0
 

@@ -13,7 +13,6 @@ steps); a switch at or before it is "in the trough": the rule saw FAU level off 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
@@ -22,16 +21,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.arms import logged  # noqa: E402
 from bench.outputs import beside  # noqa: E402
 
 
 def trough_step(run: Path, metric: str = "fau/critic") -> int:
     """The logged step of the run's lowest ``metric`` (the first, on ties)."""
-    with (run / "metrics.csv").open() as fh:
-        rows = [(float(r[metric]), int(r["step"])) for r in csv.DictReader(fh) if r.get(metric)]
-    if not rows:
+    series = logged(run, metric)
+    if not series:
         raise ValueError(f"{run}: no {metric} logged")
-    return min(rows, key=lambda r: (r[0], r[1]))[1]
+    return min(series, key=lambda step: (series[step], step))
 
 
 def switch_rows(runs: Path, base: str, arm: str, seeds: list[int]) -> list[dict]:
