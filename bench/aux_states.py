@@ -1,5 +1,5 @@
-"""Predictive auxiliary losses from states, several seeds: none vs A vs B vs C-stabilised, and a
-capacity sweep (``agent.feature_dim``), on the CPU.
+"""Predictive auxiliary losses from states, several seeds: none vs A vs B vs C-stabilised (and
+C-faithful on request, arm ``Cf``), and a capacity sweep (``agent.feature_dim``), on the CPU.
 
 The pixel agent is too slow on these CPUs for more than one short seed
 (``bench/aux_compare.py``). From states the same losses act on the same latent: ``z = g(o)``,
@@ -49,8 +49,10 @@ RUNS = ROOT / "bench" / "runs" / "aux_states"
 ARMS = {"none": "[]",
         "A": "[{type: one_step}]",
         "B": "[{type: rollout, k: 3}]",
-        "C": "[{type: horizon_stabilised, gamma: 0.5}]"}
-LABELS = {"none": "none", "A": "A one-step", "B": "B rollout K=3", "C": "C-stabilised"}
+        "C": "[{type: horizon_stabilised, gamma: 0.5}]",
+        "Cf": "[{type: horizon_faithful, gamma: 0.5}]"}
+LABELS = {"none": "none", "A": "A one-step", "B": "B rollout K=3", "C": "C-stabilised",
+          "Cf": "C-faithful"}
 PLOTTED = ("repr/srank", "repr/pairwise_cos", "repr/probe_r2_qvel")
 METRICS = ("repr/srank", "repr/participation_ratio", "repr/pairwise_cos", "repr/probe_r2_qpos",
            "repr/probe_r2_qvel")
@@ -127,7 +129,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=15000, help="agent steps per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--arms", nargs="+", default=["none", "A", "B", "C"], choices=list(ARMS),
+                        help="none, A, B, C (C-stabilised) and Cf (C-faithful, not by default)")
     parser.add_argument("--feature-dims", type=int, nargs="+", default=[50])
     parser.add_argument("--every", type=int, default=2500, help="representation metric interval")
     parser.add_argument("--name", default="aux_states", help="bench/results/<name>.*")
