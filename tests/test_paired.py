@@ -3,6 +3,7 @@ bench script on real (tiny) run folders."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -149,3 +150,40 @@ def test_bench_outputs_sit_beside_a_dotted_stem():
     assert beside("results/circuit", ".png") == Path("results/circuit.png")
     with pytest.raises(ValueError, match="suffix"):
         beside("results/circuit", "md")
+
+
+def test_pooling_two_batches_on_disjoint_seeds_by_hand(tmp_path, capsys):
+    """Batch 1 (seeds 0-2) has B - A = 0 / 4 / 2 on final, batch 2 (seeds 3-4) has 6 / -1: the
+    pooled differences are those five, median 2, B ahead on 3 of 5 (0 is no win). Overlapping seeds and a
+    comparison of other arms are refused."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import paired
+    import paired_pool
+
+    batches = {"one": {0: 0.0, 1: 4.0, 2: 2.0}, "two": {3: 6.0, 4: -1.0}}
+    for name, shifts in batches.items():
+        for seed, shift in shifts.items():
+            write_run(tmp_path / name / "A" / f"seed{seed}", seed, [0.0, 10.0, 10.0, 10.0])
+            write_run(tmp_path / name / "B" / f"seed{seed}", seed,
+                      [0.0, 10.0 + shift, 10.0 + shift, 10.0 + shift])
+        assert paired.main([str(tmp_path / name / "A"), str(tmp_path / name / "B"), "--labels",
+                            "a", "b", "--out", str(tmp_path / name)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "pooled"
+    assert paired_pool.main([str(tmp_path / "one.json"), str(tmp_path / "two.json"),
+                             "--out", str(out)]) == 0
+    pooled = json.loads((tmp_path / "pooled.json").read_text())["results"]["final"]
+    assert sorted(pooled["seeds"]) == [0, 1, 2, 3, 4]
+    assert sorted(pooled["differences"]) == pytest.approx([-1.0, 0.0, 2.0, 4.0, 6.0])
+    assert pooled["median_difference"] == pytest.approx(2.0)
+    assert pooled["wins"] == 3 and pooled["n"] == 5
+    low, high = pooled["median_ci"]
+    assert -1.0 <= low <= 2.0 <= high <= 6.0
+    assert "| final | 5 | +2.0 [" in capsys.readouterr().out
+    assert paired_pool.main([str(tmp_path / "one.json")] * 2) == 2
+    assert "disjoint seeds" in capsys.readouterr().err
+    other = json.loads((tmp_path / "two.json").read_text())
+    other["labels"] = ["a", "c"]
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    assert paired_pool.main([str(tmp_path / "one.json"), str(tmp_path / "other.json")]) == 2
+    assert "mixed comparisons" in capsys.readouterr().err

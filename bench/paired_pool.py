@@ -1,0 +1,94 @@
+"""Pool paired comparisons of the same two arms run on disjoint seeds (issue 22), e.g. a first
+batch and its replication on fresh seeds, into one comparison of the per-seed differences.
+
+Each input is a JSON written by ``bench/paired.py --out``; all must compare the same two labels
+on seeds no other input has. For each outcome metric the pooled differences ``b - a`` (as
+``paired.py`` recorded them, not recomputed) get their median with a percentile-bootstrap 95%
+interval (``trainer.analysis.stats``, seeds resampled), the count of seeds where B wins and the
+plain reading. The per-arm IQM is not pooled: ``paired.py`` keeps only each arm's summary.
+
+    python bench/paired_pool.py bench/results/rr_cartpole_fastsigma_rr2_vs_rr0.5.json \\
+        bench/results/rr_cartpole_fastsigma_rep_rr2_vs_rr0.5.json \\
+        --out bench/results/rr_cartpole_fastsigma_pooled_rr2_vs_rr0.5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from trainer.analysis.stats import bootstrap_ci, median  # noqa: E402
+from bench.outputs import beside  # noqa: E402
+
+
+def pool(results: list[dict]) -> dict:
+    """``{metric: pooled}`` of ``paired.py`` results; ValueError on mixed labels or shared seeds."""
+    labels = results[0]["labels"]
+    metrics = list(results[0]["results"])
+    seen: set[int] = set()
+    for r in results:
+        if r["labels"] != labels:
+            raise ValueError(f"mixed comparisons: {r['labels']} vs {labels}")
+        if list(r["results"]) != metrics:
+            raise ValueError(f"mixed metrics: {list(r['results'])} vs {metrics}")
+        seeds = set(r["results"][metrics[0]]["seeds"])
+        if seeds & seen:
+            raise ValueError(f"seeds {sorted(seeds & seen)} are in two inputs; pooling needs "
+                             "disjoint seeds")
+        seen |= seeds
+    pooled = {}
+    for m in metrics:
+        seeds = [s for r in results for s in r["results"][m]["seeds"]]
+        d = np.array([x for r in results for x in r["results"][m]["differences"]], dtype=float)
+        low, high = bootstrap_ci(d, median)
+        pooled[m] = {"seeds": seeds, "differences": d.tolist(), "n": len(d),
+                     "median_difference": float(np.median(d)), "median_ci": [low, high],
+                     "wins": int((d > 0).sum()), "separates": bool(low > 0 or high < 0)}
+    return {"labels": labels, "results": pooled}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", type=Path, nargs="+", help="bench/paired.py JSON files")
+    ap.add_argument("--out", type=Path, help="write <out>.json and <out>.md")
+    args = ap.parse_args(argv)
+    try:
+        inputs = []
+        for path in args.results:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict) or not {"results", "labels"} <= data.keys():
+                raise ValueError(f"{path}: not a bench/paired.py result")
+            inputs.append(data)
+        out = pool(inputs)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    a_name, b_name = out["labels"]
+    lines = [f"{b_name} - {a_name}, pooled over {len(inputs)} comparisons on disjoint seeds", "",
+             f"| metric | n | median difference [95% CI] | {b_name} > {a_name} | reading |",
+             "|---|---|---|---|---|"]
+    for m, r in out["results"].items():
+        reading = "separates" if r["separates"] else f"does not separate at n = {r['n']}"
+        lines.append(f"| {m} | {r['n']} | {r['median_difference']:+.1f} "
+                     f"[{r['median_ci'][0]:+.1f}, {r['median_ci'][1]:+.1f}] | "
+                     f"{r['wins']}/{r['n']} | {reading} |")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        beside(args.out, ".json").write_text(json.dumps(
+            {"inputs": [str(p) for p in args.results], **out}, indent=2) + "\n")
+        beside(args.out, ".md").write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
