@@ -4,7 +4,7 @@ batch and its replication on fresh seeds, into one comparison of the per-seed di
 Each input is a JSON written by ``bench/paired.py --out``; all must compare the same two labels
 on seeds no other input has. For each outcome metric the pooled differences ``b - a`` (as
 ``paired.py`` recorded them, not recomputed) get their median with a percentile-bootstrap 95%
-interval (``trainer.analysis.stats``, seeds resampled), the count of seeds where B wins and the
+interval (``trainer.analysis.stats.difference_summary``, seeds resampled), the count of seeds where B wins and the
 plain reading. The per-arm IQM is not pooled: ``paired.py`` keeps only each arm's summary.
 
     python bench/paired_pool.py bench/results/rr_cartpole_fastsigma_rr2_vs_rr0.5.json \\
@@ -19,13 +19,13 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from trainer.analysis.stats import bootstrap_ci, median  # noqa: E402
+from trainer.analysis.stats import difference_summary  # noqa: E402
 from bench.outputs import beside  # noqa: E402
+from bench.paired import reading  # noqa: E402
+from bench.paired_plot import load_cells  # noqa: E402
 
 
 def pool(results: list[dict]) -> dict:
@@ -43,14 +43,9 @@ def pool(results: list[dict]) -> dict:
             raise ValueError(f"seeds {sorted(seeds & seen)} are in two inputs; pooling needs "
                              "disjoint seeds")
         seen |= seeds
-    pooled = {}
-    for m in metrics:
-        seeds = [s for r in results for s in r["results"][m]["seeds"]]
-        d = np.array([x for r in results for x in r["results"][m]["differences"]], dtype=float)
-        low, high = bootstrap_ci(d, median)
-        pooled[m] = {"seeds": seeds, "differences": d.tolist(), "n": len(d),
-                     "median_difference": float(np.median(d)), "median_ci": [low, high],
-                     "wins": int((d > 0).sum()), "separates": bool(low > 0 or high < 0)}
+    pooled = {m: difference_summary([s for r in results for s in r["results"][m]["seeds"]],
+                                    [x for r in results for x in r["results"][m]["differences"]])
+              for m in metrics}
     return {"labels": labels, "results": pooled}
 
 
@@ -61,14 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="write <out>.json and <out>.md")
     args = ap.parse_args(argv)
     try:
-        inputs = []
-        for path in args.results:
-            data = json.loads(path.read_text())
-            if not isinstance(data, dict) or not {"results", "labels"} <= data.keys():
-                raise ValueError(f"{path}: not a bench/paired.py result")
-            inputs.append(data)
+        inputs = load_cells(args.results)
         out = pool(inputs)
-    except (OSError, ValueError) as err:
+    except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     a_name, b_name = out["labels"]
@@ -76,10 +66,9 @@ def main(argv: list[str] | None = None) -> int:
              f"| metric | n | median difference [95% CI] | {b_name} > {a_name} | reading |",
              "|---|---|---|---|---|"]
     for m, r in out["results"].items():
-        reading = "separates" if r["separates"] else f"does not separate at n = {r['n']}"
         lines.append(f"| {m} | {r['n']} | {r['median_difference']:+.1f} "
                      f"[{r['median_ci'][0]:+.1f}, {r['median_ci'][1]:+.1f}] | "
-                     f"{r['wins']}/{r['n']} | {reading} |")
+                     f"{r['wins']}/{r['n']} | {reading(r)} |")
     text = "\n".join(lines)
     print(text)
     if args.out:

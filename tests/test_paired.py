@@ -154,8 +154,8 @@ def test_bench_outputs_sit_beside_a_dotted_stem():
 
 def test_pooling_two_batches_on_disjoint_seeds_by_hand(tmp_path, capsys):
     """Batch 1 (seeds 0-2) has B - A = 0 / 4 / 2 on final, batch 2 (seeds 3-4) has 6 / -1: the
-    pooled differences are those five, median 2, B ahead on 3 of 5 (0 is no win). Overlapping seeds and a
-    comparison of other arms are refused."""
+    pooled differences are those five, median 2, B ahead on 3 of 5 (0 is no win). Overlapping
+    seeds and a comparison of other arms are refused."""
     sys.path.insert(0, str(ROOT / "bench"))
     import paired
     import paired_pool

@@ -132,13 +132,21 @@ def paired_comparison(a: dict[int, float], b: dict[int, float], n_boot: int = DE
     seeds = sorted(k for k in set(a) & set(b) if np.isfinite(a[k]) and np.isfinite(b[k]))
     if not seeds:
         raise ValueError("the two arms share no seed with a finite score")
-    d = np.array([b[k] - a[k] for k in seeds], dtype=float)
+    return {**difference_summary(seeds, [b[k] - a[k] for k in seeds], n_boot, level, seed),
+            "a": summarize([a[k] for k in seeds], n_boot, level, seed),
+            "b": summarize([b[k] for k in seeds], n_boot, level, seed)}
+
+
+def difference_summary(seeds: list[int], differences, n_boot: int = DEFAULT_BOOTSTRAP,
+                       level: float = DEFAULT_LEVEL, seed: int = 0) -> dict:
+    """Per-seed paired differences ``b - a`` summarised: ``seeds``, ``differences``, ``n``,
+    ``median_difference`` with its bootstrap ``median_ci``, ``mean_difference``, ``wins``
+    (differences > 0) and ``separates`` (the interval excludes zero)."""
+    d = np.asarray(differences, dtype=float)
     low, high = bootstrap_ci(d, median, n_boot, level, seed)
-    return {"seeds": seeds, "differences": d.tolist(), "n": len(seeds),
+    return {"seeds": list(seeds), "differences": d.tolist(), "n": len(d),
             "median_difference": float(np.median(d)), "median_ci": [low, high],
             "mean_difference": float(d.mean()), "wins": int((d > 0).sum()),
-            "a": summarize([a[k] for k in seeds], n_boot, level, seed),
-            "b": summarize([b[k] for k in seeds], n_boot, level, seed),
             "separates": bool(low > 0 or high < 0)}
 
 
