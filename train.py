@@ -47,6 +47,8 @@ configs/ncap_swim_ppo.yaml) with key=value overrides, e.g.
 
 Running the same command again on an interrupted run folder resumes it exactly
 (--trust-checkpoint: resume your own run whose checkpoints an older version pickled).
+--trust-plugins imports the plug-ins (Python code) a preset, run folder, checkpoint or sweep
+file names; without it such a file stops the command (plugins=[...] given here needs no flag).
 
 subcommands (python train.py SUBCOMMAND --help for details):
 {subcommands}

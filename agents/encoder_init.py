@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from agents.checkpoint_file import CheckpointError, load_checkpoint
-from configs.errors import ConfigError
+from configs.errors import ConfigError, echo
 
 KEY = "agent.encoder_init"
 RECORD_FILE = "encoder_init.json"
@@ -54,11 +54,16 @@ def _latent_state(agent_state: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 
 def _load(module: nn.Module, state: dict[str, torch.Tensor], what: str, path: Path) -> None:
+    if not isinstance(state, dict):
+        raise ConfigError(f"config error: {KEY}.run: the {what} of {path} is a "
+                          f"{type(state).__name__}, not a mapping of tensors")
     own = module.state_dict()
     for name, value in own.items():
         theirs = state.get(name)
-        if theirs is None or tuple(theirs.shape) != tuple(value.shape):
-            there = "missing" if theirs is None else tuple(theirs.shape)
+        if not isinstance(theirs, torch.Tensor) or tuple(theirs.shape) != tuple(value.shape):
+            there = "missing" if theirs is None else (
+                tuple(theirs.shape) if isinstance(theirs, torch.Tensor) else
+                f"a {type(theirs).__name__}")
             raise ConfigError(f"config error: {KEY}.run: the {what} of {path} does not fit this "
                               f"run ({name}: {there} there, {tuple(value.shape)} here)")
     module.load_state_dict(state)
@@ -73,18 +78,25 @@ def load_encoder(cfg, observation_shape: tuple[int, ...], encoder: nn.Module,
         ckpt = load_checkpoint(path)
     except CheckpointError as e:
         raise ConfigError(f"config error: {KEY}.run: {e}") from None
-    agent_state, config = ckpt.get("agent") or {}, ckpt.get("config") or {}
+    agent_state, config = ckpt["agent"], ckpt["config"]   # mappings (load_checkpoint)
     if "encoder" not in agent_state:
+        name = (config.get("agent") or {}).get("name", "?") \
+            if isinstance(config.get("agent"), (dict, type(None))) else "?"
         raise ConfigError(f"config error: {KEY}.run: {path} holds no pixel encoder (agent "
-                          f"{(config.get('agent') or {}).get('name', '?')})")
-    shape = _observation_shape(config)
+                          f"{name[:40] if isinstance(name, str) else echo(name)})")
+    try:
+        shape = _observation_shape(config)
+        latent_state = _latent_state(agent_state) if cfg.projection else None
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise ConfigError(f"config error: {KEY}.run: {path} is not a checkpoint of a pixel "
+                          f"agent ({type(e).__name__} reading its config and weights)") from None
     if shape != tuple(observation_shape):
         raise ConfigError(f"config error: {KEY}.run: the encoder of {path} was trained on "
                           f"observations {shape}, this run's are {tuple(observation_shape)}")
     _load(encoder, agent_state["encoder"], "encoder", path)
     frozen = [encoder]
     if cfg.projection:
-        _load(latent, _latent_state(agent_state), "projection g", path)
+        _load(latent, latent_state, "projection g", path)
         frozen.append(latent)
     if cfg.freeze:
         for module in frozen:

@@ -6,7 +6,8 @@ of ``P`` members (``P`` even) uses ``P / 2`` antithetic pairs of Gaussian pertur
 ``theta - sigma eps_k``. Each member runs **one deterministic training episode**; its return is
 its fitness ``F_i``. Once the generation is complete:
 
-* centred ranks ``u_i = rank(F_i) / (P - 1) - 1/2`` in ``[-1/2, 1/2]`` (ties by order);
+* centred ranks ``u_i = rank(F_i) / (P - 1) - 1/2`` in ``[-1/2, 1/2]`` (ties by member order:
+  the earlier member ranks lower);
 * ``g = sum_i u_i s_i eps_{k(i)} / P`` with ``s_i = +1`` (even ``i``) or ``-1`` (odd),
   clamped element-wise to ``[-grad_clip, grad_clip]``;
 * Adam (lr 0.01, L2 weight decay 0.005) ascends ``g``: the gradient handed to Adam is ``-g``.
@@ -17,7 +18,13 @@ is ``sum_i u_i s_i eps_{k(i)} / P``: no ``1 / sigma`` is left (ncap.md §5.4). B
 fixed we divided the standard-normal ``eps`` by ``P sigma`` too, a gradient ``1 / sigma`` (50x at
 sigma 0.02) too large, which the clamp turned into a sign-like step and against which the coupled
 L2 of 0.005 was about 10x too weak. (estorch orders members ``[+delta_1..+delta_{P/2},
--delta_1..]``; we interleave the pairs: the same sum.)
+-delta_1..]``; we interleave the pairs. With **distinct** fitness values that is the same sum.
+With ties it is not: tied members get distinct ranks by their position in the member order
+(our stable sort), so the two orders give tied members different ranks and another gradient,
+up to 0.16 per element in issue 40's side-by-side run; e.g. ``P = 4``, all four fitnesses equal,
+``eps = ([1, 0], [0, 2])``: ours ``[-1/12, -1/6]``, estorch's order ``[-1/6, -1/3]``. Even a
+flat fitness gives a nonzero gradient (ours; estorch's too where its sort keeps member order). We keep ours: deterministic, and equal to
+estorch's whenever no two fitnesses tie.)
 
 Through the trainer loop: every env step counts toward ``steps``; the member changes at each
 training episode end (``on_episode_end``); ``updates_due`` is 1 once all ``P`` fitnesses are in,

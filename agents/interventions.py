@@ -3,16 +3,19 @@ drqv2_arr.md`` sec. 8.6 and 9), each a class under its config key.
 
 * **Reset** (Nikishin et al. 2022; ``agent.reset``, ``configs.schema.ResetConfig``): ``count``
   resets at agent steps ``k * total_steps // (count + 1)``, ``k = 1..count``, each run before
-  the first update at or after its step. The named modules get fresh weights (the agent's
-  orthogonal initialiser) and lose their Adam state; the target critic is set to the fresh
-  critic, a target actor to the fresh actor (``plasticity.reset_``).
+  the first update at or after its step; ``total_steps`` is the ``steps`` the run started with
+  (the schedule is saved with the checkpoint, so resuming with a larger ``steps`` does not move
+  it). The named modules get fresh weights (the agent's orthogonal initialiser) and lose their
+  Adam state; the target critic is set to the fresh critic, a target actor to the fresh actor
+  (``plasticity.reset_``); an L2-init anchor of a reset module moves to its fresh weights.
 * **ReDo** (Sokar et al. 2023; ``agent.redo``, ``ReDoConfig``): after every
   ``every_updates``-th update, or after the first update at or after each multiple of
   ``every_steps`` agent steps (at most one per update; a skipped multiple is not made up
   twice), the tau-dormant hidden units of the named modules are re-initialised
   (``plasticity.redo_``), read from that update's training passes (``agent.maps``); the
-  encoder's conv maps from a fresh augmented replay batch. The targets follow by Polyak
-  averaging.
+  encoder's conv maps from a fresh augmented replay batch. With ``hidden_norm: layernorm`` a
+  recycled unit's LayerNorm gain and bias return to 1 and 0 (``renew_norms_``). The targets
+  follow by Polyak averaging.
 
 An intervention (``Intervention``) says when it is ``due`` and ``apply``-s itself to the agent;
 ``phase`` says whether it runs before the update draws its batch (``before``) or after the
@@ -30,7 +33,7 @@ from typing import Any
 import torch
 
 from agents.offpolicy_nets import orthogonal_init
-from agents.plasticity import DORMANT_TAUS, redo_, reset_
+from agents.plasticity import DORMANT_TAUS, _zero_moments, dormant_mask, redo_, reset_
 from agents.protocols import Intervention
 from agents.shrink_perturb import shrink_perturb_
 from agents.triggers import MetricTrigger
@@ -59,8 +62,10 @@ def registered() -> dict[str, type]:
 
 
 def logged_per_update(cfg, pixels: bool) -> set[str]:
-    """The metrics the off-policy agent logs at every update under ``cfg`` (what a trigger may
-    read); auxiliary losses add ``loss/aux*`` and ``aux/*`` (checked by prefix)."""
+    """The metrics the off-policy agent logs at every update under ``cfg`` before the triggers
+    read them (``Interventions.observe``): what a trigger may read; auxiliary losses add
+    ``loss/aux*`` and ``aux/*`` (checked by prefix). What the post-update hooks log (``redo/*``,
+    the weight and representation metrics) comes after the read and is refused."""
     names = {"loss/critic", "q", "target_q", "loss/actor", "batch_reward", "actor_std", "rr",
              *(["fau/critic"] if cfg.critic_fau else [])}
     taus = [f"{t:g}" for t in DORMANT_TAUS]
@@ -79,7 +84,29 @@ def check_trigger(cfg, key: str, trigger, pixels: bool) -> None:
     aux = bool(cfg.aux.losses) and trigger.metric.startswith(("loss/aux", "aux/"))
     if trigger.metric not in logged and not aux:
         raise ConfigError(f"config error: agent.{key}.trigger.metric: {trigger.metric!r} is "
-                          f"never logged per update (logged: {', '.join(sorted(logged))})")
+                          "never logged per update before the triggers read it (readable: "
+                          f"{', '.join(sorted(logged))})")
+
+
+def check_crelu(cfg) -> None:
+    """CReLU outputs ``[relu(x), relu(-x)]``: exactly half the units of each hidden layer are
+    active, so ReDo finds no dormant unit and the FAU of critic and actor is 0.5 whatever the
+    network does; a rule reading it (the adaptive RR, a trigger on ``fau/critic`` or
+    ``fau/actor``) would decide on a constant. Each is a one-line error."""
+    if getattr(cfg, "redo", None) is not None:
+        raise ConfigError("config error: agent.redo: ReDo treats ReLU units; with "
+                          "agent.activation=crelu no unit can be dormant (use relu)")
+    schedule = getattr(cfg, "rr_schedule", None)
+    if getattr(schedule, "type", None) == "adaptive":
+        raise ConfigError("config error: agent.rr_schedule: the adaptive replay ratio reads "
+                          "fau/critic, which is always 0.5 with agent.activation=crelu (use "
+                          "relu or a fixed replay ratio)")
+    for key in registered():
+        trigger = getattr(getattr(cfg, key, None), "trigger", None)
+        if trigger is not None and trigger.metric in ("fau/critic", "fau/actor"):
+            raise ConfigError(f"config error: agent.{key}.trigger.metric: {trigger.metric} is "
+                              "always 0.5 with agent.activation=crelu (use relu or another "
+                              "metric)")
 
 
 def check_interventions(cfg, pixels: bool) -> None:
@@ -91,9 +118,8 @@ def check_interventions(cfg, pixels: bool) -> None:
     if cfg.actor.type != "mlp":
         lacks["actor"] = (f"the {cfg.actor.type} actor has no MLP layers to re-initialise "
                           "(Reset and ReDo treat the MLP actor)")
-    if getattr(cfg, "activation", "relu") == "crelu" and getattr(cfg, "redo", None) is not None:
-        raise ConfigError("config error: agent.redo: ReDo treats ReLU units; with "
-                          "agent.activation=crelu no unit can be dormant (use relu)")
+    if getattr(cfg, "activation", "relu") == "crelu":
+        check_crelu(cfg)
     l2 = getattr(cfg, "l2_init", None)
     for module in (l2.modules if l2 is not None else []):
         if module == "encoder" and not pixels:
@@ -108,6 +134,22 @@ def check_interventions(cfg, pixels: bool) -> None:
         if getattr(section, "trigger", None) is not None:
             check_trigger(cfg, key, section.trigger, pixels)
         cls.check(cfg, section)
+
+
+@torch.no_grad()
+def renew_norms_(norms: list, maps: list[torch.Tensor], tau: float, optimizers: list) -> None:
+    """ReDo with ``hidden_norm: layernorm``: a recycled unit (``s_i <= tau``, the rule of
+    ``plasticity.redo_``) also gets a fresh LayerNorm's gain ``1`` and bias ``0``, with their
+    Adam moments zeroed; otherwise it would keep the gain and bias its dormant predecessor
+    learned. ``norms``: the LayerNorm of each map's units, or None (``redo_norms``)."""
+    for norm, act in zip(norms, maps, strict=True):
+        if norm is None:
+            continue
+        mask = dormant_mask(act, tau)
+        norm.weight[mask] = 1.0
+        norm.bias[mask] = 0.0
+        for param in (norm.weight, norm.bias):
+            _zero_moments(optimizers, param, (mask,))
 
 
 class Periodic:
@@ -130,7 +172,8 @@ class Periodic:
 
 @register("reset")
 class Reset:
-    """Reset of ``cfg.modules`` at ``count`` agent steps spread evenly inside the run."""
+    """Reset of ``cfg.modules`` at ``count`` agent steps spread evenly inside the run
+    (``steps``, fixed at the run's start: ``state_dict`` keeps them)."""
 
     phase = "before"
 
@@ -156,6 +199,9 @@ class Reset:
             module, opt = parts[name]
             rows.append({"module": name,
                          "parameters": reset_([module], [opt], orthogonal_init)})
+            anchor = getattr(agent, "l2_init", {}).get(name)
+            if anchor is not None:                # L2-init pulls towards the fresh weights
+                anchor.reanchor_()
         if "critic" in self.cfg.modules:
             agent.critic_target.load_state_dict(agent.critic.state_dict())
         if "actor" in self.cfg.modules and agent.actor_target is not None:
@@ -167,10 +213,13 @@ class Reset:
         return {"resets": self.done}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"resets_done": self.done}
+        return {"resets_done": self.done, "reset_steps": list(self.steps)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """The counter and the schedule of the run's start (a checkpoint written before the
+        schedule was saved keeps the one of the resumed ``steps``)."""
         self.done = state["resets_done"]
+        self.steps = list(state.get("reset_steps", self.steps))
 
 
 @register("redo")
@@ -219,6 +268,7 @@ class ReDo:
                 module = agent.critic if name == "critic" else agent.actor
                 opts = [agent.critic_opt if name == "critic" else agent.actor_opt]
                 pairs, maps = module.redo_pairs(), agent.maps[name]
+                renew_norms_(module.redo_norms(), maps, tau, opts)
             units = redo_(pairs, maps, tau, opts, orthogonal_init)
             rows.append({"module": name, "units": sum(units), "layers": len(units), "tau": tau})
             metrics[f"redo/{name}_units"] = float(sum(units))
@@ -236,9 +286,10 @@ class ReDo:
 
 @register("shrink_perturb")
 class ShrinkPerturb:
-    """Shrink & Perturb of ``cfg.modules`` (``agents/shrink_perturb.py``) on ``cfg``'s period;
-    each module's fresh initialisation is the agent's own (``reset_parameters``, then
-    orthogonal, as Reset draws it)."""
+    """Shrink & Perturb of ``cfg.modules`` (``agents/shrink_perturb.py``) on ``cfg``'s period,
+    towards a fresh initialisation (``target: fresh``; the agent's own: ``reset_parameters``,
+    then orthogonal, as Reset draws it) or towards the weights the run started with (``target:
+    initial``; stored by ``start`` before the first update, kept by the checkpoint)."""
 
     phase = "after"
 
@@ -246,19 +297,34 @@ class ShrinkPerturb:
         self.cfg = cfg
         self.period = Periodic(cfg.every_updates, cfg.every_steps)
         self.done = 0
+        self.initial: dict[str, list[torch.Tensor]] | None = None   # theta(0) per module
 
     @staticmethod
     def check(agent_cfg, cfg) -> None:
         pass
 
+    @staticmethod
+    def _parts(agent) -> dict[str, torch.nn.Module]:
+        return {"encoder": agent.encoder, "actor": agent.actor, "critic": agent.critic}
+
+    def start(self, agent) -> None:
+        """Before the first update (nothing has trained yet): ``theta(0)`` of ``target:
+        initial``, unless a checkpoint brought it."""
+        if getattr(self.cfg, "target", "fresh") == "initial" and self.initial is None:
+            parts = self._parts(agent)
+            self.initial = {name: [p.detach().clone() for p in parts[name].parameters()]
+                            for name in self.cfg.modules}
+
     def due(self, step: int, updates: int) -> bool:
         return self.period.due(step, updates)
 
     def apply(self, agent) -> tuple[Rows, Metrics]:
-        parts = {"encoder": agent.encoder, "actor": agent.actor, "critic": agent.critic}
+        self.start(agent)
+        parts = self._parts(agent)
         perturb = 1.0 - self.cfg.shrink if self.cfg.perturb is None else self.cfg.perturb
         rows = [{"module": name, "parameters": shrink_perturb_(
-            [parts[name]], self.cfg.shrink, perturb, orthogonal_init),
+            [parts[name]], self.cfg.shrink, perturb, orthogonal_init,
+            None if self.initial is None else [self.initial[name]]),
             "shrink": self.cfg.shrink, "perturb": perturb} for name in self.cfg.modules]
         self.done += 1
         return rows, {}
@@ -267,12 +333,17 @@ class ShrinkPerturb:
         return {"shrink_perturbs": self.done}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"shrink_perturbs_done": self.done,
-                "shrink_perturb_periods_done": self.period.periods_done}
+        state = {"shrink_perturbs_done": self.done,
+                 "shrink_perturb_periods_done": self.period.periods_done}
+        if self.initial is not None:
+            state["shrink_perturb_initial"] = {k: list(v) for k, v in self.initial.items()}
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.done = state.get("shrink_perturbs_done", 0)
         self.period.periods_done = state.get("shrink_perturb_periods_done", 0)
+        initial = state.get("shrink_perturb_initial")
+        self.initial = None if initial is None else {k: list(v) for k, v in initial.items()}
 
 
 class Interventions:
@@ -294,6 +365,7 @@ class Interventions:
                          if (t := getattr(item.cfg, "trigger", None)) is not None}
         self.armed: set[str] = set()
         self.check_rows: Rows = []
+        self.started = False
 
     def apply(self, key: str, agent) -> Metrics:
         """Run intervention ``key`` on ``agent`` now and record what it touched."""
@@ -334,7 +406,14 @@ class Interventions:
                                 for r in trigger.pop_rows()]
 
     def before_update(self, agent) -> None:
-        """Those due before the update draws its batch (Reset)."""
+        """Those due before the update draws its batch (Reset); before the first update of
+        this session, each one's optional ``start(agent)`` (what it keeps of the start)."""
+        if not self.started:
+            self.started = True
+            for item in self.items.values():
+                start = getattr(item, "start", None)
+                if start is not None:
+                    start(agent)
         self._run("before", agent)
 
     def after_update(self, agent) -> Metrics:

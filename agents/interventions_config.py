@@ -57,7 +57,8 @@ class ResetConfig(StrictModel):
     """Periodic Reset (Nikishin et al. 2022): re-initialise ``modules`` and their Adam state.
 
     ``count`` resets at agent steps ``k * steps / (count + 1)``, ``k = 1..count``, evenly spaced
-    inside the run (none at its end); the replay buffer (and any module not named) is kept.
+    inside the run (none at its end), ``steps`` being the run's at its start (a run resumed
+    with a larger ``steps`` keeps them); the replay buffer (and any module not named) is kept.
     """
 
     count: int | None = Field(10, ge=1, description="resets over the run (ARR paper: 10; "
@@ -126,18 +127,23 @@ class ReDoConfig(StrictModel):
 
 
 class ShrinkPerturbConfig(StrictModel):
-    """Shrink & Perturb (Ash & Adams 2020): ``theta <- shrink * theta + perturb * theta_init'``
-    for every parameter of ``modules``, ``theta_init'`` a fresh initialisation drawn at each
-    application (``agents/shrink_perturb.py``). ``perturb: null`` means ``1 - shrink``
-    (Plasticine's convex form). Period as ReDo's: exactly one of ``every_steps`` (agent steps)
-    and ``every_updates``. Plasticine applies it after every policy update with shrink
-    0.999999; periodic use with a stronger shrink (e.g. 0.8 every 10k updates) is the other
-    common setting. The Adam state and the target networks are left as they are.
+    """Shrink & Perturb for every parameter of ``modules`` (``agents/shrink_perturb.py``):
+    ``target: fresh`` (Ash & Adams 2020; the default) ``theta <- shrink * theta + perturb *
+    theta_new``, ``theta_new`` a fresh initialisation drawn at each application; ``target:
+    initial`` (Plasticine's snp) ``theta <- shrink * theta + perturb * theta(0)``, ``theta(0)``
+    the module's weights at the run's start. ``perturb: null`` means ``1 - shrink`` (the convex
+    form). Period as ReDo's: exactly one of ``every_steps`` (agent steps) and ``every_updates``.
+    Plasticine applies it after every policy update with shrink 0.999999; periodic use with a
+    stronger shrink (e.g. 0.8 every 10k updates) is the other common setting. The Adam state
+    and the target networks are left as they are.
     """
 
     shrink: float = Field(..., gt=0, le=1, description="lambda in (0, 1]: the weight kept")
-    perturb: float | None = Field(None, ge=0, description="sigma: the fresh init's share "
+    perturb: float | None = Field(None, ge=0, description="sigma: the init's share "
                                   "(null: 1 - shrink)")
+    target: Literal["fresh", "initial"] = Field(
+        "fresh", description="fresh: a new draw of the init each time (Ash & Adams); initial: "
+        "the weights the run started with (Plasticine)")
     every_steps: int | None = Field(None, ge=1, description="agent steps between applications")
     every_updates: int | None = Field(None, ge=1, description="updates between applications")
     trigger: TriggerConfig | None = Field(None, description="apply when a metric says so")
@@ -154,8 +160,8 @@ class ShrinkPerturbConfig(StrictModel):
 class L2InitConfig(StrictModel):
     """Regenerative L2-init (Kumar et al. 2023): ``coef * ||theta - theta(0)||^2`` added to the
     loss of each named module (critic and encoder: the critic loss; actor: the actor loss),
-    ``theta(0)`` its parameters at construction (``agents/l2_init.py``). Logged as
-    ``l2_init/<module>``."""
+    ``theta(0)`` its parameters at construction, and its fresh ones after each Reset of it
+    (``agents/l2_init.py``). Logged as ``l2_init/<module>``."""
 
     coef: float = Field(..., gt=0, description="lambda of the penalty (Kumar et al.: 1e-2 "
                         "to 1e-5 by task)")

@@ -3,9 +3,12 @@ regenerative regularization"): an L2 penalty towards the **initial** parameters,
 
     L = L_train + lambda * sum_i || theta_i - theta_i(0) ||^2,     dL/dtheta = ... + 2 lambda (theta - theta(0))
 
-``theta(0)`` is captured once, at construction of the penalty (the agent builds it right after
+``theta(0)`` is captured at construction of the penalty (the agent builds it right after
 initialising its networks), and saved with the checkpoint so a resumed run pulls towards the same
-point.
+point. A Reset of the module (``agent.reset``) is a new initialisation: ``reanchor_`` then makes
+its fresh weights the new ``theta(0)``, so the penalty pulls towards them, not back towards the
+weights the reset discarded (Kumar et al. anchor at the initialisation; they do not combine
+the penalty with resets).
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ class L2Init(nn.Module):
         self._params = [p for m in modules for p in m.parameters()]
         for i, p in enumerate(self._params):
             self.register_buffer(f"init{i}", p.detach().clone())
+
+    @torch.no_grad()
+    def reanchor_(self) -> None:
+        """``theta(0) <- theta``: the current parameters become the anchor (after a Reset)."""
+        for i, p in enumerate(self._params):
+            getattr(self, f"init{i}").copy_(p)
 
     def forward(self) -> torch.Tensor:
         anchors = [getattr(self, f"init{i}") for i in range(len(self._params))]

@@ -81,6 +81,7 @@ from agents.precision import autocast, check_precision
 from agents.replay import make_replay
 from agents.representation import RepresentationLog
 from agents.schedules import make_rr_schedule, parse_std_schedule
+from configs.safe_files import write_atomic
 from agents.weight_metrics import WeightMetricsLog
 
 DEFAULT_AUGMENT_PAD = 4
@@ -200,7 +201,7 @@ class OffPolicyAgent(OffPolicyState):
         self.representation.attach(run_dir, make_env)
         record = Path(run_dir) / RECORD_FILE
         if self.encoder_source is not None and not record.exists():
-            record.write_text(json.dumps(self.encoder_source, indent=2) + "\n")
+            write_atomic(record, json.dumps(self.encoder_source, indent=2) + "\n")
 
     @torch.no_grad()
     def latents(self, obs: np.ndarray, chunk: int = 256) -> np.ndarray:
@@ -382,9 +383,9 @@ class OffPolicyAgent(OffPolicyState):
         self.update_targets()
         metrics["batch_reward"] = batch["reward"].mean()
         self.updates += 1
+        metrics.update(actor_std=std, rr=self.rr_schedule.rr)    # before the triggers read
         self.rr_schedule.observe(metrics)
         self.interventions.observe(metrics)
-        metrics.update(actor_std=std, rr=self.rr_schedule.rr)
         for hook in self.hooks:                   # ReDo, representation probe: when due
             metrics |= hook.after_update(self)
         self.maps = {}

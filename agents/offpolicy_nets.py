@@ -13,7 +13,7 @@
 ``make_encoder`` and ``make_actor`` pick the encoder and actor the observations and the config
 ask for. ``forward_maps`` (encoder, actor) and the critic's ``forward`` also return the
 post-ReLU maps the plasticity metrics read (``agents/plasticity.py``); ``redo_pairs`` name the
-Linear layers around each hidden map, for ReDo.
+Linear layers around each hidden map, for ReDo, and ``redo_norms`` the LayerNorm of each.
 """
 
 from __future__ import annotations
@@ -138,6 +138,11 @@ class Actor(nn.Module):
         linear = [m for m in self.policy if isinstance(m, nn.Linear)]
         return [(linear[0], linear[1]), (linear[1], linear[2])]
 
+    def redo_norms(self) -> list[nn.LayerNorm | None]:
+        """The LayerNorm on each ``redo_pairs`` incoming layer's output (None without)."""
+        norms = [m for m in self.policy if isinstance(m, nn.LayerNorm)]
+        return norms or [None, None]
+
 
 def sample_action(mu: torch.Tensor, std: float, clip: float | None) -> torch.Tensor:
     """Truncated-normal sample ``clamp(mu + clip(std eps, +-clip), -1 + 1e-6, 1 - 1e-6)``.
@@ -180,6 +185,9 @@ class QHead(nn.Module):
     def redo_pairs(self) -> list[tuple[nn.Linear, nn.Linear]]:
         return [(self.l1, self.l2), (self.l2, self.out)]
 
+    def redo_norms(self) -> list[nn.LayerNorm | None]:
+        return [self.norm1, self.norm2]
+
 
 class Critic(nn.Module):
     """``Q_i(trunk(h), a)`` for ``i = 1, 2`` (``double_q``) or ``i = 1`` alone (DDPG)."""
@@ -216,6 +224,11 @@ class Critic(nn.Module):
         """``(incoming, outgoing)`` Linear layers of each hidden map ``forward`` returns."""
         return [pair for head in (self.q1, self.q2) if head is not None
                 for pair in head.redo_pairs()]
+
+    def redo_norms(self) -> list[nn.LayerNorm | None]:
+        """The LayerNorm on each ``redo_pairs`` incoming layer's output (None without)."""
+        return [n for head in (self.q1, self.q2) if head is not None
+                for n in head.redo_norms()]
 
 
 def make_encoder(cfg, shape: tuple[int, ...], pixels: bool) -> tuple[nn.Module, int]:

@@ -20,6 +20,10 @@ Metrics, on post-ReLU activation maps ``a`` (``(B, units)`` or conv ``(B, C, H, 
   units that never fire on the batch. A layer whose units are all silent scores 0 everywhere
   (the denominator carries ``+1e-9``, as in ReDo's code), so all of them are dormant.
 
+Both are counted in float32 (or the maps' dtype if wider) whatever the maps' dtype: under
+``precision: bf16`` the maps are bfloat16, whose 8 significant bits would move FAU by 0.002
+near 0.5 and the scores and ``tau`` by 0.4%.
+
 Everything returns 0-d tensors on the maps' device; ``DeviceMetrics`` keeps per-update values
 there and reads them back in one transfer when asked (log time), so collecting them never forces
 a host-device sync per update.
@@ -56,16 +60,19 @@ def fraction_active(maps: Sequence[torch.Tensor]) -> torch.Tensor:
     for the encoder's 47M elements at batch 256 (about 30 ms instead of 220 ms per update).
     A map of at most ``SMALL_MAP`` elements (an MLP layer's) is counted as
     ``sum(max(sign(m), 0))`` instead: the same integer (exact in float32 below 2^24), ~3x faster
-    than ``count_nonzero(m > 0)`` at 256 x 256 on CPU."""
-    active = sum(m.sign().clamp_(min=0).sum() if m.numel() <= SMALL_MAP
+    than ``count_nonzero(m > 0)`` at 256 x 256 on CPU. The sum runs in float32 whatever the
+    map's dtype: a bfloat16 map (``precision: bf16``) summed in bfloat16 rounds the count to 8
+    significant bits (spacing 0.002 in FAU near 0.5)."""
+    active = sum(m.sign().clamp_(min=0).sum(dtype=torch.float32) if m.numel() <= SMALL_MAP
                  else torch.count_nonzero(m > 0) for m in maps)
     return active / sum(m.numel() for m in maps)
 
 
 def unit_scores(act: torch.Tensor) -> torch.Tensor:
-    """ReDo score per unit (channel for conv maps): ``E|a_i| / (mean_k E|a_k| + 1e-9)``."""
+    """ReDo score per unit (channel for conv maps): ``E|a_i| / (mean_k E|a_k| + 1e-9)``, in
+    float32 at least (a bfloat16 map's means, scores and ``tau`` would round by 0.4%)."""
     dims = [d for d in range(act.dim()) if d != 1]
-    mean_abs = act.abs().mean(dim=dims)
+    mean_abs = act.abs().mean(dim=dims, dtype=torch.promote_types(act.dtype, torch.float32))
     return mean_abs / (mean_abs.mean() + EPS)
 
 

@@ -24,13 +24,16 @@ from agents.shrink_perturb import fresh_copy
 
 
 class InjectedHead(nn.Module):
-    """``frozen(x) + (fresh(x) - twin(x))`` (module docstring); only ``fresh`` trains."""
+    """``frozen(x) + (fresh(x) - twin(x))`` (module docstring); only ``fresh`` trains. The
+    frozen head's last gradient is dropped: no optimiser holds it any more to clear it, and
+    it would count in the critic's ``grad_norm`` at every later update."""
 
     def __init__(self, frozen: nn.Module, fresh: nn.Module, twin: nn.Module):
         super().__init__()
         self.frozen, self.fresh, self.twin = frozen, fresh, twin
         for p in [*self.frozen.parameters(), *self.twin.parameters()]:
             p.requires_grad_(False)
+            p.grad = None
 
     @classmethod
     def around(cls, head: nn.Module, init: Callable[[nn.Module], None]) -> "InjectedHead":
@@ -50,6 +53,9 @@ class InjectedHead(nn.Module):
     def redo_pairs(self):
         """ReDo treats the units that train: the fresh copy's."""
         return self.fresh.redo_pairs()
+
+    def redo_norms(self):
+        return self.fresh.redo_norms()
 
 
 def inject_(parent: nn.Module, name: str, init: Callable[[nn.Module], None],

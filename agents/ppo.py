@@ -21,7 +21,9 @@ Per segment of ``S`` on-policy steps (policy frozen while collecting):
 
 ``weight_metrics: true`` (issue 21) logs per update the weight and gradient metrics of actor
 and critic and, on the segment, the rank and dormant-unit metrics of the critic's hidden
-layers (``measure``).
+layers (``measure``). ``grad_norm/<m>`` is the mean over the update's minibatch steps of the
+module's gradient norm before ``max_grad_norm`` clips it (as Plasticine's PPO logs it); for the
+actor over the steps it took before a KL stop.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from agents.networks import mlp
 from agents.normalizer import RunningNormalizer
 from agents.plasticity import DORMANT_TAUS, module_metrics
 from agents.policies import build_actor
-from agents.weight_metrics import WeightMetricsLog
+from agents.weight_metrics import WeightMetricsLog, grad_norm
 
 
 class RolloutBuffer:
@@ -127,6 +129,7 @@ class PPOAgent:
         self.optimizer = torch.optim.Adam(groups, fused=True)
         self.buffer = None if acting_only else RolloutBuffer(cfg.segment, obs_dim, self.act_dim)
         self.updates = 0
+        self._grad_norms: dict[str, list[torch.Tensor]] = {}   # per minibatch step (_step)
         # weight metrics (issue 21): theta(0) captured now, after every initialisation
         self.weight_metrics = WeightMetricsLog(1 if cfg.weight_metrics else None,
                                                {"actor": self.actor, "critic": self.critic})
@@ -180,6 +183,7 @@ class PPOAgent:
         n = buf.size
         mb = cfg.minibatch or n
         actor_active, actor_steps = True, 0
+        self._grad_norms = {}
         stats: dict[str, list[torch.Tensor]] = {"loss/actor": [], "loss/critic": [], "kl": [],
                                                 "clip_fraction": []}
         data = (obs, actions, old_logp, advantages, returns)
@@ -236,13 +240,15 @@ class PPOAgent:
         return maps
 
     def measure(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``weight_metrics``: the weight and gradient metrics of actor and critic (gradients
-        of the update's last minibatch step), and on the segment ``obs`` the stable and
-        effective rank of the critic's last hidden features and its tau-dormant ratios (ReDo's
-        score works for tanh too); ``fau/critic`` (fraction of positive units) with ReLU only.
+        """``weight_metrics``: the weight metrics of actor and critic, their gradient norms
+        (the mean over the update's minibatch steps of the pre-clip norm, ``_step``), and on
+        the segment ``obs`` the stable and effective rank of the critic's last hidden features
+        (at most ``min(segment, width)``) and its tau-dormant ratios (ReDo's score works for
+        tanh too); ``fau/critic`` (fraction of positive units) with ReLU only.
         """
         maps = self.critic_maps(obs)
-        out = self.weight_metrics.measure(maps[-1] if maps else None)
+        grad_norms = {k: torch.stack(v).mean() for k, v in self._grad_norms.items()}
+        out = self.weight_metrics.measure(maps[-1] if maps else None, grad_norms)
         if maps:
             scores = module_metrics("critic", maps, DORMANT_TAUS)
             if self.cfg.critic_activation != "relu":
@@ -252,9 +258,16 @@ class PPOAgent:
 
     def _step(self, loss: torch.Tensor) -> None:
         """One Adam step on ``loss``; ``max_grad_norm`` clips the global norm of every gradient
-        of the step (actor and critic together, as stable-baselines3 does)."""
+        of the step (actor and critic together, as stable-baselines3 does). With
+        ``weight_metrics`` the gradient norm of each module that ``loss`` reaches (the actor
+        not after a KL stop: its gradients stay unset) is kept before the clip, for
+        ``measure``'s mean."""
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.weight_metrics.every is not None:
+            for name, module in self.weight_metrics.modules.items():
+                if any(p.grad is not None for p in module.parameters()):
+                    self._grad_norms.setdefault(name, []).append(grad_norm(module))
         if self.cfg.max_grad_norm is not None:
             grads = [p for group in self.optimizer.param_groups for p in group["params"]
                      if p.grad is not None]

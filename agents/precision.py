@@ -2,7 +2,8 @@
 
 ``bf16``: the update's forward passes run under ``torch.autocast(dtype=torch.bfloat16)``
 (matmuls and convolutions in bfloat16, losses and reductions in float32); the weights, their
-gradients and Adam's moments stay float32 (master weights). Only where the device computes
+gradients and Adam's moments stay float32 (master weights). The hidden maps are bfloat16; FAU
+and the dormant scores count them in float32 (``agents/plasticity.py``). Only where the device computes
 bfloat16 natively: a CPU with AMX (``amx_bf16``) or AVX-512 BF16 (``avx512_bf16``) in its
 ``/proc/cpuinfo`` flags, or a CUDA device that ``torch.cuda.is_bf16_supported()``; elsewhere
 bf16 is emulated and slower than fp32, so it is refused (one line, exit 2).

@@ -165,7 +165,9 @@ class Intervention(Protocol):
     attributes: ``key`` (the config key under ``agent`` and the ``kind`` column of
     ``interventions.csv``) and ``phase`` (``"before"`` the batch is drawn or ``"after"`` the
     update). Optional: ``prepare_load(agent, state)``, for one that changes the networks'
-    structure, rebuilds it before a checkpoint's weights load (plasticity injection)."""
+    structure, rebuilds it before a checkpoint's weights load (plasticity injection);
+    ``start(agent)``, called before a session's first update, keeps what it needs of the
+    weights before training (Shrink & Perturb's ``target: initial``)."""
 
     def due(self, step: int, updates: int) -> bool:
         """At agent step ``step`` with ``updates`` updates done: run now? (Called once per

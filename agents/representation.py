@@ -6,7 +6,8 @@ and covariance eigenvalues ``lambda_i``:
 
 * ``srank``: ``min{k : sum_{i<=k} sigma_i / sum_i sigma_i >= 1 - delta}``, ``delta = 0.01``, on
   the uncentred ``Z`` (Kumar et al. 2021); ``erank = exp(-sum p_i log p_i)``,
-  ``p_i = sigma_i / sum sigma`` (Roy & Vetterli 2007);
+  ``p_i = sigma_i / sum sigma`` (Roy & Vetterli 2007); both 0 for an all-zero ``Z`` and at most
+  ``min(N, d)`` (one definition, in ``agents/weight_metrics.py``, for the agents' logs too);
 * ``participation_ratio``: ``(sum lambda_i)^2 / sum lambda_i^2`` (1 = one direction; ``d`` =
   isotropic);
 * ``pairwise_cos``: mean ``cos(z_i, z_j)`` over all pairs ``i != j`` (1 = collapse to one
@@ -32,35 +33,32 @@ is written once to ``<run>/probe.npz``.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from agents.weight_metrics import effective_rank as weight_effective_rank
+from agents.weight_metrics import stable_rank
+from agents.checkpoint_file import check_archive
+from configs.safe_files import replacing
+
 PROBE_FILE = "probe.npz"
 SILENT_THRESHOLD = 1e-4
 
 
 # --- metrics --------------------------------------------------------------------------------
-def singular_values(z: np.ndarray) -> np.ndarray:
-    return np.linalg.svd(np.asarray(z, np.float64), compute_uv=False)
-
-
 def srank(z: np.ndarray, delta: float = 0.01) -> int:
-    """Effective rank ``srank_delta`` (module docstring); 0 for an all-zero matrix."""
-    s = singular_values(z)
-    if s.sum() <= 0:
-        return 0
-    return int(np.searchsorted(np.cumsum(s) / s.sum(), 1.0 - delta - 1e-12) + 1)
+    """``srank_delta`` of ``z`` in float64: ``agents/weight_metrics.py:stable_rank``, the one
+    definition the agents log too (0 for an all-zero matrix)."""
+    return int(stable_rank(np.asarray(z, np.float64), delta))
 
 
 def effective_rank(z: np.ndarray) -> float:
-    """``erank = exp(entropy(sigma / sum sigma))``."""
-    s = singular_values(z)
-    p = s[s > 0] / s.sum()
-    return float(np.exp(-(p * np.log(p)).sum())) if p.size else 0.0
+    """``erank`` of ``z`` in float64: ``agents/weight_metrics.py:effective_rank`` (0 for an
+    all-zero matrix)."""
+    return float(weight_effective_rank(np.asarray(z, np.float64)))
 
 
 def participation_ratio(z: np.ndarray) -> float:
@@ -130,14 +128,14 @@ class ProbeSet:
         return self.episode < (self.episode.max() + 1) // 2
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, obs=self.obs, qpos=self.qpos, qvel=self.qvel,
-                            episode=self.episode,
-                            meta=np.array(json.dumps(self.meta)))
-        os.replace(tmp, path)
+        with replacing(path) as tmp:   # never through a link planted at probe.npz
+            np.savez_compressed(tmp, obs=self.obs, qpos=self.qpos, qvel=self.qvel,
+                                episode=self.episode,
+                                meta=np.array(json.dumps(self.meta)))
 
     @classmethod
     def load(cls, path: Path) -> "ProbeSet":
+        check_archive(path)   # a zip bomb is refused before numpy inflates it
         with np.load(path) as f:
             meta = json.loads(str(f["meta"]))
             return cls(f["obs"], f["qpos"], f["qvel"], f["episode"], meta)

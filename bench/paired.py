@@ -5,8 +5,10 @@ holding ``seed0 ... seed9``); runs are paired by their config's ``seed``. The ou
 fixed before any run: **final** = the mean of the last three evaluations, and **auc** = the area
 under the evaluation curve divided by the steps it spans (``trainer/analysis/runs.py``). For each,
 the per-seed differences, their median with a percentile-bootstrap 95% interval (seeds resampled
-as pairs), the IQM of each arm, and a plain reading: "separates" when the interval excludes zero,
-otherwise "does not separate at n = ...".
+as pairs) and, beside it, the count of exact ties (B = A: with many, ``+0.0 [+0.0, +0.0]`` says
+"most seeds tie", not "measured precisely"), the IQM of each arm, and a plain reading: "separates"
+when the interval excludes zero, otherwise "does not separate at n = ...", and "too few pairs to
+separate" below 5 pairs (``trainer.analysis.stats``: ``MIN_PAIRS``).
 
 Runs that are not complete (failed, diverged, unfinished) are left out and listed. A seed present
 in only one arm is left out of the pairs and listed.
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from trainer.analysis.runs import collect, curve_area, final_score  # noqa: E402
-from trainer.analysis.stats import paired_comparison  # noqa: E402
+from trainer.analysis.stats import MIN_PAIRS, paired_comparison  # noqa: E402
 from bench.outputs import beside  # noqa: E402
 
 METRICS = {"final": final_score, "auc": curve_area}
@@ -50,7 +52,18 @@ def arm_scores(root: Path) -> tuple[dict[str, dict[int, float]], list[str]]:
 
 
 def reading(result: dict) -> str:
+    """The plain reading of a paired result (``trainer.analysis.stats``: ``MIN_PAIRS``)."""
+    if result["n"] < MIN_PAIRS:
+        return f"too few pairs to separate (n = {result['n']} < {MIN_PAIRS})"
     return "separates" if result["separates"] else f"does not separate at n = {result['n']}"
+
+
+def difference_cell(result: dict) -> str:
+    """``median [low, high] | ties/n``: the median difference, its interval and, beside them,
+    the count of exact ties (two table cells)."""
+    low, high = result["median_ci"]
+    return (f"{result['median_difference']:+.1f} [{low:+.1f}, {high:+.1f}] | "
+            f"{result['ties']}/{result['n']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,13 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     a_name, b_name = labels
     lines = [f"{b_name} - {a_name} (paired by seed)", "",
              f"| metric | n | IQM {a_name} [95% CI] | IQM {b_name} [95% CI] | "
-             f"median difference [95% CI] | {b_name} > {a_name} | reading |",
-             "|---|---|---|---|---|---|---|"]
+             f"median difference [95% CI] | ties ({b_name} = {a_name}) | {b_name} > {a_name} | "
+             "reading |", "|---|---|---|---|---|---|---|---|"]
     for m, r in results.items():
         ci = lambda s: f"{s['iqm']:.1f} [{s['iqm_ci'][0]:.1f}, {s['iqm_ci'][1]:.1f}]"  # noqa: E731
-        lines.append(f"| {m} | {r['n']} | {ci(r['a'])} | {ci(r['b'])} | "
-                     f"{r['median_difference']:+.1f} [{r['median_ci'][0]:+.1f}, "
-                     f"{r['median_ci'][1]:+.1f}] | {r['wins']}/{r['n']} | {reading(r)} |")
+        lines.append(f"| {m} | {r['n']} | {ci(r['a'])} | {ci(r['b'])} | {difference_cell(r)} | "
+                     f"{r['wins']}/{r['n']} | {reading(r)} |")
     notes = [f"left out (not complete): {s}" for s in skipped_a + skipped_b]
     notes += [f"seeds in one arm only: {unpaired}"] if unpaired else []
     text = "\n".join(lines + ([""] + notes if notes else []))

@@ -8,7 +8,9 @@ figures ``paired.py`` printed, not recomputed.
 With two or more cells it also prints (and writes beside the figure, ``.md``) the contrast of each
 cell with the first: how much larger B's effect is there, ``median(d_cell) - median(d_first)``
 with a bootstrap 95% interval (``trainer.analysis.stats.contrast``). A claim such as "the loss
-helps most at small width" is a contrast, not two separate readings.
+helps most at small width" is a contrast, not two separate readings. A contrast needs every cell
+to compare the same pair of arms (``labels``): cells of different pairs (``arr - rr0.5`` beside
+``arr - rr2``) are drawn, and a warning names two of them instead of the contrast.
 
     python bench/paired_plot.py bench/results/aux_fd8_paired10.json \\
         bench/results/aux_fd16_paired10.json bench/results/aux_fd50_paired10.json \\
@@ -25,7 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from configs import figure_layout  # noqa: E402
 from trainer.analysis.stats import contrast  # noqa: E402
+
+LONG_NAME = 30  # longer row names are numbered on the axis and written in full in the key
 
 
 def load_cells(paths: list[Path]) -> list[dict]:
@@ -42,11 +47,20 @@ def load_cells(paths: list[Path]) -> list[dict]:
     return cells
 
 
+def pair_of(cell: dict) -> tuple[str, str]:
+    """The ``(A, B)`` arms a cell compares (its differences are B - A)."""
+    a, b = cell["labels"]
+    return a, b
+
+
 def plot(cells: list[dict], names: list[str], out: Path, title: str | None = None) -> None:
+    """The forest plot (module docstring); the key below says what dots, ticks and bars are,
+    and lists row names longer than ``LONG_NAME`` characters in full (the axis numbers them)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     metrics = list(cells[0]["results"])
     pairs = {tuple(c["labels"]) for c in cells}   # "B - A" only if every row compares one pair
@@ -56,6 +70,8 @@ def plot(cells: list[dict], names: list[str], out: Path, title: str | None = Non
         xlabel = f"{b} - {a}"
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 0.7 * len(cells) + 1.6),
                              squeeze=False)
+    numbered = any(len(name) > LONG_NAME for name in names)
+    shown = [f"[{i}]" for i in range(1, len(names) + 1)] if numbered else names
     for ax, metric in zip(axes[0], metrics):
         for row, cell in enumerate(cells):
             r = cell["results"][metric]
@@ -69,12 +85,21 @@ def plot(cells: list[dict], names: list[str], out: Path, title: str | None = Non
         ax.axvline(0.0, color="black", linestyle="--", linewidth=0.8)
         ax.set_yticks(range(len(cells)))
         ax.set_yticklabels([f"{n} (n = {c['results'][metric]['n']})"
-                            for n, c in zip(reversed(names), reversed(cells))])
-        ax.set_title(f"{metric}: per seed (dots), median and 95% interval (bar)", fontsize=10)
+                            for n, c in zip(reversed(shown), reversed(cells))])
+        ax.set_title(metric, fontsize=10)
         ax.set_xlabel(xlabel)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    key = {Line2D([], [], ls="", marker="o", ms=4, alpha=0.5, color="tab:gray"):
+           "one seed's difference",
+           Line2D([], [], ls="", marker="|", ms=10, color="black"): "median difference",
+           Line2D([], [], lw=3, color="tab:red"): "95% bootstrap interval of the median: "
+                                                   "excludes 0 (separates)",
+           Line2D([], [], lw=3, color="tab:blue"): "95% bootstrap interval of the median: "
+                                                    "includes 0"}
+    if numbered:
+        key.update({Line2D([], [], ls=""): f"{number} {name}"
+                    for number, name in zip(shown, names)})
+    figure_layout.finish(fig, list(key), list(key.values()), title=title or "",
+                         key_fontsize=8)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -114,9 +139,16 @@ def main(argv: list[str] | None = None) -> int:
     if len({tuple(c["results"]) for c in cells}) != 1:
         print("error: the result files compare different metrics", file=sys.stderr)
         return 2
+    pairs = {path: pair_of(cell) for path, cell in zip(args.results, cells)}
     plot(cells, names, args.out, args.title)
     print(f"wrote {args.out}")
-    if len(cells) > 1:
+    if len(set(pairs.values())) > 1:
+        (a, b), (path, (c, d)) = pairs[args.results[0]], next(
+            (p, pair) for p, pair in pairs.items() if pair != pairs[args.results[0]])
+        print(f"warning: no contrast between cells: {args.results[0]} compares {b} - {a}, "
+              f"{path} compares {d} - {c} (a contrast needs one pair in every cell)",
+              file=sys.stderr)
+    elif len(cells) > 1:
         text = contrast_table(cells, names)
         print(text)
         args.out.with_suffix(".md").write_text(text + "\n")

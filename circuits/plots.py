@@ -6,7 +6,8 @@
   normalised joint angle ``qh_j = clip(q_j / (2 pi / (N + 1)), -1, 1)``, the B-neuron drive
   ``b_d - b_v`` and the torque ``a = m_d - m_v``. The head oscillator starts a bend at joint 1;
   proprioception hands it to joint 2 one step later, and so on, so the travelling wave shows as
-  diagonal bands sloping down the body, with the oscillator's square wave on top;
+  diagonal bands sloping down the body, with the oscillator's square wave on top, on the same
+  time axis (the colour bars have a column of their own; the trace's key sits above it);
 * the circuit diagram (``draw_circuit``): the head segment (oscillator O -> B_1) and a body
   segment (proprioception q_{j-1} -> B_j), each with ipsilateral B -> M excitation ``i`` and
   contralateral B -> M inhibition ``c``. Excitatory synapses are red arrows, inhibitory ones blue
@@ -29,6 +30,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from circuits.ncap import NCAPSwimmerCircuit  # noqa: E402
+from configs import figure_layout  # noqa: E402
+from configs.safe_files import replacing  # noqa: E402
 
 EXCITATORY_COLOUR = "#c0392b"
 INHIBITORY_COLOUR = "#2471a3"
@@ -128,13 +131,13 @@ def draw_circuit(ax, circuit: NCAPSwimmerCircuit, n_joints: int | None = None) -
             color="dimgray")
 
 
-def _heatmap(ax, fig, values: np.ndarray, dt: float, title: str, cmap: str = "coolwarm") -> None:
+def _heatmap(ax, cax, values: np.ndarray, dt: float, title: str, cmap: str = "coolwarm") -> None:
     t_end = values.shape[0] * dt
     im = ax.imshow(values.T, aspect="auto", cmap=cmap, vmin=-1, vmax=1, interpolation="nearest",
                    extent=(0, t_end, values.shape[1] + 0.5, 0.5))
     ax.set_ylabel("joint")
     ax.set_title(title, fontsize=9, loc="left")
-    fig.colorbar(im, ax=ax, pad=0.01, fraction=0.03)
+    ax.figure.colorbar(im, cax=cax)
 
 
 def activity_figure(rollout, circuit: NCAPSwimmerCircuit, path: str | Path, title: str) -> None:
@@ -143,7 +146,9 @@ def activity_figure(rollout, circuit: NCAPSwimmerCircuit, path: str | Path, titl
     n = rollout.joints.shape[1]
     q_hat = np.clip(rollout.joints / (2 * np.pi / (n + 1)), -1, 1)
     fig = plt.figure(figsize=(13, 8))
-    grid = fig.add_gridspec(4, 2, width_ratios=[2.2, 1], height_ratios=[0.35, 1, 1, 1])
+    # the colour bars have a column of their own, so the oscillator's time axis spans exactly
+    # the heatmaps' (a colour bar taken from a heatmap's axes would shorten it alone)
+    grid = fig.add_gridspec(4, 3, width_ratios=[2.2, 0.04, 1], height_ratios=[0.35, 1, 1, 1])
     osc = fig.add_subplot(grid[0, 0])
     t = np.arange(len(rollout.rewards)) * dt
     osc.step(t, act["oscillator_d"], where="post", color="#e67e22", label="O_d")
@@ -151,16 +156,19 @@ def activity_figure(rollout, circuit: NCAPSwimmerCircuit, path: str | Path, titl
     osc.set_xlim(0, len(t) * dt)
     osc.set_yticks([0, 1])
     osc.set_title("head oscillator", fontsize=9, loc="left")
-    osc.legend(fontsize=7, loc="upper right", ncol=2)
+    # above the trace, on the title's line (right-aligned): it never covers the square wave
+    osc.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False,
+               borderaxespad=0.1)
     panels = [(q_hat, "joint angle / limit  (q_hat)"),
               (act["b_d"] - act["b_v"], "B-neurons  (B_d - B_v)"),
               (act["muscle_d"] - act["muscle_v"], "muscles = torque  (M_d - M_v)")]
     for row, (values, name) in enumerate(panels, start=1):
         ax = fig.add_subplot(grid[row, 0], sharex=osc)
-        _heatmap(ax, fig, values, dt, name)
+        _heatmap(ax, fig.add_subplot(grid[row, 1]), values, dt, name)
     ax.set_xlabel("time (s)")
-    draw_circuit(fig.add_subplot(grid[:, 1]), circuit, n)
-    fig.suptitle(f"{title}: return {rollout.rewards.sum():.1f} over {len(t)} steps", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    draw_circuit(fig.add_subplot(grid[:, 2]), circuit, n)
+    figure_layout.finish(fig, title=f"{title}: return {rollout.rewards.sum():.1f} over {len(t)} "
+                         "steps", title_fontsize=11)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)

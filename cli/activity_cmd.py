@@ -21,6 +21,7 @@ from configs.loader import ConfigError
 def main(argv: list[str]) -> int:
     from circuits.plots import activity_figure, weight_caption
     from trainer.rollout import circuit_of, record_rollout
+    from configs.plugins import TRUST_FLAG, TRUST_HELP
     from trainer.api import load_policy
     from trainer.files import check_writable
 
@@ -33,13 +34,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--steps", type=int, default=300, help="control steps (300 = 9 s)")
     parser.add_argument("--seed", type=seed_arg, default=None,
                         help="episode seed (default: run seed + trainer.eval_seed_offset)")
+    parser.add_argument(TRUST_FLAG, action="store_true", help=TRUST_HELP)
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     args = parser.parse_args(argv)
     if args.steps < 2:
         parser.error("--steps must be >= 2")
     check_writable(args.out)
     overrides = args.overrides + ([f"env.n_joints={args.joints}"] if args.joints else [])
-    cfg, agent, env = load_policy(args.target, overrides)
+    cfg, agent, env = load_policy(args.target, overrides, trust_plugins=args.trust_plugins)
     circuit = circuit_of(agent)
     if circuit is None:
         raise ConfigError("activity pictures need an NCAP circuit policy "

@@ -21,6 +21,7 @@ from cli.errors import ArgumentParser, one_line_errors, seed_arg
 @one_line_errors
 def main(argv: list[str]) -> int:
     from envs.bodies import body_columns, body_of
+    from configs.plugins import TRUST_FLAG, TRUST_HELP
     from trainer.api import load_policy
     from trainer.evaluation import evaluate
 
@@ -31,11 +32,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=seed_arg, default=None,
                         help="first episode seed (default: run seed + trainer.eval_seed_offset)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(TRUST_FLAG, action="store_true", help=TRUST_HELP)
     parser.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. n_joints=7")
     args = parser.parse_intermixed_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
-    cfg, agent, env = load_policy(args.target, args.overrides)
+    cfg, agent, env = load_policy(args.target, args.overrides, trust_plugins=args.trust_plugins)
     seed = args.seed if args.seed is not None else cfg.seed + cfg.trainer.eval_seed_offset
     returns = evaluate(agent, env, args.episodes, seed, progress=not args.json)
     body = body_columns(body_of(cfg.env), env.physics)

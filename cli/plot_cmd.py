@@ -24,6 +24,8 @@ import argparse
 from pathlib import Path
 
 from cli.errors import ArgumentParser, one_line_errors
+from configs.errors import no_run_folder
+from configs.figure_layout import check_figure_path
 from trainer.analysis.plots import BAND, GROUP_BY_CONFIG, RETURN, plot_runs
 
 
@@ -32,7 +34,9 @@ def main(argv: list[str]) -> int:
     parser = ArgumentParser(prog="python train.py plot", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", type=Path, nargs="+", help="run folders (or their parents)")
-    parser.add_argument("--out", type=Path, required=True, help="output PNG")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output figure (.png, or .pdf, .svg, ...: any suffix matplotlib "
+                             "writes)")
     parser.add_argument("--metric", action="append", default=None,
                         help="metric to draw, repeatable (default: return)")
     parser.add_argument("--group-by", default=GROUP_BY_CONFIG,
@@ -41,6 +45,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--x", choices=("step", "frames"), default="step", help="x axis (step)")
     parser.add_argument("--title", default="", help="plot title")
     args = parser.parse_args(argv)
+    check_figure_path(args.out)
+    for path in args.runs:
+        if not path.exists():
+            raise no_run_folder(path)
     summary, switches = plot_runs(args.runs, args.metric or [RETURN], args.out, args.x,
                                   args.group_by, args.title)
     column = "group" if args.group_by == GROUP_BY_CONFIG else args.group_by

@@ -9,8 +9,8 @@ quadruped: 2, else 0; --camera picks another by index or name), e.g.
   python train.py render configs/ncap_swim_ppo.yaml --out swim.mp4 --text --activity --gif
   python train.py render runs/drqv2_cheetah_run/seed1 --out cheetah.mp4 --agent-view
 
-One frame per agent step, showing the body after that step's action. --text writes the step and
-the return so far; --agent-view (pixel agents) adds what the agent sees, its own images upscaled;
+One frame per agent step, showing the body after that step's action. --text writes the step, the
+return so far and the body (N or the task, and every body parameter changed from its default); --agent-view (pixel agents) adds what the agent sees, its own images upscaled;
 --activity adds a side panel with the circuit's live activity (oscillator, B-neurons, muscles,
 torque per joint; NCAP policies only); --activity-png also saves the rollout's activity heatmaps
 and the circuit diagram. Profiles: fast (default; no multisampling, shadows or reflections) or
@@ -26,6 +26,7 @@ from pathlib import Path
 
 from cli.errors import ArgumentParser, one_line_errors, seed_arg
 from configs.loader import ConfigError
+from configs.plugins import TRUST_FLAG, TRUST_HELP
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python train.py render", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="run folder, checkpoint .pt or config YAML (untrained)")
+    parser.add_argument(TRUST_FLAG, action="store_true", help=TRUST_HELP)
     parser.add_argument("--out", type=Path, required=True, help="output video (.mp4 or .gif)")
     parser.add_argument("--gif", action="store_true", help="also write a GIF beside the MP4")
     parser.add_argument("--joints", type=int, default=None,
@@ -59,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="camera index or name (default: the task's own)")
     parser.add_argument("--seed", type=seed_arg, default=None,
                         help="episode seed (default: run seed + trainer.eval_seed_offset)")
-    parser.add_argument("--text", action="store_true", help="write step and return on frames")
+    parser.add_argument("--text", action="store_true", help="write step, return and body on frames")
     parser.add_argument("--profile", choices=("fast", "standard"), default="fast",
                         help="render profile of the camera view (default fast)")
     parser.add_argument("--agent-view", action="store_true",
@@ -70,6 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also write activity heatmaps + circuit diagram to this PNG")
     parser.add_argument("overrides", nargs="*", help="key=value config overrides")
     return parser
+
+
+def body_label(env_cfg) -> str:
+    """The body on ``--text``'s line: the swimmer's ``N=<joints>`` or the dm_control task, then
+    every body parameter that differs from its default (``configs.schema``), e.g.
+    ``N=5 length_scale=1.5`` or ``dmc:cheetah-run length=1.2 mass=2``."""
+    from configs.schema import BodyConfig, EnvConfig
+
+    if env_cfg.id == "swim":
+        changed = {k: getattr(env_cfg, k) for k in ("length_scale", "density", "viscosity")
+                   if getattr(env_cfg, k) != EnvConfig.model_fields[k].default}
+        head = f"N={env_cfg.n_joints}"
+    else:
+        changed = {k: v for k, v in env_cfg.body.model_dump().items()
+                   if v != BodyConfig.model_fields[k].default}
+        head = env_cfg.id
+    return " ".join([head, *(f"{k}={v:g}" for k, v in changed.items())])
 
 
 @one_line_errors
@@ -94,12 +113,11 @@ def main(argv: list[str]) -> int:
         check_writable(path)
     info = gl_info()  # one-line error with the fix when no GL backend works
     if args.joints:
-        env_id = load_run_config(args.target, args.overrides)[0].env.id
+        env_id = load_run_config(args.target, args.overrides, args.trust_plugins)[0].env.id
         if env_id != "swim":
             raise ConfigError(f"--joints applies to the swim task; this run's env.id is '{env_id}'")
     overrides = args.overrides + ([f"env.n_joints={args.joints}"] if args.joints else [])
-    cfg, agent, env = load_policy(args.target, overrides)
-    swim = cfg.env.id == "swim"
+    cfg, agent, env = load_policy(args.target, overrides, trust_plugins=args.trust_plugins)
     circuit = circuit_of(agent)
     if args.activity_png and circuit is None:
         raise ConfigError("--activity-png needs an NCAP circuit policy "
@@ -109,7 +127,7 @@ def main(argv: list[str]) -> int:
     video = write_video(agent, env, args.out, seed, args.steps, size=args.size, fps=args.fps,
                         camera=camera, profile=args.profile, text=args.text,
                         activity=args.activity, show_agent_view=args.agent_view, gif=args.gif,
-                        label=f"N={cfg.env.n_joints}" if swim else cfg.env.id,
+                        label=body_label(cfg.env),
                         caption=weight_caption(circuit) if circuit is not None else "")
     width, height = args.size
     print(f"render: MUJOCO_GL={info['backend']}, GL renderer '{info['renderer']}', profile "

@@ -20,6 +20,7 @@ COLUMNS = ("repr/srank", "repr/participation_ratio", "repr/pairwise_cos", "repr/
 
 @one_line_errors
 def main(argv: list[str]) -> int:
+    from configs.plugins import TRUST_FLAG, TRUST_HELP
     from trainer.posthoc.represent import measure, write_report
 
     parser = ArgumentParser(prog="python train.py represent", description=__doc__,
@@ -28,8 +29,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--checkpoint", nargs="+", default=None,
                         help="checkpoints to measure: step_0000050000, best, last or file names "
                              "(default: every step_*.pt and best.pt)")
+    parser.add_argument(TRUST_FLAG, action="store_true", help=TRUST_HELP)
     args = parser.parse_args(argv)
-    rows = measure(args.run_dir, args.checkpoint)
+    rows = measure(args.run_dir, args.checkpoint, trust_plugins=args.trust_plugins)
     path = write_report(args.run_dir, rows)
     print("| checkpoint | step | " + " | ".join(c[len("repr/"):] for c in COLUMNS) + " |")
     print("|" + "---|" * (len(COLUMNS) + 2))

@@ -28,6 +28,7 @@ from trainer.analysis.report import write_report
 from trainer.sweep.spec import check_folder, expand, resolve_spec, write_spec
 from cli.train_cmd import split_args
 from configs.loader import ConfigError
+from configs.plugins import TRUST_FLAG, TRUST_HELP
 
 EXIT_TRIALS_FAILED = 1
 EXIT_STOPPED = 130
@@ -45,6 +46,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         "ray://HOST:10001 (default: embedded local Ray)")
     parser.add_argument("--max-concurrent", type=int, metavar="N",
                         help="at most N trials at once (default: as many as the CPUs allow)")
+    parser.add_argument(TRUST_FLAG, action="store_true", help=TRUST_HELP)
     args = parser.parse_intermixed_args(argv)
     if args.max_concurrent is not None and args.max_concurrent < 1:
         raise ConfigError(f"--max-concurrent must be >= 1 (got {args.max_concurrent})")
@@ -66,7 +68,7 @@ def ray_backend(local: bool) -> Callable[..., dict[str, dict[str, Any]]]:
 def main(argv: list[str]) -> int:
     args = parse(argv)
     config, overrides = split_args(args.args)
-    spec = resolve_spec(config, overrides, args.seeds, args.grid)
+    spec = resolve_spec(config, overrides, args.seeds, args.grid, args.trust_plugins)
     trials = expand(spec)
     check_folder(spec, trials)
     require_ray()

@@ -1,7 +1,11 @@
-"""``python train.py [--trust-checkpoint] [CONFIG.yaml] [key=value ...]``: train or resume a run.
+"""``python train.py [--trust-checkpoint] [--trust-plugins] [CONFIG.yaml] [key=value ...]``:
+train or resume a run.
 
 ``--trust-checkpoint`` resumes from a checkpoint with full pickle: only for one's own run
 folder whose checkpoints an older version of the toolkit wrote (``trainer/checkpoint.py``).
+``--trust-plugins`` imports the plug-ins the preset (or its ``base:`` chain) names: Python
+code, so only for a preset one trusts (``configs/plugins.py``); ``plugins=[...]`` on the
+command line needs no flag.
 """
 
 from __future__ import annotations
@@ -62,9 +66,10 @@ def format_summary(s: dict, command: str = "") -> str:
 def main(argv: list[str]) -> int:
     from trainer.api import train
     from agents.checkpoint_file import TRUST_FLAG
+    from configs.plugins import TRUST_FLAG as TRUST_PLUGINS
 
-    config, overrides = split_args([a for a in argv if a != TRUST_FLAG])
-    cfg = load_config(config, overrides)
+    config, overrides = split_args([a for a in argv if a not in (TRUST_FLAG, TRUST_PLUGINS)])
+    cfg = load_config(config, overrides, trust_plugins=TRUST_PLUGINS in argv)
     summary = train(cfg, trust_checkpoint=TRUST_FLAG in argv)
     print(format_summary(summary, " ".join(["python train.py", *map(shlex.quote, argv)])))
     return 130 if summary["status"] == "interrupted" else 0

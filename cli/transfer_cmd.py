@@ -24,6 +24,7 @@ from pathlib import Path
 from cli import count
 from cli.errors import ArgumentParser, one_line_errors, seed_arg
 from configs.loader import ConfigError
+from configs.plugins import TRUST_FLAG, TRUST_HELP
 
 DEFAULT_JOINTS = [2, 3, 4, 5, 6, 7, 9, 11, 13]
 DEFAULT_DMC_GRID = {"length": [0.8, 1.0, 1.2], "mass": [0.5, 1.0, 2.0]}
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python train.py transfer", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="run folder, checkpoint .pt or config YAML (untrained)")
+    parser.add_argument(TRUST_FLAG, action="store_true", help=TRUST_HELP)
     swim = parser.add_argument_group("swim bodies")
     swim.add_argument("--joints", type=int, nargs="+", default=None,
                       help=f"joint counts N (default {' '.join(map(str, DEFAULT_JOINTS))})")
@@ -84,7 +86,7 @@ def main(argv: list[str]) -> int:
         if bad:
             parser.error(f"--{option.replace('_', '-')} must be {'> 0' if positive else '>= 0'} "
                          f"(got {bad[0]:g})")
-    cfg, _ = load_run_config(args.target, args.overrides)
+    cfg, _ = load_run_config(args.target, args.overrides, args.trust_plugins)
     own = body_of(cfg.env)
     swim = cfg.env.id == "swim"
     given = [o for o in (DMC_OPTIONS if swim else SWIM_OPTIONS) if getattr(args, o) is not None]
@@ -107,7 +109,8 @@ def main(argv: list[str]) -> int:
         check_writable(out / name)
     t0 = time.perf_counter()
     label, rows = transfer_rows(args.target, bodies, args.episodes, args.seed, args.overrides,
-                                references=not args.no_references)
+                                references=not args.no_references,
+                                trust_plugins=args.trust_plugins)
     seconds = time.perf_counter() - t0
     paths = write_outputs(rows, out, f"{label} on {cfg.env.id} (trained on {trained_on}): "
                                      f"{args.target}")

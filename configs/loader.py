@@ -9,22 +9,19 @@ other variant. The merged mapping is validated as one config, so a run folder's 
 is always fully resolved. A missing base and a cycle are one-line errors.
 
 Plug-ins: a config's ``plugins:`` list names Python files (``*.py``; a relative path is relative
-to the preset that names it, or to the working folder on the command line) or importable
-modules. ``validate`` imports each once, before validating, so the components they register
-(``configs/registry.py``: a schedule, an auxiliary loss, an agent ...) can be selected by the
-same config; the run's ``config.yaml`` keeps their absolute paths, so evaluating or resuming
-the run loads them again.
+to the preset that names it, or to the working folder on the command line) or modules.
+``validate`` imports them (``configs/plugins.py``) before validating, so the components they
+register (``configs/registry.py``: a schedule, an auxiliary loss, an agent ...) can be selected
+by the same config; the run's ``config.yaml`` keeps their absolute paths. A plug-in named in a
+file (preset, ``base:`` chain, run folder, checkpoint, sweep file) is imported only when the
+caller trusts it (``--trust-plugins``); one named on the command line always is.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-import hashlib
-import importlib
-import importlib.util
 import re
-import sys
 import typing
 from pathlib import Path
 from typing import Any
@@ -32,8 +29,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from configs import registry
+from configs import plugins
 from configs.errors import ConfigError  # noqa: F401 (re-exported: the historical import path)
+from configs.errors import echo
 from configs.schema import RunConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -44,7 +42,53 @@ ALIASES = {"n_joints": "env.n_joints", "env_id": "env.id"}
 
 
 
-class _Loader(yaml.SafeLoader):
+# Bounds on what a YAML file may hold, far above any preset, run config or sweep spec (a
+# resolved config.yaml has ~200 values, 6 levels, 2-3 bases): a file past them is refused
+# before it is turned into Python objects, so no later step walks an alias bomb.
+MAX_YAML_BYTES = 4 << 20
+MAX_YAML_VALUES = 100_000   # scalars, lists and mappings, an alias counted at every use
+MAX_YAML_DEPTH = 64         # nesting of lists and mappings
+MAX_BASE_CHAIN = 32         # presets in one ``base:`` chain
+
+
+class _Bounded(yaml.SafeLoader):
+    """The safe YAML loader, counting while it composes: a document that nests deeper than
+    ``MAX_YAML_DEPTH`` or expands to more than ``MAX_YAML_VALUES`` values (each alias counted
+    as the size of what it names, at every use: ``a: &a [1, 1]`` then ``b: [*a, *a]`` is 3 + 7
+    values), or whose alias sits inside its own anchor, is a ``ConfigError`` raised at once."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}   # id(node) -> its expanded size, once composed
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        line = self.peek_event().start_mark.line + 1
+        if self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if id(node) not in self._sizes:
+                raise ConfigError(f"holds a value that contains itself (an alias inside its "
+                                  f"own anchor, line {line})")
+            return node
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise ConfigError(f"nests deeper than {MAX_YAML_DEPTH} levels (line {line})")
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        children = (node.value if isinstance(node, yaml.SequenceNode) else
+                    [n for pair in node.value for n in pair]
+                    if isinstance(node, yaml.MappingNode) else [])
+        size = 1 + sum(self._sizes[id(child)] for child in children)
+        if size > MAX_YAML_VALUES:
+            raise ConfigError(f"expands to more than {MAX_YAML_VALUES:,} values (aliases "
+                              f"counted at every use; line {line})")
+        self._sizes[id(node)] = size
+        return node
+
+
+class _Loader(_Bounded):
     """YAML loader that also reads ``1e-3`` / ``3e5`` as floats (YAML 1.1 wants ``1.0e-3``)."""
 
 
@@ -56,16 +100,20 @@ _Loader.add_implicit_resolver(
 
 
 def parse_value(text: str) -> Any:
-    """Parse a command-line value as YAML (``3``, ``1e-3``, ``true``, ``[64, 64]``, ``null``)."""
+    """Parse a command-line value as YAML (``3``, ``1e-3``, ``true``, ``[64, 64]``, ``null``);
+    text that is not YAML stays text; one past the loader's bounds is a ``ConfigError``."""
     try:
         return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError:
+    except ConfigError as e:
+        raise ConfigError(f"value {echo(text)}: refused: it {e}") from None
+    except (yaml.YAMLError, ValueError):   # ValueError: an int past Python's digit limit
         return text
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The mapping in a ``.yaml``/``.yml`` file; a missing, empty, binary or non-mapping file
-    is a one-line ``ConfigError``."""
+    """The mapping in a ``.yaml``/``.yml`` file; a missing, empty, binary or non-mapping file,
+    and one past the loader's bounds (``_Bounded``, ``MAX_YAML_BYTES``), is a one-line
+    ``ConfigError``."""
     p = Path(path)
     if not p.is_file():
         hint = "" if p.suffix in (".yaml", ".yml") else " (give a YAML preset and key=value overrides)"
@@ -76,12 +124,18 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {p}{hint}")
     if p.suffix.lower() not in (".yaml", ".yml"):
         raise ConfigError(f"{p} is not a YAML config (expected a .yaml or .yml file)")
+    if p.stat().st_size > MAX_YAML_BYTES:
+        raise ConfigError(f"{p}: refused: {p.stat().st_size:,} bytes, more than a config holds "
+                          f"({MAX_YAML_BYTES:,} at most)")
     try:
         data = yaml.load(p.read_text(), Loader=_Loader)
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not a text file, so not a YAML config") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except ConfigError as e:
+        raise ConfigError(f"{p}: refused: it {e}") from None
+    except (yaml.YAMLError, ValueError) as e:   # ValueError: an int past Python's digit limit
+        raise ConfigError(f"{p}: not valid YAML ({(str(e).splitlines() or [''])[0][:200]})") \
+            from None
     if data is None:
         raise ConfigError(f"{p} has no keys (empty or only comments); to train the default "
                           "preset give no config file")
@@ -110,15 +164,18 @@ def resolve_preset(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str,
     path = Path(path).resolve()
     base = data.pop("base", None)
     if isinstance(data.get("plugins"), list):   # file paths relative to this preset's folder
-        data["plugins"] = [str((path.parent / p).resolve()) if _is_file_plugin(p) else p
+        data["plugins"] = [str((path.parent / p).resolve()) if plugins.is_file(p) else p
                            for p in data["plugins"]]
     if base is None:
         return data
     if not isinstance(base, str) or not base:
         raise ConfigError(f"config error: base: must be a preset path in {path.name} "
-                          f"(got {base!r})")
+                          f"(got {echo(base)})")
     base_path = (path.parent / base).resolve()
     chain = (*_chain, path)
+    if len(chain) >= MAX_BASE_CHAIN:
+        raise ConfigError(f"config error: base: a chain of more than {MAX_BASE_CHAIN} presets "
+                          f"(from {chain[0]}); refused")
     if base_path in chain:
         cycle = " -> ".join(p.name for p in (*chain[chain.index(base_path):], base_path))
         raise ConfigError(f"config error: base: presets form a cycle ({cycle})")
@@ -141,7 +198,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     ``agent.name=drqv2``) first empties that section, as a preset's ``base:`` merge does; tag
     overrides are applied before the others, so their order on the command line is free.
     """
-    out = yaml.safe_load(yaml.safe_dump(data))
+    try:
+        out = yaml.load(yaml.safe_dump(data), Loader=_Bounded)   # a copy, within the bounds
+    except ConfigError as e:
+        raise ConfigError(f"config refused: it {e}") from None
     for item in sorted(overrides, key=lambda item: not _sets_tag(item)):
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -183,7 +243,7 @@ def _error_line(err: ValidationError, data: dict[str, Any]) -> str:
         return f"config error: {key}: needs a '{tag}' key to say which kind it is"
     msg = e["msg"].removeprefix("Value error, ")
     if "input" in e and not isinstance(e["input"], dict):
-        msg += f" (got {e['input']!r})"
+        msg += f" (got {echo(e['input'])})"
     return f"config error: {key}: {msg}"
 
 
@@ -217,8 +277,9 @@ def _variant_chains() -> dict[str, list[list[tuple[str, str]]]]:
 
 
 def unknown_key_hint(key: str, data: dict[str, Any]) -> str:
-    """`` (a key of agent.name=drqv2)`` for a key of another variant than ``data``'s, else
-    `` (did you mean 'agent.actor_lr'?)`` for a near miss, else ``""``."""
+    """`` (a key of agent.name=drqv2)`` for a key or section (``agent.reset``) of another
+    variant than ``data``'s, else `` (did you mean 'agent.actor_lr'?)`` for a near miss, else
+    ``""``."""
     chains = _variant_chains()
 
     def conflict(chain: list[tuple[str, str]]) -> str | None:
@@ -229,7 +290,9 @@ def unknown_key_hint(key: str, data: dict[str, Any]) -> str:
                 return f"{tag}={value}"
         return None
 
-    needed = [c for c in map(conflict, chains.get(key, [])) if c]
+    # a section (``agent.reset``) is selected by the chains of the keys inside it
+    own = chains.get(key) or [c for k, cs in chains.items() if k.startswith(f"{key}.") for c in cs]
+    needed = [c for c in map(conflict, own) if c]
     if needed:
         return f" (a key of {', '.join(dict.fromkeys(needed))})"
     here = [k for k, cs in chains.items() if any(conflict(c) is None for c in cs)]
@@ -269,75 +332,47 @@ def _with_default_tag(err: ValidationError, data: dict[str, Any]) -> dict[str, A
     return filled
 
 
-def _is_file_plugin(item: Any) -> bool:
-    return isinstance(item, str) and (item.endswith(".py") or "/" in item or "\\" in item)
+def validate(data: dict[str, Any], source: str | Path | None = None,
+             trust_plugins: bool = False) -> RunConfig:
+    """``data`` as a ``RunConfig``; the first invalid key is a one-line ``ConfigError``.
 
-
-def _import_plugin(item: str) -> bool:
-    """Import one plug-in (a ``.py`` file or a module name) unless it is imported already;
-    True if it was imported now. A missing file or module, or an error while importing it,
-    is a one-line ``ConfigError``."""
-    if _is_file_plugin(item):
-        path = Path(item).resolve()
-        name = f"_plugin_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
-        if name in sys.modules:
-            return False
-        if not path.is_file():
-            raise ConfigError(f"config error: plugins: {item} not found (a plug-in is a .py "
-                              "file or an importable module)")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        loader = spec.loader
-    else:
-        name, loader, module = item, None, None
-        if name in sys.modules:
-            return False
-    try:
-        if loader is not None:
-            loader.exec_module(module)
-        else:
-            importlib.import_module(name)
-    except Exception as e:
-        sys.modules.pop(name, None)
-        if isinstance(e, ModuleNotFoundError) and e.name == name:
-            raise ConfigError(f"config error: plugins: no module named '{name}' (a plug-in "
-                              "is a .py file or an importable module)") from None
-        first = (str(e).strip().splitlines() or [""])[0]
-        raise ConfigError(f"config error: plugins: {item}: {type(e).__name__}: {first}") from None
-    return True
-
-
-def load_plugins(items: Any) -> list[str]:
-    """Import the plug-ins ``items`` names (module docstring) and widen the schema to what they
-    registered; returns the list with file paths made absolute."""
-    if items is None:
-        return []
-    if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
-        raise ConfigError(f"config error: plugins: must be a list of plug-in files (.py) or "
-                          f"module names (got {items!r})")
-    if any([_import_plugin(item) for item in items]):
-        registry.refresh()
-    return [str(Path(i).resolve()) if _is_file_plugin(i) else i for i in items]
-
-
-def validate(data: dict[str, Any]) -> RunConfig:
+    Its plug-ins are imported first (``configs/plugins.py``): those not imported yet only with
+    ``trust_plugins`` (the caller vouches for them); otherwise the error names ``source``, the
+    file ``data`` was read from."""
     if "plugins" in data:
-        data = {**data, "plugins": load_plugins(data["plugins"])}
+        data = {**data, "plugins": plugins.load(data["plugins"], source, trust_plugins)}
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:
         filled = _with_default_tag(err, data)
         if filled is not None:
-            return validate(filled)
+            return validate(filled, source, trust_plugins)
         raise ConfigError(_error_line(err, data)) from None
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+def plugins_source(path: str | Path) -> Path:
+    """The preset of ``path``'s ``base:`` chain whose ``plugins:`` list the merged preset keeps:
+    the first, from ``path`` on, that has the key (``path`` itself when none has)."""
+    path, seen = Path(path), set()
+    while path not in seen:
+        seen.add(path)
+        data = read_yaml(path)
+        if "plugins" in data or not isinstance(data.get("base"), str):
+            return path
+        path = (path.resolve().parent / data["base"]).resolve()
+    return path
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
+                trust_plugins: bool = False) -> RunConfig:
     """Preset (default ``configs/ncap_swim_ppo.yaml``, its ``base:`` chain resolved) +
-    overrides -> validated ``RunConfig``."""
-    data = resolve_preset(path or DEFAULT_PRESET)
-    return validate(apply_overrides(data, overrides or []))
+    overrides -> validated ``RunConfig``. Plug-ins named by an override load; those a preset
+    of the chain names need ``trust_plugins`` (``configs/plugins.py``)."""
+    path = path or DEFAULT_PRESET
+    data = resolve_preset(path)
+    source = plugins_source(path) if data.get("plugins") else path
+    trusted = trust_plugins or plugins.on_command_line(overrides)
+    return validate(apply_overrides(data, overrides or []), source, trusted)
 
 
 def config_to_dict(cfg: RunConfig) -> dict[str, Any]:

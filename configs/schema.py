@@ -14,6 +14,8 @@ the tagged union of every registered agent section. This module imports no torch
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -118,8 +120,29 @@ class TrainerConfig(StrictModel):
     resume_from: str | None = Field(
         None, min_length=1, description="checkpoint to resume from instead of checkpoints/last.pt "
         "(a file name in checkpoints/ or a path), e.g. the newest intact one if last.pt is corrupt")
-    progress: bool = Field(True, description="show a progress bar")
+    progress: bool = Field(True, description="show progress: a bar on a terminal, else a "
+                           "plain line every progress_seconds (nohup, a log file)")
+    progress_seconds: float = Field(30.0, gt=0, description="seconds between plain progress "
+                                    "lines when the output is not a terminal")
     tensorboard: bool = Field(True, description="write TensorBoard event files under tb/")
+
+
+def name_max(path: Path) -> int:
+    """The longest file or folder name (bytes) the file system holding ``path`` allows:
+    ``os.pathconf(NAME_MAX)`` of ``path``'s nearest existing parent, else 255 (the common limit).
+
+    ``name`` is the only piece of a run's paths the user chooses: every other component
+    (``seed<k>``, at most 14 bytes; ``checkpoints``; the longest file a run writes,
+    ``tb/events.out.tfevents.<time>.<host>...``, named by TensorBoard within the host name's
+    own limit) is fixed and short, so a name within the limit makes every path writable.
+    """
+    parent = Path(os.path.abspath(path)).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    try:
+        return os.pathconf(parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
 
 
 class RunConfig(StrictModel):
@@ -147,6 +170,11 @@ class RunConfig(StrictModel):
         if v in (".", "..") or any(c in v for c in "/\\\0"):
             raise ValueError("name must be one folder name inside runs/ (no '/', '\\', '.' or "
                              "'..'); set run_dir to write the run elsewhere")
+        limit = name_max(Path("runs") / v)
+        if len(v.encode()) > limit:
+            raise ValueError(f"{len(v.encode())} bytes long, over the {limit} bytes a folder "
+                             "name may have on this file system (runs/<name>/seed<k>): give a "
+                             "shorter name")
         return v
 
     def resolved_run_dir(self) -> str:

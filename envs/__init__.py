@@ -1,6 +1,15 @@
-"""Environments: the NCAP swim task on N-joint swimmers, any dm_control task, pixel wrappers."""
+"""Environments: the NCAP swim task on N-joint swimmers, any dm_control task, pixel wrappers.
 
-from envs.gl_backend import preflight
+Importing ``envs`` (the only package that imports MuJoCo and dm_control) chooses headless EGL
+rendering when ``MUJOCO_GL`` is unset, as ``train.py`` does, so the Python API renders where the
+command line does and never tries GLFW's display first.
+"""
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco / dm_control read it, as train.py
+
+from envs.gl_backend import preflight  # noqa: E402
 
 preflight()  # a missing GL library fails here in one line, not deep inside dm_control's import
 

@@ -15,8 +15,9 @@ import itertools
 from dataclasses import asdict
 from typing import Sequence, Union
 
-from envs.dmc_bodies import PARAMETERS, BodyChanges
-from envs.swim import BodySpec
+from envs.dmc_bodies import PARAMETERS, BodyChanges, measured_changes
+from envs.factory import DMC_PREFIX, parse_dmc_id
+from envs.swim import BodySpec, measured_body
 
 Body = Union[BodySpec, BodyChanges]
 
@@ -65,3 +66,14 @@ def body_columns(body: Body, physics) -> dict[str, float]:
     opt = physics.model.opt
     return {"n_joints": body.n_joints, "length_scale": body.length_scale,
             "density": float(opt.density), "viscosity": float(opt.viscosity)}
+
+
+def measured_columns(env, env_id: str) -> dict[str, float]:
+    """The body a built env simulates, read back from its physics (never from a config): swim
+    ``n_joints, length_scale, density, viscosity`` (``envs.swim.measured_body``; the medium is
+    set at reset, so read after an episode); a dm_control domain the multipliers it defines
+    (``envs.dmc_bodies.measured_changes``: cart-pole has no ``friction``)."""
+    if env_id.startswith(DMC_PREFIX):
+        return measured_changes(env.physics.model, *parse_dmc_id(env_id))
+    body = measured_body(env.physics)
+    return {k: getattr(body, k) for k in SWIM_COLUMNS}

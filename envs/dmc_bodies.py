@@ -30,6 +30,7 @@ stock variant (all 1.0) does not touch the model: it is the stock task bit for b
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import asdict, dataclass, fields
 from typing import Callable
@@ -210,20 +211,24 @@ def _compile(spec) -> mujoco.MjModel:
         return spec.compile()
 
 
+def _stock_spec(table: DomainBody, task: str) -> mujoco.MjSpec:
+    xml, assets = table.mjcf(task)
+    include = {k[2:] if k.startswith("./") else k: v for k, v in assets.items()}
+    return mujoco.MjSpec.from_string(xml, include=include)
+
+
 def changed_model(domain: str, task: str, changes: BodyChanges) -> mujoco.MjModel | None:
     """The compiled model of ``domain-task`` with ``changes``; None for the stock body."""
     table = check_changes(domain, changes)
     if table is None:
         return None
-    xml, assets = table.mjcf(task)
-    include = {k[2:] if k.startswith("./") else k: v for k, v in assets.items()}
-    spec = mujoco.MjSpec.from_string(xml, include=include)
+    spec = _stock_spec(table, task)
     if changes.length != 1.0:
         s = changes.length
         for name in table.limbs:
             _scale_limb(spec.body(name), s)
         if table.root is not None:
-            stock = _compile(mujoco.MjSpec.from_string(xml, include=include))
+            stock = _compile(_stock_spec(table, task))
             data = mujoco.MjData(stock)
             mujoco.mj_forward(stock, data)
             root = spec.body(table.root)
@@ -252,3 +257,60 @@ def apply_changes(dm_env, domain: str, task: str, changes: BodyChanges) -> None:
     if model is not None:
         # what Physics.reload_from_xml_string does, from the compiled spec (exact floats)
         dm_env.physics._reload_from_model(wrapper.MjModel(model))
+
+
+# --- reading a built model back --------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def _stock_model(domain: str, task: str) -> tuple[mujoco.MjModel, bool]:
+    """The stock compiled model and whether its compiler fixes the total mass."""
+    spec = _stock_spec(DOMAINS[domain], task)
+    return _compile(spec), spec.compiler.settotalmass > 0
+
+
+def _in_limb(model, limbs: tuple[str, ...]) -> list[bool]:
+    """Per body id: whether the body lies in one of the limb subtrees."""
+    roots = {model.body(name).id for name in limbs}
+    out = []
+    for b in range(model.nbody):
+        while b not in roots and b != 0:
+            b = model.body_parentid[b]
+        out.append(b in roots)
+    return out
+
+
+def measured_changes(model, domain: str, task: str) -> dict[str, float]:
+    """The multipliers a compiled model of ``domain-task`` carries, read back against the
+    stock model (each a ratio ``changed / stock``, to 6 significant digits), for the parameters
+    the domain defines (``DomainBody.applicable``; none on a domain without a body table):
+
+    * ``length``: half-length of the first capsule or cylinder geom of the limbs;
+    * ``mass``: the total mass where the compiler fixes it (cheetah), else the mass of the first
+      body outside the limbs (torso, cart), which a length change leaves alone;
+    * ``gear``: the first actuator's ``gear * gain`` (a motor's gear, a servo's kp);
+    * ``damping``: the first joint damping that is not zero;
+    * ``friction``: the first geom friction (sliding) that is not zero.
+
+    ``model`` is a ``mujoco.MjModel`` or dm_control's wrapper of one (``physics.model``).
+    """
+    table = DOMAINS.get(domain)
+    if table is None:
+        return {}
+    model = getattr(model, "ptr", model)
+    stock, fixed_total = _stock_model(domain, task)
+    in_limb = _in_limb(model, table.limbs)
+    limb = next(g for g in range(model.ngeom) if in_limb[model.geom_bodyid[g]]
+                and model.geom_type[g] in (int(mujoco.mjtGeom.mjGEOM_CAPSULE),
+                                           int(mujoco.mjtGeom.mjGEOM_CYLINDER)))
+    if fixed_total:
+        mass = model.body_mass.sum() / stock.body_mass.sum()
+    else:
+        body = next(b for b in range(1, model.nbody) if not in_limb[b] and stock.body_mass[b] > 0)
+        mass = model.body_mass[body] / stock.body_mass[body]
+    dof = next(d for d in range(stock.nv) if stock.dof_damping[d] > 0)
+    geom = next(g for g in range(stock.ngeom) if stock.geom_friction[g, 0] > 0)
+    strength = lambda m: m.actuator_gear[0, 0] * m.actuator_gainprm[0, 0]  # noqa: E731
+    ratios = {"length": model.geom_size[limb, 1] / stock.geom_size[limb, 1], "mass": mass,
+              "gear": strength(model) / strength(stock),
+              "damping": model.dof_damping[dof] / stock.dof_damping[dof],
+              "friction": model.geom_friction[geom, 0] / stock.geom_friction[geom, 0]}
+    return {k: float(f"{ratios[k]:.6g}") for k in table.applicable()}

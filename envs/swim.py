@@ -21,6 +21,7 @@ reproduce the stock body exactly.
 from __future__ import annotations
 
 import collections
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,6 +98,27 @@ def apply_medium(physics, body: BodySpec) -> None:
         physics.model.opt.viscosity = body.viscosity
 
 
+@functools.lru_cache(maxsize=None)
+def _stock_link_length(n_joints: int) -> float:
+    physics = swimmer_physics(BodySpec(n_joints=n_joints))
+    return float(np.linalg.norm(physics.named.model.body_pos["segment_0"]))
+
+
+def measured_body(physics) -> BodySpec:
+    """The body a built swimmer ``physics`` simulates, read back from its model.
+
+    ``n_joints`` = the actuator count (one motor per joint); ``length_scale`` = distance from the
+    head to the first segment's origin over the stock model's (0.1 m), to 6 significant digits;
+    ``density`` and ``viscosity`` = ``model.opt``, the medium the task set at the last reset
+    (``SwimTask.initialize_episode``): read after a reset, as the episodes ran.
+    """
+    model = physics.model
+    n = int(model.nu)
+    link = float(np.linalg.norm(physics.named.model.body_pos["segment_0"]))
+    return BodySpec(n_joints=n, length_scale=float(f"{link / _stock_link_length(n):.6g}"),
+                    density=float(model.opt.density), viscosity=float(model.opt.viscosity))
+
+
 def swimmer_physics(body: BodySpec) -> dm_swimmer.Physics:
     """The stock swimmer ``Physics`` for ``body`` (MJCF from ``swimmer_xml``)."""
     return dm_swimmer.Physics.from_xml_string(swimmer_xml(body), assets=dm_swimmer.common.ASSETS)
@@ -149,4 +171,4 @@ def make_swim_dm_env(body: BodySpec, seed: int | None = None) -> control.Environ
 
 
 __all__ = ["BodySpec", "SwimTask", "apply_medium", "forward_speed", "make_swim_dm_env",
-           "swimmer_physics", "swimmer_xml", "dm_mujoco"]
+           "measured_body", "swimmer_physics", "swimmer_xml", "dm_mujoco"]

@@ -61,6 +61,10 @@ def test_every_aux_loss_is_logged_with_representation_metrics(runs):
     last = rows[-1]
     for label in LABELS:
         assert np.isfinite(float(last[f"loss/aux_{label}"])), f"loss/aux_{label} not logged"
+    # every weight is 1: the logged total is the sum of the eight logged parts (a row's values
+    # are means over the same updates, and the mean is linear)
+    parts = sum(float(last[f"loss/aux_{label}"]) for label in LABELS)
+    assert float(last["loss/aux"]) == pytest.approx(parts, rel=1e-4), (last["loss/aux"], parts)
     assert float(last["aux/separate_step"]) == 0.0, "default routing adds to the critic loss"
     measured = [r for r in rows if r.get("repr/srank")]
     assert [int(r["step"]) for r in measured] == [120, 240], "metrics at steps 101 and 201"

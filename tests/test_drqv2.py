@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 
 import gymnasium as gym
@@ -118,13 +119,28 @@ def random_transition(rng, obs=None, end=False) -> Transition:
 
 def test_agent_explores_uniformly_then_follows_the_policy_and_waits_for_seed_frames():
     torch.manual_seed(0)
-    agent = tiny_agent()
+    agent = tiny_agent(std_schedule="0.1")   # small noise: the policy's actions do not saturate
     rng = np.random.default_rng(0)
     obs = rng.integers(0, 256, (3 * STACK, SIZE, SIZE), dtype=np.uint8)
+    other = rng.integers(0, 256, (3 * STACK, SIZE, SIZE), dtype=np.uint8)
+    draws = []
+    for _ in range(4000):    # at agent step 0: uniform on [-1, 1]^2 (mean 0, variance 1/3)
+        draws.append(agent.act(obs, explore=True))
+    draws = np.array(draws)
+    assert draws.shape == (4000, 2)
+    np.testing.assert_allclose(draws.mean(0), 0.0, atol=0.05)
+    np.testing.assert_allclose(draws.var(0), 1 / 3, atol=0.03)
+    assert draws.min() >= -1 and draws.max() <= 1
+    assert draws.min() < -0.99 and draws.max() > 0.99
     due = []
     for step in range(1, 11):
+        # the same random numbers on two observations: the first explore_steps = 4 actions
+        # read neither (uniform), the later ones are the policy's on each
+        torch.manual_seed(step)
         a = agent.act(obs, explore=True)
-        assert a.shape == (2,) and np.all(np.abs(a) <= 1)
+        torch.manual_seed(step)
+        b = agent.act(other, explore=True)
+        assert np.array_equal(a, b) == (agent.step < 4), f"agent step {agent.step}: {a} {b}"
         tr = random_transition(rng, obs)
         agent.observe(tr)
         obs = tr.next_obs
@@ -144,16 +160,27 @@ def test_update_trains_encoder_by_critic_only_and_moves_target_by_tau():
     for _ in range(20):
         agent.observe(random_transition(rng))
     h = agent.encoder(torch.zeros(4, 3 * STACK, SIZE, SIZE))
-    agent.update_actor(h.detach(), std=0.2)
+    assert h.requires_grad, "features with a graph back to the encoder"
+    agent.update_actor(h, std=0.2)
     assert all(p.grad is None for p in agent.encoder.parameters()), \
         "the actor loss must not reach the encoder"
+    # the update's logged FAU and q, by hand: a pinned batch, no shift, pre-update weights
+    batch = agent.replay.sample(8)
+    agent.replay.sample = lambda *args: batch
+    agent.aug = lambda x: x
+    encoder_before, critic_before = copy.deepcopy(agent.encoder), copy.deepcopy(agent.critic)
+    with torch.no_grad():
+        q1, _, hidden = critic_before(encoder_before(torch.as_tensor(batch["obs"]).float()),
+                                      torch.as_tensor(batch["action"]))
     encoder0 = [p.detach().clone() for p in agent.encoder.parameters()]
     critic0 = [p.detach().clone() for p in agent.critic.parameters()]
     target0 = [p.detach().clone() for p in agent.critic_target.parameters()]
     assert agent.update() == {}, "the metrics wait on the device for pending_metrics"
     metrics = {k: v[-1] for k, v in agent.pending_metrics().items()}
     assert {"loss/critic", "loss/actor", "fau/critic", "q", "target_q", "actor_std"} <= set(metrics)
-    assert 0.0 < metrics["fau/critic"] < 1.0
+    positive = sum(int((x > 0).sum()) for x in hidden)
+    assert metrics["fau/critic"] == pytest.approx(positive / sum(x.numel() for x in hidden))
+    assert metrics["q"] == pytest.approx(float(q1.mean()), rel=1e-5)
     assert any(not torch.equal(a, b) for a, b in zip(encoder0, agent.encoder.parameters()))
     for c0, t0, c1, t1 in zip(critic0, target0, agent.critic.parameters(),
                               agent.critic_target.parameters()):

@@ -134,3 +134,20 @@ def test_circuit_counts_its_own_steps_without_a_time_feature():
 def test_es_population_must_be_even():
     with pytest.raises(ValueError, match="population must be even"):
         load_config(ROOT / "configs" / "ncap_swim_es.yaml", ["agent.population=5"])
+
+
+def test_tied_fitness_ranks_by_member_order_and_differs_from_estorchs_order():
+    """Ties (the docstring's caveat): ranks follow our interleaved member order, so a flat
+    fitness gives a nonzero gradient, and estorch's [+eps_1.., -eps_1..] order another one."""
+    noise = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
+    flat = torch.ones(4, dtype=torch.float64)
+    # members +e0, -e0, +e1, -e1 ranked 0..3: u = -1/2, -1/6, 1/6, 1/2
+    torch.testing.assert_close(centred_ranks(flat),
+                               torch.tensor([-1 / 2, -1 / 6, 1 / 6, 1 / 2], dtype=torch.float64))
+    # pair weights u_0 - u_1 = u_2 - u_3 = -1/3: g = -1/3 ([1, 0] + [0, 2]) / 4
+    g = es_gradient(flat, noise, clip=None)
+    torch.testing.assert_close(g, torch.tensor([-1 / 12, -1 / 6], dtype=torch.float64))
+    # estorch's order +e0, +e1, -e0, -e1 ranked 0..3: (-1/2 e0 - 1/6 e1 - 1/6 e0 - 1/2 e1) / 4
+    estorch = (-(1 / 2 + 1 / 6) * noise[0] - (1 / 6 + 1 / 2) * noise[1]) / 4
+    torch.testing.assert_close(estorch, torch.tensor([-1 / 6, -1 / 3], dtype=torch.float64))
+    assert not torch.allclose(g, estorch)

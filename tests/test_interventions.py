@@ -1,17 +1,25 @@
-"""Interventions as plug-ins: a new one is one registered class; counters survive a resume."""
+"""Interventions as plug-ins: a new one is one registered class; counters survive a resume;
+Shrink & Perturb towards a fresh draw and towards the initial weights, by hand (issue 40)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import pytest
+import torch
+from torch import nn
 
+from bench.random_replay import fill_from_env
 from configs import registry
 from configs.base import StrictModel
 from agents.interventions import (Interventions, ReDo, Reset, check_interventions,
                                   make_interventions, register)
-from configs.loader import ConfigError
+from agents.offpolicy_nets import orthogonal_init
+from agents.shrink_perturb import shrink_perturb_
+from configs.loader import ConfigError, load_config
 from configs.schema import OffPolicyConfig, ReDoConfig, ResetConfig
+from trainer.api import build
+from conftest import STATE_PRESET, tiny_state
 
 
 class Shrink:
@@ -113,3 +121,50 @@ def test_checkpoints_from_before_the_every_steps_counter_still_load():
     made = Interventions([Reset(ResetConfig(count=2), 90), ReDo(ReDoConfig(every_steps=5))])
     made.load_state_dict(old)
     assert made.items["reset"].done == 1 and made.items["redo"].periods_done == 0
+
+
+def test_shrink_perturb_fresh_mixes_in_a_new_draw_of_the_initialiser():
+    """target fresh (Ash & Adams): theta <- 0.7 theta + 0.4 theta_new, theta_new a new draw of
+    the module's initialisation; the same draw by hand: a new Linear (its constructor's
+    reset_parameters) then the orthogonal init, from the same RNG state."""
+    torch.manual_seed(0)
+    layer = nn.Linear(3, 4)
+    with torch.no_grad():
+        layer.bias.uniform_(-1, 1)
+    theta = [p.detach().clone() for p in layer.parameters()]
+    torch.manual_seed(7)
+    shrink_perturb_([layer], 0.7, 0.4, orthogonal_init)
+    torch.manual_seed(7)
+    new = nn.Linear(3, 4)
+    orthogonal_init(new)
+    for p, t, q in zip(layer.parameters(), theta, new.parameters()):
+        torch.testing.assert_close(p.detach(), 0.7 * t + 0.4 * q.detach())
+
+
+def test_shrink_perturb_initial_pulls_towards_the_weights_the_run_started_with():
+    """target initial (Plasticine): theta <- 0.8 theta + 0.2 theta(0), theta(0) the critic's
+    weights before the first update, kept by the checkpoint."""
+    cfg = load_config(STATE_PRESET, [
+        *tiny_state(warmup=0, every=None), "agent.shrink_perturb={shrink: 0.8, target: initial, "
+        "every_updates: 1000, modules: [critic]}"])
+    env, agent, _ = build(cfg)
+    theta0 = [p.detach().clone() for p in agent.critic.parameters()]
+    fill_from_env(agent, env, 64)
+    for _ in range(3):
+        agent.update()
+    theta = [p.detach().clone() for p in agent.critic.parameters()]
+    assert not torch.equal(theta[0], theta0[0]), "the updates moved the critic"
+    agent.interventions.apply("shrink_perturb", agent)
+    for p, t, t0 in zip(agent.critic.parameters(), theta, theta0):
+        torch.testing.assert_close(p.detach(), 0.8 * t + 0.2 * t0)
+    env2, other, _ = build(cfg)
+    with torch.no_grad():
+        for p in other.critic.parameters():
+            p.add_(1.0)              # another start: loading must bring theta(0) back
+    other.load_state_dict({**agent.state_dict(include_replay=False), "replay": None})
+    theta1 = [p.detach().clone() for p in other.critic.parameters()]
+    other.interventions.apply("shrink_perturb", other)
+    for p, t, t0 in zip(other.critic.parameters(), theta1, theta0):
+        torch.testing.assert_close(p.detach(), 0.8 * t + 0.2 * t0)
+    env.close()
+    env2.close()

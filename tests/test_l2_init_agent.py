@@ -59,6 +59,25 @@ def test_initial_weights_travel_with_the_checkpoint():
     env2.close()
 
 
+def test_a_reset_moves_the_anchor_of_the_reset_module_to_its_fresh_weights():
+    """Reset of the critic only: afterwards the critic's anchor is the critic's new weights
+    (penalty 0); the actor, not reset, keeps its theta(0)."""
+    env, agent = filled(load_config(STATE, [*TINY, "agent.reset={count: 1, modules: [critic]}"]))
+    actor0 = [p.detach().clone() for p in agent.actor.parameters()]
+    for _ in range(3):
+        agent.update()
+    critic_before = [p.detach().clone() for p in agent.critic.parameters()]
+    agent.interventions.apply("reset", agent)
+    critic = [p.detach() for p in agent.critic.parameters()]
+    assert not any(torch.equal(a, b) for a, b in zip(critic, critic_before) if a.dim() == 2)
+    anchors = list(agent.l2_init["critic"].buffers())
+    assert len(anchors) == len(critic)
+    assert all(torch.equal(a, p) for a, p in zip(anchors, critic)), "anchor = new weights"
+    assert agent.l2_init["critic"]().item() == 0.0
+    assert all(torch.equal(a, p) for a, p in zip(agent.l2_init["actor"].buffers(), actor0))
+    env.close()
+
+
 @pytest.mark.parametrize("section, message", [
     ({"coef": 0.0}, "agent.l2_init.coef"),
     ({"coef": 0.01, "modules": ["encoder"]}, "agent.l2_init.modules: encoder"),

@@ -40,10 +40,20 @@ def test_navigate_reward_and_observation_equal_the_stock_swimmer_target_task():
 def test_target_box_bounds_the_target_and_the_target_stays_visible():
     env = envs.make_state_env("navigate", seed=0, target=TargetBox(box=0.5, near_probability=0.0))
     swim = envs.make_state_env("swim", seed=0)
+    coords = []
     for seed in range(20):
         env.reset(seed=seed)
         x, y = env.physics.named.model.geom_pos["target", ["x", "y"]]
         assert abs(x) <= 0.5 and abs(y) <= 0.5
+        coords += [x, y]
+    # drawn over the whole box (U[-0.5, 0.5]: 40 draws all inside 0.3 has chance 0.6^40)
+    assert max(np.abs(coords)) > 0.3 and len(set(coords)) == 40, coords
+    near = envs.make_state_env("navigate", seed=0,
+                               target=TargetBox(box=0.5, near_box=0.05, near_probability=1.0))
+    for seed in range(10):
+        near.reset(seed=seed)
+        x, y = near.physics.named.model.geom_pos["target", ["x", "y"]]
+        assert abs(x) <= 0.05 and abs(y) <= 0.05, "near_probability 1: always the near box"
     assert env.physics.named.model.mat_rgba["target", 3] > 0
     swim.reset(seed=0)
     assert swim.physics.named.model.mat_rgba["target", 3] == 0

@@ -69,6 +69,18 @@ def test_sign_constraints_clamp_in_forward_and_pass_gradient_at_the_bound():
     fresh(q, torch.tensor([5])).sum().backward()
     grads = {k: p.grad.item() for k, p in fresh.weights.items()}
     assert any(g != 0.0 for g in grads.values()), grads
+    # raw weights exactly at the sign bound 0 (p, c): the clamp passes the gradient there, so
+    # the signed circuit's gradient is the unconstrained one's at the same point, not 0
+    at_bound = {}
+    for signed in (True, False):
+        circuit = NCAPSwimmerCircuit(n_joints=4, signed=signed)
+        with torch.no_grad():
+            for k, v in {"o": 1.0, "p": 0.0, "i": 1.0, "c": 0.0}.items():
+                circuit.weights[k].fill_(v)
+        circuit(q, torch.tensor([5])).sum().backward()
+        at_bound[signed] = {k: p.grad.item() for k, p in circuit.weights.items()}
+    assert at_bound[True] == pytest.approx(at_bound[False]), at_bound
+    assert at_bound[True]["p"] != 0.0 and at_bound[True]["c"] != 0.0, at_bound
 
 
 @pytest.mark.parametrize("n", [2, 5, 13])
@@ -85,6 +97,15 @@ def test_initialisations_follow_the_paper_table():
     signed_rand = NCAPSwimmerCircuit(5, shared=False, constant_init=False)
     assert all(((signed_rand.weights[k] >= 0) & (signed_rand.weights[k] <= 1)).all() for k in "opi")
     assert ((signed_rand.weights["c"] <= 0) & (signed_rand.weights["c"] >= -1)).all()
+    # U[0, 1] / U[-1, 0], not merely inside them: 40 bodies' worth of draws fill the interval
+    draws = [NCAPSwimmerCircuit(13, shared=False, constant_init=False) for _ in range(40)]
+    excitatory = torch.cat([d.weights[k].flatten() for d in draws for k in "opi"])
+    inhibitory = torch.cat([d.weights["c"].flatten() for d in draws])
+    for values, lo in ((excitatory, 0.0), (-inhibitory, 0.0)):
+        assert values.min() >= lo and values.max() <= 1
+        assert values.min() < 0.01 and values.max() > 0.99, (values.min(), values.max())
+        assert float(values.mean()) == pytest.approx(0.5, abs=0.03)
+        assert float(values.var()) == pytest.approx(1 / 12, abs=0.01)
     unsigned_const = NCAPSwimmerCircuit(5, shared=False, signed=False)
     values = torch.cat([p.flatten() for p in unsigned_const.parameters()])
     assert set(values.abs().tolist()) == {1.0} and (values > 0).any() and (values < 0).any()

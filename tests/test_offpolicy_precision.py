@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 from pathlib import Path
@@ -64,6 +65,7 @@ def agent_with(precision_name: str, seed: int = 0) -> OffPolicyAgent:
 @needs_bf16
 def test_bf16_computes_in_bfloat16_and_keeps_fp32_weights_and_adam_state():
     fp32, bf16 = agent_with("fp32"), agent_with("bf16")
+    critic0 = copy.deepcopy(fp32.critic)   # the pre-update critic, for the logged q and FAU
     seen = []
     hook = bf16.critic.q1.l2.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
     for agent in (fp32, bf16):
@@ -80,8 +82,20 @@ def test_bf16_computes_in_bfloat16_and_keeps_fp32_weights_and_adam_state():
     diffs = [float((a - b).abs().max()) for a, b in
              zip(fp32.critic.parameters(), bf16.critic.parameters())]
     assert 0 < max(diffs) < 1e-2
-    losses = bf16.pending_metrics()
-    assert all(math.isfinite(v) for vs in losses.values() for v in vs)
+    # the logged metrics: fp32's q and FAU by hand on the pinned batch and pre-update critic;
+    # bf16 logs the same quantities to bf16's precision
+    logged = {k: v[-1] for k, v in fp32.pending_metrics().items()}
+    logged16 = {k: v[-1] for k, v in bf16.pending_metrics().items()}
+    batch = {k: torch.as_tensor(v) for k, v in fp32.replay.sample().items()}
+    with torch.no_grad():
+        q1, _, hidden = critic0(batch["obs"], batch["action"])
+    assert logged["q"] == pytest.approx(float(q1.mean()), rel=1e-5)
+    positive = sum(int((x > 0).sum()) for x in hidden)
+    assert logged["fau/critic"] == pytest.approx(positive / sum(x.numel() for x in hidden))
+    assert logged["batch_reward"] == pytest.approx(float(batch["reward"].mean()))
+    assert logged16.keys() == logged.keys()
+    for key, value in logged.items():
+        assert logged16[key] == pytest.approx(value, rel=2e-2, abs=1e-2), key
 
 
 @needs_bf16

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.paired import reading
 from trainer.analysis.runs import curve_area, final_score
-from trainer.analysis.stats import contrast, paired_comparison
+from trainer.analysis.stats import contrast, difference_summary, paired_comparison
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,9 +30,11 @@ def test_paired_differences_use_only_shared_seeds_and_keep_the_pairing():
     b = {0: 2.0, 1: 4.0, 2: 3.0, 5: -50.0}
     r = paired_comparison(a, b)
     assert r["seeds"] == [0, 1, 2] and r["differences"] == [1.0, 2.0, 0.0]
-    assert r["median_difference"] == 1.0 and r["wins"] == 2
-    # the bootstrap median of three values from {0, 1, 2} stays in [0, 2]
-    assert 0.0 <= r["median_ci"][0] <= r["median_ci"][1] <= 2.0
+    assert r["median_difference"] == 1.0 and r["wins"] == 2 and r["ties"] == 1
+    # A resample of three draws from {0, 1, 2} has median 0 when two or three draws are 0:
+    # 3 (1/3)^2 (2/3) + (1/3)^3 = 7/27 = 0.26, likewise 2; far above 2.5%, so the 95% interval
+    # of a median bootstrap is exactly [0, 2] (a mean would give fractions, no replacement [1, 1])
+    assert r["median_ci"] == [0.0, 2.0]
 
 
 def test_a_constant_shift_separates_and_a_symmetric_one_does_not():
@@ -40,7 +43,9 @@ def test_a_constant_shift_separates_and_a_symmetric_one_does_not():
     assert shifted["median_ci"] == [5.0, 5.0] and shifted["separates"]
     noise = {k: v + (3.0 if k % 2 else -3.0) for k, v in a.items()}
     mixed = paired_comparison(a, noise)
-    assert mixed["median_ci"][0] < 0 < mixed["median_ci"][1] and not mixed["separates"]
+    # differences -3, +3, ... (five each): a resample's median is -3 when 6 or more of its 10
+    # draws are -3, P(Bin(10, 1/2) >= 6) = 0.38, likewise +3: the interval is [-3, +3] exactly
+    assert mixed["median_ci"] == [-3.0, 3.0] and not mixed["separates"]
 
 
 def test_contrast_of_two_cells_by_hand():
@@ -52,6 +57,8 @@ def test_contrast_of_two_cells_by_hand():
     # medians: [1, 3, 4, 10, nan] -> 3.5 ; [-5, 0, 2, 9] -> 1.0 ; contrast 1.0 - 3.5
     spread = contrast([1.0, 3.0, 4.0, 10.0, float("nan")], [-5.0, 0.0, 2.0, 9.0])
     assert spread["contrast"] == -2.5 and spread["n"] == [4, 4]
+    assert spread["ci"] == pytest.approx(plain_contrast_interval([1.0, 3.0, 4.0, 10.0],
+                                                                 [-5.0, 0.0, 2.0, 9.0]))
     assert spread["ci"][0] < 0 < spread["ci"][1] and not spread["separates"]
     with pytest.raises(ValueError, match="no finite difference"):
         contrast([float("nan")], [1.0])
@@ -60,6 +67,89 @@ def test_contrast_of_two_cells_by_hand():
 def test_no_shared_seed_is_an_error():
     with pytest.raises(ValueError, match="share no seed"):
         paired_comparison({0: 1.0}, {1: 1.0})
+
+
+def plain_median_interval(d: list[float], n_boot: int = 2000, level: float = 0.95,
+                          seed: int = 0) -> list[float]:
+    """The percentile bootstrap of the median written out: ``n_boot`` resamples of the pairs
+    (indices from ``default_rng(seed).integers``, the draw the module documents), each median
+    by sorting, and the two quantiles by linear interpolation between order statistics."""
+    rng = np.random.default_rng(seed)
+    medians = []
+    for idx in rng.integers(0, len(d), size=(n_boot, len(d))):
+        draw = sorted(d[i] for i in idx)
+        mid = len(draw) // 2
+        medians.append(draw[mid] if len(draw) % 2 else (draw[mid - 1] + draw[mid]) / 2)
+    medians.sort()
+
+    def quantile(q: float) -> float:
+        pos = q * (len(medians) - 1)
+        i = int(pos)
+        return medians[i] + (medians[min(i + 1, len(medians) - 1)] - medians[i]) * (pos - i)
+
+    return [quantile((1 - level) / 2), quantile((1 + level) / 2)]
+
+
+def plain_contrast_interval(d1: list[float], d2: list[float], n_boot: int = 2000,
+                            level: float = 0.95, seed: int = 0) -> list[float]:
+    """``contrast``'s bootstrap written out: per resample, median of d2's draw minus median of
+    d1's draw (d2's indices drawn first, then d1's, from one ``default_rng(seed)``)."""
+    rng = np.random.default_rng(seed)
+    i2 = rng.integers(0, len(d2), size=(n_boot, len(d2)))
+    i1 = rng.integers(0, len(d1), size=(n_boot, len(d1)))
+
+    def med(v: list[float]) -> float:
+        v = sorted(v)
+        mid = len(v) // 2
+        return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+    boot = sorted(med([d2[i] for i in a]) - med([d1[i] for i in b]) for a, b in zip(i2, i1))
+
+    def quantile(q: float) -> float:
+        pos = q * (len(boot) - 1)
+        i = int(pos)
+        return boot[i] + (boot[min(i + 1, len(boot) - 1)] - boot[i]) * (pos - i)
+
+    return [quantile((1 - level) / 2), quantile((1 + level) / 2)]
+
+
+def test_an_interval_touching_zero_does_not_separate():
+    """Differences [0, 0, 0, 0, 3, 5, 7]: a resample's median is 0 when at least 4 of its 7 draws
+    are zeros, P(Bin(7, 4/7) >= 4) = 0.63, so the 2.5% quantile is 0; it is 7 only when 4 draws are
+    the 7, P = 0.010 < 2.5%, and at least 5 with P(Bin(7, 2/7) >= 4) = 0.11: the interval is
+    [0, 5], which touches zero and so does not exclude it (issue 40's survivor: ``>=``)."""
+    d = [0.0, 0.0, 0.0, 0.0, 3.0, 5.0, 7.0]
+    r = difference_summary(list(range(7)), d)
+    assert r["median_ci"] == [0.0, 5.0] == plain_median_interval(d)
+    assert not r["separates"], "an interval [0, 5] does not exclude 0"
+    assert (r["ties"], r["wins"], r["n"]) == (4, 3, 7)
+    mirrored = difference_summary(list(range(7)), [-x for x in d])
+    assert mirrored["median_ci"] == [-5.0, 0.0] and not mirrored["separates"]
+    # the contrast of two cells reads its interval the same way: [0, 0, 0, 0, 3, 5, 7] - 0
+    touching = contrast([0.0] * 5, d)
+    assert touching["ci"] == [0.0, 5.0] and not touching["separates"]
+    assert reading(r) == "does not separate at n = 7"
+
+
+def test_fewer_than_five_pairs_never_separate():
+    """Four positive differences: every resample's median (the mean of its 2nd and 3rd order
+    statistics) is >= 1, so the interval excludes zero whatever the seeds did, while an exact
+    sign test gives p = 2 / 2^4 = 0.125. Below five pairs the reading says so."""
+    four = difference_summary([0, 1, 2, 3], [1.0, 2.0, 3.0, 4.0])
+    assert four["median_ci"][0] >= 1.0
+    assert not four["separates"]
+    assert reading(four) == "too few pairs to separate (n = 4 < 5)"
+    five = difference_summary(list(range(5)), [1.0, 2.0, 3.0, 4.0, 5.0])
+    assert five["median_ci"] == plain_median_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert five["median_ci"][0] >= 1.0 and five["separates"] and reading(five) == "separates"
+
+
+def test_a_nan_difference_is_refused_not_counted():
+    """A NaN is neither a win nor a tie, and its median is undefined: refuse it."""
+    with pytest.raises(ValueError, match="not finite"):
+        difference_summary(list(range(6)), [1.0, 2.0, float("nan"), 3.0, 4.0, 5.0])
+    with pytest.raises(ValueError, match="not finite"):
+        difference_summary(list(range(5)), [1.0, float("inf"), 3.0, 4.0, 5.0])
 
 
 def write_run(folder: Path, seed: int, returns: list[float]) -> None:
@@ -79,16 +169,24 @@ def test_bench_script_pairs_run_folders_by_seed(tmp_path, capsys):
     sys.path.insert(0, str(ROOT / "bench"))
     import paired
 
-    for seed in range(4):
+    for seed in range(5):
         write_run(tmp_path / "A" / f"seed{seed}", seed, [0.0, 10.0, 10.0, 10.0])
         write_run(tmp_path / "B" / f"seed{seed}", seed, [0.0, 20.0, 20.0, 20.0 + seed])
     code = paired.main([str(tmp_path / "A"), str(tmp_path / "B"), "--labels", "none", "aux",
                         "--out", str(tmp_path / "aux_vs_rr0.5")])
     out = capsys.readouterr().out
     assert code == 0
-    # final: differences 10, 10.33, 10.67, 11 -> median 10.5, every resample > 0
-    assert "| final | 4 |" in out and "+10.5" in out and "separates" in out
-    assert "| aux > none |" in out and "| 4/4 |" in out  # the win count is named by the labels
+    # final (mean of the last three): differences 10 + seed / 3 = 10, 10.33, 10.67, 11, 11.33:
+    # median 10.67; every resample's median lies in [10, 11.33], so the interval is in there
+    d = [10.0 + seed / 3 for seed in range(5)]
+    lo, hi = plain_median_interval(d)
+    # a resample's median (3rd of 5 draws) is the smallest when 3 or more draws are: P(Bin(5,
+    # 1/5) >= 3) = 0.058 > 2.5%, likewise the largest: the interval spans [10, 11.33]
+    assert [lo, hi] == pytest.approx([10.0, 10.0 + 4 / 3])
+    # the ties (B = A) and wins (B > A) columns are named by the labels; no tie, five wins
+    assert f"| final | 5 |" in out and f"| +10.7 [{lo:+.1f}, {hi:+.1f}] | 0/5 | 5/5 | separates |" \
+        in out, out
+    assert "| ties (aux = none) | aux > none |" in out
     # a dot in the name is kept ("rr0.5" must not become "rr0.json")
     assert (tmp_path / "aux_vs_rr0.5.json").exists() and (tmp_path / "aux_vs_rr0.5.md").exists()
     code = paired.main([str(tmp_path / "A"), str(tmp_path / "missing")])
@@ -122,18 +220,30 @@ def test_paired_plot_draws_the_printed_results_and_refuses_bad_input(tmp_path, c
     import paired
     import paired_plot
 
-    for seed in range(3):
+    for seed, shift in enumerate((-5.0, -4.0, -3.0)):
         write_run(tmp_path / "A" / f"seed{seed}", seed, [0.0, 10.0, 10.0, 10.0])
-        write_run(tmp_path / "B" / f"seed{seed}", seed, [0.0, 5.0, 5.0, 5.0 + seed])
+        write_run(tmp_path / "B" / f"seed{seed}", seed, [0.0, 10.0 + shift, 10.0 + shift,
+                                                          10.0 + shift])
     assert paired.main([str(tmp_path / "A"), str(tmp_path / "B"), "--out",
                         str(tmp_path / "cell")]) == 0
     png = tmp_path / "forest.png"
     assert paired_plot.main([str(tmp_path / "cell.json")] * 2 + [
         "--names", "one", "two", "--out", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # a cell contrasted with itself: the same median, so 0 (its interval is the bootstrap's)
-    assert "| two | final | 3 vs 3 | +0.0 [" in capsys.readouterr().out
-    assert "| two | auc |" in (tmp_path / "forest.md").read_text()
+    # contrast, cell two minus cell one: final differences (B - A) -5, -4, -3 against +1, +2, +3:
+    # 2 - (-4) = +6. A cell's resampled median is its low end with P = 7/27 (two or three of the
+    # three draws), so each end of the contrast has P >= (7/27)^2 = 0.067 > 2.5%: [+4, +8].
+    for seed, shift in enumerate((1.0, 2.0, 3.0)):
+        write_run(tmp_path / "C" / f"seed{seed}", seed, [0.0, 10.0 + shift, 10.0 + shift,
+                                                          10.0 + shift])
+    assert paired.main([str(tmp_path / "A"), str(tmp_path / "C"), "--labels", "A", "B",
+                        "--out", str(tmp_path / "cell_two")]) == 0
+    capsys.readouterr()
+    assert paired_plot.main([str(tmp_path / "cell.json"), str(tmp_path / "cell_two.json"),
+                             "--names", "one", "two", "--out", str(png)]) == 0
+    assert "| two | final | 3 vs 3 | +6.0 [+4.0, +8.0] |" in capsys.readouterr().out
+    # auc = (trapezoids 1000 v / 2 + 1000 v + 1000 v) / 3000 = 5 v / 6: the contrast is 5/6 of 6
+    assert "| two | auc | 3 vs 3 | +5.0 [+3.3, +6.7] |" in (tmp_path / "forest.md").read_text()
     assert paired_plot.main([str(tmp_path / "cell.json"), "--names", "a", "b",
                              "--out", str(png)]) == 2
     assert "1 result files" in capsys.readouterr().err
@@ -177,9 +287,12 @@ def test_pooling_two_batches_on_disjoint_seeds_by_hand(tmp_path, capsys):
     assert sorted(pooled["differences"]) == pytest.approx([-1.0, 0.0, 2.0, 4.0, 6.0])
     assert pooled["median_difference"] == pytest.approx(2.0)
     assert pooled["wins"] == 3 and pooled["n"] == 5
-    low, high = pooled["median_ci"]
-    assert -1.0 <= low <= 2.0 <= high <= 6.0
-    assert "| final | 5 | +2.0 [" in capsys.readouterr().out
+    # a resample's median (its 3rd of 5 draws) is -1 when 3 or more draws are -1:
+    # P(Bin(5, 1/5) >= 3) = 0.058 > 2.5%, likewise 6: the interval spans [-1, 6] exactly
+    assert pooled["median_ci"] == [-1.0, 6.0] == plain_median_interval([0.0, 4.0, 2.0, 6.0, -1.0])
+    assert pooled["ties"] == 1
+    assert "| final | 5 | +2.0 [-1.0, +6.0] | 1/5 | 3/5 | does not separate at n = 5 |" \
+        in capsys.readouterr().out
     assert paired_pool.main([str(tmp_path / "one.json")] * 2) == 2
     assert "disjoint seeds" in capsys.readouterr().err
     other = json.loads((tmp_path / "two.json").read_text())
@@ -187,3 +300,52 @@ def test_pooling_two_batches_on_disjoint_seeds_by_hand(tmp_path, capsys):
     (tmp_path / "other.json").write_text(json.dumps(other))
     assert paired_pool.main([str(tmp_path / "one.json"), str(tmp_path / "other.json")]) == 2
     assert "mixed comparisons" in capsys.readouterr().err
+
+
+def paired_json(path: Path, final: dict[int, float], auc: dict[int, float]) -> Path:
+    """A ``bench/paired.py`` result written by hand (only what pooling reads)."""
+    path.write_text(json.dumps({"labels": ["a", "b"], "results": {
+        m: {"seeds": list(d), "differences": list(d.values())}
+        for m, d in (("final", final), ("auc", auc))}}))
+    return path
+
+
+def test_pooling_checks_every_metric_and_refuses_non_finite_differences(tmp_path, capsys):
+    """Seeds must be disjoint for every metric, not the first only; a NaN difference is one
+    line naming the file and metric, exit 2, nothing written."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import paired_pool
+
+    one = paired_json(tmp_path / "one.json", {0: 1.0, 1: 2.0}, {0: 1.0, 1: 2.0})
+    overlap = paired_json(tmp_path / "overlap.json", {2: 1.0, 3: 2.0}, {1: 1.0, 3: 2.0})
+    out = tmp_path / "pooled"
+    assert paired_pool.main([str(one), str(overlap), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {overlap}: auc seeds [1]"), err
+    nan = tmp_path / "nan.json"
+    nan.write_text(json.dumps({"labels": ["a", "b"], "results": {
+        "final": {"seeds": [2, 3], "differences": [1.0, 2.0]},
+        "auc": {"seeds": [2, 3], "differences": [1.0, float("nan")]}}}))
+    assert paired_pool.main([str(one), str(nan), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {nan}: auc differences are not "
+                                                   "finite at seeds [3]"), err
+    assert not list(tmp_path.glob("pooled*")), "nothing written"
+
+
+def test_pooled_zero_inflated_differences_print_their_ties(tmp_path, capsys):
+    """Differences 0, 0, 0, 0, 3, 5, 7 over two inputs: the interval [0, 5] (computed by hand in
+    ``test_an_interval_touching_zero_does_not_separate``) with 4 ties of 7 beside it; 3 wins."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import paired_pool
+
+    first = paired_json(tmp_path / "first.json", {0: 0.0, 1: 0.0, 2: 3.0}, {0: 0.0, 1: 0.0, 2: 0.0})
+    second = paired_json(tmp_path / "second.json", {3: 0.0, 4: 0.0, 5: 5.0, 6: 7.0},
+                         {3: 0.0, 4: 0.0, 5: 0.0, 6: 0.0})
+    assert paired_pool.main([str(first), str(second), "--out", str(tmp_path / "pooled")]) == 0
+    out = capsys.readouterr().out
+    assert "| ties (b = a) | b > a | reading |" in out
+    assert "| final | 7 | +0.0 [+0.0, +5.0] | 4/7 | 3/7 | does not separate at n = 7 |" in out
+    assert "| auc | 7 | +0.0 [+0.0, +0.0] | 7/7 | 0/7 | does not separate at n = 7 |" in out
+    pooled = json.loads((tmp_path / "pooled.json").read_text())["results"]
+    assert (pooled["final"]["ties"], pooled["auc"]["ties"]) == (4, 7)

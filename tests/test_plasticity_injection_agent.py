@@ -86,8 +86,24 @@ def test_after_injection_only_the_fresh_heads_learn_and_the_target_follows_by_po
     for tb, before, online in zip(t1.frozen.parameters(), target_frozen, q1.frozen.parameters()):
         torch.testing.assert_close(tb, before + tau * (online.detach() - before),
                                    atol=1e-7, rtol=1e-6)
-    metrics = agent.pending_metrics()
-    assert all(np.isfinite(v).all() for v in metrics.values())
+    # the update's gradient reached the fresh heads and nothing of the frozen ones or twins
+    for head in (q1, agent.critic.q2):
+        assert all(p.grad is None for p in [*head.frozen.parameters(), *head.twin.parameters()])
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.fresh.parameters())
+
+
+def test_grad_norm_after_injection_counts_only_the_parameters_that_train():
+    """The frozen heads keep no gradient from before the injection: the logged critic norm is
+    that of the gradients of the parameters its optimiser steps (trunk and fresh heads)."""
+    agent = filled([INJECT, "agent.weight_metrics_every=1"])
+    agent.update()                                # every head gets a gradient
+    agent.interventions.apply("plasticity_injection", agent)
+    agent.update()
+    stepped = [p for g in agent.critic_opt.param_groups for p in g["params"]]
+    assert all(p.grad is not None for p in stepped)
+    by_hand = np.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in stepped))
+    logged = agent.pending_metrics()["grad_norm/critic"][-1]
+    assert np.isclose(logged, by_hand, rtol=1e-4), (logged, by_hand)
 
 
 def test_weight_change_of_a_fresh_head_counts_from_its_value_at_injection():
@@ -192,6 +208,13 @@ def test_a_second_injection_nests_and_again_changes_nothing_at_its_moment():
             assert torch.equal(x, y)
         assert agent.trainable_parameters()["critic"] == trainable
     agent.update()
-    assert isinstance(agent.critic.q1.frozen.frozen, type(agent.critic.q1.fresh))
+    q1 = agent.critic.q1
+    assert isinstance(q1.frozen.frozen, type(q1.fresh))
     assert agent.interventions.summary()["injections"] == 2
-    assert all(np.isfinite(v).all() for v in agent.pending_metrics().values())
+    # the optimiser steps the trunk and the newest fresh heads only; nothing nested holds a
+    # gradient
+    stepped = {id(p) for g in agent.critic_opt.param_groups for p in g["params"]}
+    assert stepped == {id(p) for p in agent.critic.trunk.parameters()} | {
+        id(p) for head in (q1, agent.critic.q2) for p in head.fresh.parameters()}
+    for head in (q1, agent.critic.q2):
+        assert all(p.grad is None for p in [*head.frozen.parameters(), *head.twin.parameters()])

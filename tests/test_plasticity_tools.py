@@ -60,19 +60,27 @@ def test_injection_leaves_the_output_unchanged_and_trains_only_the_fresh_head():
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     x = torch.randn(16, 3)
     net(x).pow(2).mean().backward()
-    opt.step()
-    opt.zero_grad()
+    opt.step()          # the head keeps this step's gradient, as an agent's modules do
+    assert net[2].weight.grad is not None
     y_before = net(x).detach()
     old_head = [p.detach().clone() for p in net[2].parameters()]
     torch.manual_seed(1)
     injected = inject_(net, "2", init=lambda m: None, optimizer=opt)
+    # no optimiser clears the frozen head's gradient any more: injection drops it
+    assert all(p.grad is None for p in injected.frozen.parameters())
     torch.testing.assert_close(net(x).detach(), y_before, atol=1e-6, rtol=0)
     # the fresh head really is fresh: not the old weights
     assert not torch.equal(injected.fresh.weight, old_head[0])
     trainable = [p for g in opt.param_groups for p in g["params"]]
     assert sum(p.numel() for p in trainable) == sum(p.numel() for p in tiny_net().parameters())
+    opt.zero_grad()     # clears the optimiser's parameters only
     net(x).pow(2).mean().backward()
     assert injected.frozen.weight.grad is None and injected.twin.weight.grad is None
+    # the module's gradient norm is that of the parameters that train (brute force over the
+    # optimiser's parameters, each of which has a gradient)
+    assert all(p.grad is not None for p in trainable)
+    by_hand = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in trainable))
+    assert math.isclose(grad_norm(net).item(), by_hand, rel_tol=1e-5)
     opt.step()
     assert all(torch.equal(p, q) for p, q in zip(injected.frozen.parameters(), old_head))
     assert not torch.allclose(net(x), y_before)

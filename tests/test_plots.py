@@ -148,3 +148,81 @@ def test_weight_caption_shows_effective_signed_weights_and_unshared_means():
     circuit.weights["c"].data.fill_(0.5)  # past the inhibitory bound: used as 0
     assert "c=+0.00" in weight_caption(circuit)
     assert weight_caption(NCAPSwimmerCircuit(n_joints=3, shared=False)).startswith("mean o=+1.00")
+
+
+def hand_made_run(folder: Path, returns: list[float]) -> Path:
+    """A run folder as ``plot`` reads it (config, eval.csv, metrics.csv), written by hand."""
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(f"name: tiny\nseed: 0\nrun_dir: {folder}\n")
+    (folder / "eval.csv").write_text("step,frames,mean_return\n" + "".join(
+        f"{100 * i},{100 * i},{r}\n" for i, r in enumerate(returns)))
+    (folder / "metrics.csv").write_text("step,frames,loss/critic\n100,100,0.5\n")
+    return folder
+
+
+def test_plot_names_the_supported_suffixes_before_reading_any_run(tmp_path, capsys):
+    run = hand_made_run(tmp_path / "run", [1.0, 2.0])
+    for out in (tmp_path / "x.txt", tmp_path / "curves"):
+        for folder in (run, tmp_path / "nope"):  # refused before the folder is looked at
+            assert cli.main(["plot", str(folder), "--out", str(out)]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and err.startswith("error: "), err
+            assert str(out) in err and ".png" in err and ".pdf" in err and ".svg" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], "nothing written"
+    assert cli.main(["plot", str(run), "--out", str(tmp_path / "x.svg")]) == 0
+    assert (tmp_path / "x.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_a_metric_logged_once_is_drawn_as_a_visible_mark(tmp_path, monkeypatch):
+    """PPO's ``loss/critic`` after one segment: a line through one point has no length; the
+    point gets a marker, so pixels of the group's colour are drawn where the value is."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+
+    from trainer.analysis import plots
+
+    figures = []
+    monkeypatch.setattr(plt, "close", lambda fig: figures.append(fig))
+    plots.plot_panels({"loss/critic": {"ppo": [{1000: 0.5}]}, "rr": {"ppo": [{1000: 2.0}]}},
+                      tmp_path / "p.png", "step")
+    fig = figures[0]
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3] / 255.0
+    for ax, value in zip(fig.axes, (0.5, 2.0)):
+        colour = np.array(to_rgb(ax.lines[0].get_color()))
+        x, y = ax.transData.transform((1000, value))
+        row, col = int(round(image.shape[0] - y)), int(round(x))
+        patch = image[row - 3:row + 4, col - 3:col + 4].reshape(-1, 3)
+        close = np.abs(patch - colour).max(axis=1) < 0.15
+        assert close.sum() >= 9, f"one logged value is invisible ({close.sum()} pixels)"
+    plt.close(fig)
+
+
+def test_paired_plot_warns_instead_of_contrasting_cells_of_different_pairs(tmp_path, capsys):
+    """A contrast ``(B - A) in cell 2 minus (B - A) in cell 1`` needs one pair in every cell."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import paired_plot
+
+    def cell(name: str, labels: list[str]) -> Path:
+        results = {"final": {"differences": [1.0, 2.0, 3.0], "median_ci": [1.0, 3.0],
+                             "median_difference": 2.0, "separates": True, "n": 3}}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"labels": labels, "results": results}))
+        return path
+
+    one = cell("one", ["lr_default", "lr3e-3"])
+    other = cell("other", ["rr0.5", "arr"])
+    same = cell("same", ["lr_default", "lr3e-3"])
+    png = tmp_path / "forest.png"
+    assert paired_plot.main([str(one), str(other), "--out", str(png)]) == 0
+    out, err = capsys.readouterr()
+    assert "Contrast" not in out and not png.with_suffix(".md").exists(), out
+    assert err.startswith("warning: ") and err.count("\n") == 1, err
+    assert "lr3e-3 - lr_default" in err and "arr - rr0.5" in err, err
+    assert png.exists(), "the forest plot is still drawn (each row its own pair)"
+    assert paired_plot.main([str(one), str(same), "--out", str(png)]) == 0
+    out, err = capsys.readouterr()
+    assert "Contrast of (lr3e-3 - lr_default)" in out and not err

@@ -1,5 +1,6 @@
 """A replay-ratio schedule and an auxiliary loss defined in a file outside the packages
-(``tests/plugins/toy_plugin.py``), selected by a YAML preset, train through ``train.py``."""
+(``tests/plugins/toy_plugin.py``), selected by a YAML preset, train through ``train.py``.
+A plug-in a file names loads with ``--trust-plugins`` (``tests/test_security_plugins.py``)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ trainer: {{eval_every: 1000, eval_at_start: false, eval_episodes: 1, log_every: 
 def run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("plugin")
     out = folder / "run"
-    result = run_cli(str(write_preset(folder)), f"run_dir={out}")
+    result = run_cli(str(write_preset(folder)), f"run_dir={out}", "--trust-plugins")
     assert result.returncode == 0, result.stderr[-2000:]
     return out
 
@@ -107,11 +108,12 @@ def test_plugin_aux_loss_is_trained_and_logged(run):
 
 @pytest.mark.slow
 def test_run_folder_with_plugins_evaluates_from_another_folder(run, tmp_path):
-    """``evaluate`` reads config.yaml, which loads the plug-in again by its absolute path."""
+    """``evaluate --trust-plugins`` reads config.yaml, which loads the plug-in again by its
+    absolute path."""
     env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
     result = subprocess.run([sys.executable, str(ROOT / "train.py"), "evaluate", str(run),
-                             "--episodes", "1"], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=600)
+                             "--episodes", "1", "--trust-plugins"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
 
 
@@ -135,3 +137,16 @@ def test_plugin_that_fails_to_import_is_a_one_line_error(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (f"error: config error: plugins: {broken}: "
                                                "RuntimeError: half-written plug-in")
     assert not (tmp_path / "run").exists(), "nothing half-written"
+
+
+@pytest.mark.slow
+def test_own_plugin_run_resumes_with_the_same_command_and_the_flag(run):
+    """Without ``--trust-plugins`` the command stops naming the preset and the flag; with it,
+    the same command reopens the finished run (its stored config names the same plug-in)."""
+    preset = run.parent / "toy.yaml"
+    refused = run_cli(str(preset), f"run_dir={run}")
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert str(preset) in refused.stderr and "add --trust-plugins" in refused.stderr
+    resumed = run_cli(str(preset), f"run_dir={run}", "--trust-plugins")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "already finished at step 300" in resumed.stderr, resumed.stderr[-2000:]

@@ -73,7 +73,8 @@ CASES = {
     ],
     "plot": [
         ([], "the following arguments are required: runs, --out"),
-        (["{w}/none", "--out", "{w}/p.png"], "no eval.csv in it or in its sub-folders"),
+        (["{w}/none", "--out", "{w}/p.png"], "no run folder or preset at"),
+        (["{w}/empty", "--out", "{w}/p.png"], "no eval.csv in it or in its sub-folders"),
         (["{w}/eval_run", "--out", "{w}/p.png", "--group-by", "agent.nope"],
          "has no key 'agent.nope'"),
         (["{w}/eval_run", "--out", "{w}/p.png", "--x", "time"], "invalid choice: 'time'"),
@@ -88,7 +89,7 @@ CASES = {
     ],
     "report": [
         ([], "the following arguments are required: folder"),
-        (["{w}/none"], "no such folder"),
+        (["{w}/none"], "no run folder or preset at"),
         (["{w}/empty"], "holds no run folders"),
         (["{w}/bad_summary"], "summary.json is corrupt (not valid JSON)"),
     ],

@@ -96,10 +96,26 @@ class CountingEnv:
         pass
 
 
+class ClockEnv(CountingEnv):
+    """``CountingEnv`` whose ``qvel`` shows the steps taken in the episode: ``(t, t)``."""
+
+    def step(self, action):
+        out = super().step(action)
+        self.physics.data.qvel = np.full(2, float(self.t))
+        return out
+
+
 def test_probe_set_is_deterministic_strided_and_saved_once(tmp_path):
     a = collect_probe_set(CountingEnv(), episodes=4, stride=3, seed=7)
     assert len(a.obs) == 4 * 4 and list(np.bincount(a.episode)) == [4] * 4
     np.testing.assert_array_equal(a.obs, a.qpos.astype(np.float32))
+    # strided: steps 0, 3, 6, 9 of each 12-step episode; episode e starts from seed 7 + e
+    clock = collect_probe_set(ClockEnv(), episodes=2, stride=3, seed=7)
+    assert clock.qvel[:, 0].tolist() == [0.0, 3.0, 6.0, 9.0] * 2
+    assert clock.episode.tolist() == [0] * 4 + [1] * 4
+    for e in range(2):
+        np.testing.assert_array_equal(clock.qpos[4 * e],
+                                      np.random.default_rng(7 + e).normal(size=2))
     made = []
 
     def make_env(seed):

@@ -118,7 +118,7 @@ def test_values_outside_the_format_are_refused_on_load_and_on_save(tmp_path, val
 
 
 def test_the_format_round_trips_arrays_scalars_and_rng_states(tmp_path):
-    state = {"format_version": FORMAT_VERSION, "step": 3,
+    state = {"format_version": FORMAT_VERSION, "step": 3, "config": {}, "agent": {},
              "numpy": np.random.default_rng(1).bit_generator.state,
              "legacy": np.random.RandomState(2).get_state(), "python": random.Random(3).getstate(),
              "arrays": [np.zeros(0), np.arange(4, dtype=np.uint8), np.float32(1.5), np.bool_(1)],

@@ -180,10 +180,12 @@ def test_tiny_sweep_runs_every_trial_through_ray_and_writes_the_report(tiny_swee
     spec = yaml.safe_load((folder / "sweep.yaml").read_text())
     assert spec["seeds"] == [0, 1] and spec["grid"] == {"agent.actor_lr": [0.001, 0.0003]}
     report = json.loads((folder / "report.json").read_text())
-    assert list(report["configs"]) == ["agent.actor_lr=0.001", "agent.actor_lr=0.0003"]
+    assert list(report["configs"]) == ["ncap_swim_ppo (agent.actor_lr=0.001)",
+                                       "ncap_swim_ppo (agent.actor_lr=0.0003)"]
     assert all(g["complete"] == 2 and g["final_eval_return"]["n"] == 2
                for g in report["configs"].values())
-    assert "| `agent.actor_lr=0.001` | 2 / 2 | 0 |" in (folder / "report.md").read_text()
+    assert "| `ncap_swim_ppo (agent.actor_lr=0.001)` | 2 / 2 | 0 |" in \
+        (folder / "report.md").read_text()
     assert (folder / "learning_curves.png").exists()
     assert (folder / "ray" / "tune").is_dir(), "Tune's files belong in the sweep folder"
 
@@ -231,6 +233,6 @@ def test_failing_trial_is_reported_and_the_others_finish(ray_session, tmp_path: 
     ok = json.loads((folder / "agent.critic_lr=0.001" / "seed0" / "summary.json").read_text())
     assert ok["status"] == "complete"
     md = (folder / "report.md").read_text()
-    assert "| `agent.critic_lr=1e+30` | 0 / 1 | 1 |" in md
+    assert " (agent.critic_lr=1e+30)` | 0 / 1 | 1 |" in md, "the config's label: name (key)"
     assert "DivergenceError: loss/critic became inf at step 512" in md
     assert os.environ.get("RAY_AUTH_TOKEN"), "the embedded Ray's token is passed by environment"

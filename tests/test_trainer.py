@@ -60,6 +60,11 @@ def test_run_folder_holds_config_logs_checkpoints_and_summary(tmp_path, tiny_ppo
     assert 700 < on_disk["initial_eval_return"] < 900  # untrained NCAP on N=5 swims
     evals = read_csv(tmp_path / "eval.csv")
     assert [int(r["step"]) for r in evals] == [0, 500, 1000]
+    # the summary's returns are eval.csv's: first, last and best of the logged means
+    means = [float(r["mean_return"]) for r in evals]
+    assert on_disk["initial_eval_return"] == pytest.approx(means[0], rel=1e-9)
+    assert on_disk["final_eval_return"] == pytest.approx(means[-1], rel=1e-9)
+    assert on_disk["best_eval_return"] == pytest.approx(max(means), rel=1e-9)
     versions = json.loads((tmp_path / "versions.json").read_text())
     assert versions["mujoco"].startswith("3.") and "torch" in versions
     assert load_config(tmp_path / "config.yaml") == cfg

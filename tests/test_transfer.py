@@ -76,6 +76,32 @@ def test_transfer_command_writes_csv_markdown_plot_with_reference_rows(tmp_path,
 
 
 @pytest.mark.slow
+def test_every_swim_transfer_row_equals_evaluate_on_the_same_body(tmp_path, capsys):
+    """The check a user would make: each row's body, given to ``evaluate``, gives its return."""
+    out = tmp_path / "media"
+    code = cli.main(["transfer", str(DEFAULT), "--joints", "4", "--length-scale", "0.8",
+                     "--density", "1000", "5000", "--viscosity", "0", "0.1", "--episodes", "1",
+                     "--seed", "2", "--no-references", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "4 bodies x 1 policy row x 1 episode" in printed
+    with (out / "transfer.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["density"], r["viscosity"]) for r in rows] == [
+        ("1000.0", "0.0"), ("1000.0", "0.1"), ("5000.0", "0.0"), ("5000.0", "0.1")]
+    for row in rows:
+        body = {"n_joints": 4, "length_scale": 0.8, "density": float(row["density"]),
+                "viscosity": float(row["viscosity"])}
+        code = cli.main(["evaluate", str(DEFAULT), "--episodes", "1", "--seed", "2", "--json",
+                         *(f"env.{k}={v}" for k, v in body.items())])
+        result = json.loads(capsys.readouterr().out)
+        assert code == 0 and result["body"] == body
+        assert {k: float(row[k]) for k in body} == body
+        assert row["returns"] == f"{result['returns'][0]:.1f}", \
+            f"{body}: transfer {row['returns']}, evaluate {result['returns']}"
+    assert len({r["returns"] for r in rows}) == 4, "four media, four returns"
+
+
+@pytest.mark.slow
 def test_mlp_run_is_refused_on_other_joint_counts_with_one_line(tmp_path, tiny_ppo, capsys):
     run = tmp_path / "mlp"
     train(load_config(ROOT / "configs/mlp_swim_ppo.yaml", [*tiny_ppo, "steps=500",
@@ -133,10 +159,12 @@ def test_dm_control_transfer_command_writes_csv_markdown_plot(cartpole_run, caps
     with (cartpole_run / "transfer.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4 * 3 and {r["env"] for r in rows} == {"dmc:cartpole-swingup"}
-    assert {"length", "mass", "gear", "damping", "friction"} <= set(rows[0])
+    assert {"length", "mass", "gear", "damping"} <= set(rows[0])
+    assert "friction" not in rows[0], "cart-pole's model disables contacts: no friction column"
     assert {(r["length"], r["mass"]) for r in rows} == {(s, m) for s in ("0.8", "1.2")
                                                       for m in ("1.0", "2.0")}
-    assert "| length × | mass × | gear × | damping × | friction × | cartpole_mlp |" in out
+    assert "| length × | mass × | gear × | damping × | cartpole_mlp |" in out
+    assert "over 1 deterministic episode seeded " in out
     assert (cartpole_run / "transfer.png").stat().st_size > 10_000
 
 

@@ -19,10 +19,11 @@ import torch
 from agents import check_agent_config, make_agent
 from agents.base import attach_run
 from agents.device import resolve_device
+from configs.errors import no_run_folder
 from configs.loader import ConfigError, load_config, read_yaml, validate
 from configs.schema import RunConfig
 from envs import make_env
-from trainer.checkpoint import load_checkpoint, resume_state, seed_everything
+from trainer.checkpoint import load_agent_state, load_checkpoint, resume_state, seed_everything
 from trainer.logger import Logger
 from trainer.loop import Trainer
 from trainer.files import write_atomic
@@ -63,9 +64,9 @@ def train(cfg: RunConfig, trust_checkpoint: bool = False) -> dict[str, Any]:
     ``trust_checkpoint`` loads the checkpoint it resumes from with full pickle
     (``train.py --trust-checkpoint``): only for one's own run folder whose checkpoints an
     older version wrote; by default a checkpoint outside the safe format is refused.
+    It imports no plug-in: ``cfg``'s were loaded when it was validated (``load_config``), and
+    a folder whose stored config names another one is another config (refused).
     """
-    for warning in config_warnings(cfg):
-        log.warning("warning: %s", warning)
     run = RunDir(cfg.resolved_run_dir())
     ckpt, built = None, None
     if not run.path.exists():  # a new folder is created once its config and checkpoint load
@@ -90,19 +91,28 @@ def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None,
     trainer = Trainer(cfg, run, env, eval_env, agent, seed=cfg.seed)
     if ckpt:
         trainer.restore(ckpt)  # before anything is written: a mismatch leaves the folder as it was
+    for warning in config_warnings(cfg):  # once every check passed: no warning before an error
+        log.warning("warning: %s", warning)
     start = ckpt["step"] if ckpt else None
+    killed_early = start is None and run.config_file.exists()  # before its first checkpoint
     run.prepare(cfg, resumed_at=start)
     attach_run(agent, run.path, lambda seed: make_env(cfg.env, seed=seed))
     if ckpt:
-        log.info("resuming %s from step %s of %s", run.path, f"{start:,}", f"{cfg.steps:,}")
+        if start == cfg.steps:
+            log.info("%s already finished at step %s: nothing to do (give a larger steps= to "
+                     "extend it)", run.path, f"{start:,}")
+        else:
+            log.info("resuming %s from step %s of %s", run.path, f"{start:,}", f"{cfg.steps:,}")
         trainer.ckpt.drop_after(start)
+    elif killed_early:
+        log.info("%s: no checkpoint yet: starting from step 0", run.path)
     logger = trainer.log = Logger(run, cfg.steps, start, cfg.trainer.tensorboard,
-                                  cfg.trainer.progress)
+                                  cfg.trainer.progress, cfg.trainer.progress_seconds)
     t0 = time.perf_counter()
     try:
         status = trainer.run()
     finally:
-        logger.close(trainer.step / trainer.train_seconds if trainer.train_seconds else None)
+        logger.close(trainer.session_rate())
     summary = {
         "run_dir": str(run.path),
         "status": "interrupted" if status["interrupted"] else "complete",
@@ -145,14 +155,21 @@ def config_warnings(cfg: RunConfig) -> list[str]:
     return []
 
 
-def load_run_config(target: str | Path, overrides: list[str] | None = None) -> tuple[RunConfig, Path | None]:
+def load_run_config(target: str | Path, overrides: list[str] | None = None,
+                    trust_plugins: bool = False) -> tuple[RunConfig, Path | None]:
     """Config of a run folder, a checkpoint file or a YAML preset, with overrides applied.
 
     Returns ``(cfg, checkpoint_path)``; the checkpoint is None for a preset (untrained policy).
+    Plug-ins the file names load only with ``trust_plugins`` (``train.py --trust-plugins``);
+    those an override names always do (``configs/plugins.py``).
     """
     from configs.loader import apply_overrides
+    from configs.plugins import on_command_line
 
+    trusted = trust_plugins or on_command_line(overrides)
     p = Path(target)
+    if not p.exists() and p.suffix not in (".yaml", ".yml", ".pt"):
+        raise no_run_folder(p)
     if p.is_dir():
         if not (p / "config.yaml").exists():
             raise ConfigError(f"{p} is not a run folder (no config.yaml)")
@@ -161,11 +178,12 @@ def load_run_config(target: str | Path, overrides: list[str] | None = None) -> t
             ckpt = p / "checkpoints" / "last.pt"
         if not ckpt.exists():
             raise ConfigError(f"run folder {p} has no checkpoint yet (checkpoints/last.pt)")
-        return validate(apply_overrides(read_yaml(p / "config.yaml"), overrides or [])), ckpt
+        return validate(apply_overrides(read_yaml(p / "config.yaml"), overrides or []),
+                        p / "config.yaml", trusted), ckpt
     if p.suffix == ".pt":
         state = load_checkpoint(p)
-        return validate(apply_overrides(state["config"], overrides or [])), p
-    return load_config(p, overrides), None
+        return validate(apply_overrides(state["config"], overrides or []), p, trusted), p
+    return load_config(p, overrides, trust_plugins), None
 
 
 def _describe_spaces(env) -> str:
@@ -202,21 +220,25 @@ def check_policy_fits(trained_cfg: RunConfig, cfg: RunConfig, env, agent) -> Non
         f"an MLP or an unshared circuit); it cannot run on {here} ({_describe_spaces(env)})")
 
 
-def load_policy(target: str | Path, overrides: list[str] | None = None, trained: bool = True):
+def load_policy(target: str | Path, overrides: list[str] | None = None, trained: bool = True,
+                trust_plugins: bool = False):
     """``(cfg, agent, env)`` ready to act on the (possibly overridden) body of ``target``.
 
     The agent is built for acting only (no replay buffer) on the overridden env; a
     trained policy is loaded from the checkpoint (``trained=False``: the run's own config at
     its initialisation, the untrained policy). A policy whose shapes depend on the body (MLP,
     unshared circuit) is refused with one line on a body with other observation or action
-    shapes.
+    shapes. ``trust_plugins`` as in ``load_run_config``, for the run's config and the config
+    stored in its checkpoint (checked before anything is built).
     """
-    cfg, ckpt_path = load_run_config(target, overrides)
-    env, agent, _ = build(cfg, acting_only=True)
-    state = None
+    cfg, ckpt_path = load_run_config(target, overrides, trust_plugins)
+    state, trained_cfg = None, None
     if ckpt_path is not None and trained:
         state = load_checkpoint(ckpt_path)
-        check_policy_fits(validate(state["config"]), cfg, env, agent)
-        agent.load_policy(state["agent"])
+        trained_cfg = validate(state["config"], ckpt_path, trust_plugins)
+    env, agent, _ = build(cfg, acting_only=True)
+    if state is not None:
+        check_policy_fits(trained_cfg, cfg, env, agent)
+        load_agent_state(agent.load_policy, state, ckpt_path)
     announce_policy(ckpt_path if trained else None, target, state)
     return cfg, agent, env

@@ -23,14 +23,14 @@ import os
 import random
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from agents.checkpoint_file import (FORMAT_VERSION, CheckpointError, ForeignCheckpointError,
                                      foreign_value, load_checkpoint)
-from trainer.files import remove_quietly, with_path
+from trainer.files import open_new, remove_quietly, with_path
 
 
 def rng_state() -> dict[str, Any]:
@@ -81,7 +81,7 @@ def _save_atomic(obj: dict[str, Any], path: Path) -> None:
                         f"and plain values)")
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with tmp.open("wb") as f:
+        with open_new(tmp, "wb") as f:
             writer = _Writer(f)
             try:
                 torch.save(obj, writer)
@@ -144,6 +144,19 @@ class CheckpointManager:
         path = self.dir / "best.pt"
         _save_atomic({"format_version": FORMAT_VERSION, **obj}, path)
         return path
+
+
+def load_agent_state(load: Callable[[dict[str, Any]], None], state: dict[str, Any],
+                     path: Path) -> None:
+    """``load(state["agent"])`` (an agent's ``load_policy`` or ``load_state_dict``); a state
+    that does not fit the agent (another agent's, other shapes, a hostile file's) is one
+    ``CheckpointError`` line naming ``path``, whatever the agent raised."""
+    try:
+        load(state["agent"])
+    except (KeyError, IndexError, RuntimeError, ValueError, TypeError, AttributeError) as e:
+        why = " ".join(str(e).split())[:160] or type(e).__name__
+        raise CheckpointError(f"checkpoint {path} does not fit this run's agent "
+                              f"({type(e).__name__}: {why})") from None
 
 
 def newest_intact(directory: Path, skip: Path | None = None,

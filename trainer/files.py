@@ -4,6 +4,9 @@
   (``os.replace`` is atomic on POSIX), so a reader or a crash sees the old file or the new one,
   never half of one. On any ``OSError`` the temporary file is removed and the error names the
   file being written (not its ``.tmp``), e.g. ``[Errno 28] No space left on device: '.../x'``.
+* **No write follows a symbolic link**: every file the toolkit writes in a run or sweep folder
+  goes through ``open_new`` / ``replacing`` / ``open_append`` (``configs/safe_files.py``), so a
+  link planted in a shared folder is replaced or refused, never followed.
 * ``check_writable`` meets a read-only or missing output folder before a command computes
   what it would write, naming the file.
 * ``read_json`` reads ``summary.json`` / ``trial.json``, naming a garbled file in one line.
@@ -28,12 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from configs.errors import CorruptFileError  # noqa: F401 (re-export)
+from configs.safe_files import (open_append, open_new, remove_quietly,  # noqa: F401 (re-export)
+                                replacing, with_path, write_atomic)
 
-
-
-def with_path(error: OSError, path: str | Path) -> OSError:
-    """The same kind of ``OSError`` (``errno``, message), naming ``path`` as its file."""
-    return type(error)(error.errno, error.strerror or str(error), str(path))
 
 
 def check_writable(path: str | Path) -> None:
@@ -56,27 +56,6 @@ def check_writable(path: str | Path) -> None:
         if path.exists() and not os.access(path, os.W_OK):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
     except OSError as e:
-        raise with_path(e, path) from None
-
-
-def remove_quietly(path: Path) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError:
-        pass
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically (see the module docstring)."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with tmp.open("w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        remove_quietly(tmp)
         raise with_path(e, path) from None
 
 

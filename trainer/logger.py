@@ -18,11 +18,14 @@ import csv
 import io
 import logging
 import math
+import sys
+import time
 from pathlib import Path
+from typing import TextIO
 
 from tqdm import tqdm
 
-from trainer.files import read_csv_rows, with_path, write_atomic
+from trainer.files import open_append, read_csv_rows, with_path, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,8 @@ class CSVLog:
     def __init__(self, path: Path, records: bool = False):
         self.path = path
         self.records = records
+        if path.is_symlink():  # planted in a shared folder: never read or append through it
+            path.unlink()
         self.fields: list[str] = read_csv_rows(path, records)[0]
 
     def rows(self) -> list[dict[str, str]]:
@@ -69,20 +74,112 @@ class CSVLog:
             self.fields += new
             self._rewrite(old_rows)
         try:
-            with self.path.open("a", newline="") as f:
+            with open_append(self.path) as f:
                 csv.DictWriter(f, fieldnames=self.fields).writerow(row)
         except OSError as e:
             raise with_path(e, self.path) from None
 
 
+WARMUP_SECONDS = 5.0  # no ETA before this much time has passed since this process's first step
+
+
+class Progress:
+    """Where a run is: a tqdm bar on a terminal, else (``nohup``, a log file, a pipe) one plain
+    line on stderr every ``every_seconds``, as SB3's and tonic's loggers print, e.g.
+    ``progress: step 12,000/100,000 (12%), 02:31 elapsed, eta 18:27, steps/s=83``. Either
+    shows one rate, ``steps/s`` (the training rate of the logging window, evaluation excluded,
+    and at the end this process's: ``Logger.close``), not tqdm's own.
+
+    The ETA is ``(total - n) / r`` with ``r`` the mean rate (evaluations included) since the
+    end of this process's first step, shown only ``WARMUP_SECONDS`` after that step: the first
+    step (a GL context, first compilation, the initial evaluation before it) is many times
+    slower than the rest and would make the ETA of a pixel run read an hour instead of minutes.
+    Steps of an earlier process (a resumed run) never enter ``r``.
+    """
+
+    def __init__(self, total: int, initial: int, enabled: bool, every_seconds: float = 30.0,
+                 file: TextIO | None = None):
+        self.file = file if file is not None else sys.stderr
+        self.total, self.n = total, initial
+        self.every = every_seconds
+        self.terminal = enabled and self.file.isatty()
+        self.plain = enabled and not self.terminal
+        self.start = self.last_line = time.perf_counter()
+        self.first: tuple[int, float] | None = None  # (step, time) at this process's first step
+        self.postfix: dict[str, str] = {}
+        self.tqdm = _Bar(self, total=total, initial=initial, unit="step", file=self.file,
+                         dynamic_ncols=True, disable=not self.terminal, mininterval=0.5,
+                         bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
+                                    "[{elapsed}<{remaining}{postfix}]")
+
+    def rate(self, now: float | None = None) -> float | None:
+        """Steps per wall second since this process's first step; None during the warm-up."""
+        if self.first is None:
+            return None
+        now = time.perf_counter() if now is None else now
+        step, t = self.first
+        if now - t < WARMUP_SECONDS or self.n == step:
+            return None
+        return (self.n - step) / (now - t)
+
+    def eta(self, now: float | None = None) -> float | None:
+        """Seconds left at ``rate``; None while it is unknown."""
+        r = self.rate(now)
+        return None if r is None else (self.total - self.n) / r
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = (self.n, now)
+        self.tqdm.update(n)
+        if self.plain and now - self.last_line >= self.every:
+            self.last_line = now
+            print(self.line(now), file=self.file, flush=True)
+
+    def line(self, now: float) -> str:
+        eta = self.eta(now)
+        extra = "".join(f", {k}={v}" for k, v in self.postfix.items())
+        return (f"progress: step {self.n:,}/{self.total:,} ({100 * self.n / self.total:.0f}%), "
+                f"{tqdm.format_interval(now - self.start)} elapsed, eta "
+                f"{'?' if eta is None else tqdm.format_interval(eta)}{extra}")
+
+    def set_postfix(self, postfix: dict[str, str], refresh: bool = False) -> None:
+        self.postfix = dict(postfix)
+        self.tqdm.set_postfix(postfix, refresh=refresh)
+
+    def close(self) -> None:
+        """Close the bar; without one, a last plain line (where the run ended, its rate)."""
+        self.tqdm.close()
+        if self.plain and self.first is not None:
+            print(self.line(time.perf_counter()), file=self.file, flush=True)
+
+
+class _Bar(tqdm):
+    """tqdm with ``Progress``'s ETA (tqdm's own, from a moving average that starts with the
+    slow first step, reads an hour at the start of a pixel run that takes minutes)."""
+
+    def __init__(self, progress: Progress, **kwargs):
+        self.progress = progress
+        super().__init__(**kwargs)
+
+    @property
+    def format_dict(self):
+        d = super().format_dict
+        rate = self.progress.rate()
+        d["rate"] = rate if rate is not None else 0  # 0: tqdm writes the remaining time as '?'
+        return d
+
+
 class Logger:
-    """Fans metrics out to ``metrics.csv`` / ``eval.csv``, TensorBoard and the progress bar.
+    """Fans metrics out to ``metrics.csv`` / ``eval.csv``, TensorBoard and the progress
+    display (``Progress``).
 
     ``start_step`` is the step of the checkpoint the run resumes from (None: a fresh run).
     """
 
     def __init__(self, run_dir, total_steps: int, start_step: int | None, tensorboard: bool,
-                 progress: bool):
+                 progress: bool, progress_seconds: float = 30.0):
         self.metrics = CSVLog(run_dir.metrics_csv)
         self.evals = CSVLog(run_dir.eval_csv)
         self.metrics.repair(start_step)
@@ -99,12 +196,7 @@ class Logger:
 
             # purge events past the checkpoint (all of them for a fresh run)
             self.tb = SummaryWriter(str(run_dir.tb), purge_step=start_step or 0)
-        # one rate on the bar, the training rate (evaluation excluded) of the logging window and,
-        # at the end, of the whole run: the number the summary prints
-        self.bar = tqdm(total=total_steps, initial=start_step or 0, unit="step",
-                        dynamic_ncols=True, disable=not progress, mininterval=0.5, smoothing=0.05,
-                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
-                                   "[{elapsed}<{remaining}{postfix}]")
+        self.bar = Progress(total_steps, start_step or 0, progress, progress_seconds)
         self._postfix: dict[str, str] = {}
 
     def _tb(self, prefix: str, row: dict[str, float], step: int) -> None:
@@ -139,8 +231,8 @@ class Logger:
         self.bar.update(n)
 
     def close(self, steps_per_second: float | None = None) -> None:
-        """Close the files and the bar; ``steps_per_second`` (the run's training rate, as the
-        summary reports it) replaces the last window's rate on the bar."""
+        """Close the files and the bar; ``steps_per_second`` (this process's training rate)
+        replaces the last window's rate on the bar."""
         if steps_per_second is not None:
             self._postfix["steps/s"] = f"{steps_per_second:.0f}"
             self.bar.set_postfix(self._postfix, refresh=True)

@@ -70,6 +70,7 @@ class Trainer:
         self.window_steps = 0
         self.window_seconds = 0.0
         self._stop_requested = False
+        self._session_start = (0, 0.0)  # (step, training seconds) when this process began
 
     # --- persistence ----------------------------------------------------------------------
     def _counters(self) -> dict[str, Any]:
@@ -90,6 +91,10 @@ class Trainer:
     def restore(self, ckpt: dict[str, Any]) -> None:
         for k, v in ckpt["trainer"].items():
             setattr(self, k, v)
+        # an interrupted window's time is the run's but its rate is not this process's: the
+        # first row after a resume reports the rate of this process's steps only
+        self.train_seconds += self.window_seconds
+        self.window_steps, self.window_seconds = 0, 0.0
         try:
             self.agent.load_state_dict(ckpt["agent"])
         except (KeyError, RuntimeError, ValueError) as e:
@@ -144,6 +149,7 @@ class Trainer:
         """Train until ``cfg.steps`` (or a stop signal); returns ``{"interrupted": bool}``."""
         total = self.cfg.steps
         handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._session_start = (self.step, self.train_seconds + self.window_seconds)
         try:
             if self.obs is None:
                 self.obs, _ = self.env.reset(seed=self.seed)
@@ -208,6 +214,13 @@ class Trainer:
         self.log.log_train(row)
         self.window.clear()
         self.window_steps, self.window_seconds = 0, 0.0
+
+    def session_rate(self) -> float | None:
+        """Agent steps per training second (evaluations and checkpoints excluded) of this
+        process only: a resumed run's earlier steps do not count; None before any step."""
+        step, seconds = self._session_start
+        elapsed = self.train_seconds + self.window_seconds - seconds
+        return (self.step - step) / elapsed if elapsed > 0 else None
 
     def _check_finite(self, metrics: dict[str, float]) -> None:
         for k, v in metrics.items():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import fcntl
 import json
 import logging
@@ -37,7 +38,7 @@ import numpy as np
 from configs.errors import RunDirLockedError  # noqa: F401 (re-export)
 from configs.loader import ConfigError, config_to_dict, dump_config, read_yaml, validate
 from configs.schema import RunConfig
-from trainer.files import read_csv_rows, write_atomic
+from trainer.files import read_csv_rows, with_path, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ PACKAGES = ("torch", "numpy", "mujoco", "dm-control", "gymnasium", "stable-basel
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Keys that may differ between an interrupted run and the command that resumes it (a run
 # folder may be moved, extended or resumed without a progress bar).
-RESUMABLE_CHANGES = {"steps", "run_dir", "trainer.progress", "trainer.resume_from"}
+RESUMABLE_CHANGES = {"steps", "run_dir", "trainer.progress", "trainer.progress_seconds",
+                     "trainer.resume_from"}
 LOCK_FILE = "train.lock"
 RESUMED_BLOCK = re.compile(r"\nresumed at step (\d+):\n")  # git.txt: a later session's block
 RR_CHECKS = "rr_checks"  # the adaptive replay-ratio schedule's table of FAU checks
@@ -190,8 +192,8 @@ class RunDir:
         created = not self.lock_file.exists()
         hold = _HELD[key] = _Hold(self._lock())
         try:
-            os.ftruncate(hold.fd, 0)
-            os.pwrite(hold.fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+            if created:  # a new lock file names its holder at once; an existing one only once
+                self._name_holder(hold)  # the run begins writing (refusals touch nothing)
             self._remove_temporary_files()
             yield
         finally:
@@ -200,10 +202,22 @@ class RunDir:
                 self.lock_file.unlink(missing_ok=True)
             os.close(hold.fd)  # releases the lock
 
+    @staticmethod
+    def _name_holder(hold: _Hold) -> None:
+        """Write ``pid N on host`` into the held lock file (what a second writer's error names)."""
+        os.ftruncate(hold.fd, 0)
+        os.pwrite(hold.fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+
     def _lock(self) -> int:
         """A descriptor of ``train.lock`` holding its exclusive lock."""
         while True:
-            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # never through a link planted in a shared folder
+                fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            except OSError as e:
+                if e.errno != errno.ELOOP:
+                    raise with_path(e, self.lock_file) from None
+                raise ConfigError(f"run folder {self.path}: {LOCK_FILE} is a symbolic link; "
+                                  "refusing to follow it (delete it if the folder is yours)") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -260,6 +274,7 @@ class RunDir:
         hold = _HELD.get(self.path.resolve())
         if hold is not None:
             hold.wrote = True
+            self._name_holder(hold)
         self.path.mkdir(parents=True, exist_ok=True)
         self.checkpoints.mkdir(exist_ok=True)
         write_atomic(self.config_file, dump_config(cfg))

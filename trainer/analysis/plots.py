@@ -3,10 +3,11 @@
 A metric is ``return`` (the deterministic evaluation return, ``eval.csv``'s ``mean_return``),
 ``eval/<column>`` (any ``eval.csv`` column) or any ``metrics.csv`` column (``fau/critic``,
 ``rr``, ``loss/critic``, ``episode_return``, ...). Runs are grouped by their resolved config
-without ``seed`` and ``run_dir`` (so runs that differ only by seed form a group; a group is
-labelled by its ``name`` and the config keys that differ between runs of that name, e.g.
-``ncap_swim_ppo (agent.actor_lr=0.001)``), or by one config key (``group_by``, any dotted key,
-e.g. ``agent.rr_schedule.type``), and each group is drawn as the mean over its runs with the 95%
+without the seed and the run folder (so runs that differ only by seed form a group; a group is
+labelled by its ``name`` and every config key that differs between runs of that name, e.g.
+``ncap_swim_ppo (agent.actor_lr=0.001)``: ``trainer.analysis.runs``, the one rule ``report``
+uses too), or by one config key (``group_by``, any dotted key, e.g.
+``agent.rr_schedule.type``), and each group is drawn as the mean over its runs with the 95%
 percentile-bootstrap interval of that mean at each x (``trainer.analysis.stats.curves_band``,
 over the runs that logged that x: resample the runs with replacement 2000 times, take the 2.5%
 and 97.5% quantiles of the resampled means), the same interval ``python train.py report`` draws
@@ -22,12 +23,16 @@ group's colour.
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
+from configs import figure_layout
 from configs.loader import ConfigError, read_yaml
 from trainer.analysis import stats
-from trainer.analysis.runs import find_runs
+from trainer.analysis.runs import config_labels, find_runs
+from trainer.files import replacing
 from trainer.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -38,8 +43,7 @@ Curve = stats.Curve
 BAND = f"{stats.DEFAULT_LEVEL:.0%} bootstrap CI"  # what the band and the table's interval are
 
 
-GROUP_BY_CONFIG = "config"  # group_by value: the whole config but the keys below
-NOT_GROUPED = ("seed", "run_dir", "trainer.resume_from")
+GROUP_BY_CONFIG = "config"  # group_by value: the whole config but runs.NOT_GROUPED
 
 
 def logged_runs(paths: list[Path]) -> list[Path]:
@@ -56,53 +60,9 @@ def logged_runs(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(run for runs in found.values() for run in runs))
 
 
-def flat_config(run: Path) -> dict[str, str]:
-    """``run/config.yaml`` as dotted key -> value text, without ``NOT_GROUPED`` keys."""
-    flat: dict[str, str] = {}
-
-    def walk(node, prefix: str) -> None:
-        for k, v in node.items():
-            if isinstance(v, dict) and v:
-                walk(v, f"{prefix}{k}.")
-            elif f"{prefix}{k}" not in NOT_GROUPED:
-                flat[f"{prefix}{k}"] = str(v)
-
-    walk(read_yaml(run / "config.yaml"), "")
-    return flat
-
-
-def config_labels(runs: list[Path]) -> dict[Path, str]:
-    """Each run's group label when grouping by config (module docstring): its ``name``, plus
-    ``(key=value, ...)`` for the keys whose values differ between the runs of that name that
-    have them, in config order. A key only some runs have (a sub-key of one ``type``, e.g.
-    ``agent.rr_schedule.window`` of adaptive runs beside fixed ones) is shown only where it
-    exists, and only where it is needed to tell two configs apart: labels never read
-    ``key=None``, and runs with different configs never share a label."""
-    flats = {run: flat_config(run) for run in runs}
-    by_name: dict[str, list[Path]] = defaultdict(list)
-    for run, flat in flats.items():
-        by_name[flat.get("name", "run")].append(run)
-    labels = {}
-    for name, same in by_name.items():
-        keys = list(dict.fromkeys(k for r in same for k in flats[r]))
-        values = {k: [flats[r][k] for r in same if k in flats[r]] for k in keys}
-        varied = [k for k in keys if len(set(values[k])) > 1]
-        partial = [k for k in keys if k not in varied and len(values[k]) < len(same)]
-
-        def label(run: Path, shown: list[str]) -> str:
-            pairs = ", ".join(f"{k}={flats[run][k]}" for k in shown if k in flats[run])
-            return f"{name} ({pairs})" if pairs else name
-
-        configs = {tuple(sorted(flats[r].items())) for r in same}
-        shown = varied if len({label(r, varied) for r in same}) == len(configs) \
-            else [k for k in keys if k in varied or k in partial]
-        for run in same:
-            labels[run] = label(run, shown)
-    return labels
-
-
 def run_labels(runs: list[Path], group_by: str) -> dict[Path, str]:
-    """Each run's group: by config (``GROUP_BY_CONFIG``) or by one dotted config key."""
+    """Each run's group: by config (``GROUP_BY_CONFIG``: ``trainer.analysis.runs``'
+    ``config_labels``, the grouping and labels ``report`` uses) or by one dotted config key."""
     if group_by == GROUP_BY_CONFIG:
         return config_labels(runs)
     return {run: config_value(run, group_by) for run in runs}
@@ -172,8 +132,11 @@ def final_values_ci(curves: list[Curve]) -> tuple[float, float, float]:
 def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, title: str = "",
                 switches: dict[str, list[int | None]] | None = None
                 ) -> list[tuple[str, str, int, float, float, float]]:
-    """Write one PNG with a panel per metric; returns ``(metric, group, runs, mean, CI low, CI
-    high)`` of each run's last value, per metric and group (module docstring: the interval)."""
+    """Write one figure with a panel per metric; returns ``(metric, group, runs, mean, CI low,
+    CI high)`` of each run's last value, per metric and group (module docstring: the interval).
+    One colour per group in every panel, its key entry ``name (n=runs)`` once below the panels;
+    the layout (key, title, markers on short series) is ``configs.figure_layout``'s."""
+    out = figure_layout.check_figure_path(out)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -181,7 +144,11 @@ def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, ti
 
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 1.2 + 3.0 * len(panels)), sharex=True,
                              squeeze=False)
-    colours: dict[str, str] = {}
+    runs = defaultdict(int)  # each group's run count (a panel's band: the runs that logged it)
+    for groups in panels.values():
+        for name, curves in groups.items():
+            runs[name] = max(runs[name], len(curves))
+    colours = dict(zip(runs, figure_layout.colours(len(runs))))
     summary = []
     for ax, (metric, groups) in zip(axes[:, 0], panels.items()):
         for name, curves in groups.items():
@@ -192,15 +159,13 @@ def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, ti
                 for i, c in enumerate(curves):
                     keys = sorted(c)
                     # a step function: each logged value holds over the window it ends
-                    line, = ax.plot(keys, [c[k] for k in keys], color=colours.get(name), lw=1,
-                                    alpha=0.8, drawstyle="steps-pre",
-                                    label=f"{name} (n={len(curves)})" if i == 0 else None)
-                    colours[name] = line.get_color()
+                    ax.plot(keys, [c[k] for k in keys], color=colours[name], lw=1, alpha=0.8,
+                            drawstyle="steps-pre", **figure_layout.markers(len(keys)),
+                            label=f"{name} (n={runs[name]})" if i == 0 else None)
             else:
                 band = stats.curves_band(curves)
-                line, = ax.plot(band["x"], band["mean"], color=colours.get(name),
-                                label=f"{name} (n={len(curves)})")
-                colours[name] = line.get_color()
+                ax.plot(band["x"], band["mean"], color=colours[name],
+                        **figure_layout.markers(len(band["x"])), label=f"{name} (n={runs[name]})")
                 ax.fill_between(band["x"], band["low"], band["high"], color=colours[name],
                                 alpha=0.2)
             summary.append((metric, name, len(curves), *final_values_ci(curves)))
@@ -210,12 +175,12 @@ def plot_panels(panels: dict[str, dict[str, list[Curve]]], out: Path, x: str, ti
                            label=f"{name}: RR switch" if i == 0 and ax is axes[0, 0] else None)
         ax.set_ylabel("evaluation return" if metric == RETURN else metric)
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=7)
     axes[-1, 0].set_xlabel("agent steps" if x == "step" else "simulator frames")
-    axes[0, 0].set_title(title or f"mean over runs, {BAND}", fontsize=10)
-    fig.tight_layout()
+    figure_layout.finish(fig, *figure_layout.handles_and_labels(axes[:, 0]),
+                         title=title or f"mean over runs, {BAND}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    with replacing(out) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
     return summary
 
@@ -229,9 +194,11 @@ def plot_curves(groups: dict[str, list[Curve]], out: Path, x: str,
     return [row[1:] for row in rows]
 
 
-def plot_runs(paths: list[Path], metrics: list[str], out: Path, x: str = "step",
-              group_by: str = GROUP_BY_CONFIG, title: str = ""):
-    """Everything ``python train.py plot`` draws: ``(summary rows, switches per group)``."""
+def plot_runs(paths: Sequence[str | os.PathLike], metrics: list[str], out: str | os.PathLike,
+              x: str = "step", group_by: str = GROUP_BY_CONFIG, title: str = ""):
+    """Everything ``python train.py plot`` draws: ``(summary rows, switches per group)``.
+    ``paths`` and ``out`` may be strings or paths."""
+    paths, out = [Path(p) for p in paths], Path(out)
     runs = logged_runs(paths)
     panels = {m: group_curves(runs, group_by, x, m) for m in metrics}
     switches = group_switches(runs, group_by, x)

@@ -1,8 +1,9 @@
 """Aggregate report of a folder of runs: ``report.md``, ``report.json`` and PNG plots.
 
-Per config (group of seeds, see ``trainer.analysis.runs``): the final and the best evaluation
-return over its complete runs as mean, median and IQM with a 95% percentile-bootstrap interval
-(``trainer.analysis.stats``), the count of failed runs (exception, NaN loss, non-finite return)
+Per config (runs that differ only by seed, labelled by name and every key that differs: the
+grouping ``python train.py plot`` uses, ``trainer.analysis.runs``): the final and the best
+evaluation return over its complete runs as mean, median and IQM with a 95%
+percentile-bootstrap interval (``trainer.analysis.stats``), the count of failed runs (exception, NaN loss, non-finite return)
 with their errors, learning curves (mean evaluation return over seeds against agent steps, with
 a 95% bootstrap band, drawn by ``trainer.analysis.plots``) and, where run folders hold
 ``transfer.csv``, the zero-shot transfer returns averaged over seeds for every body and policy
@@ -19,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from configs import figure_layout
 from trainer.analysis import stats
 from trainer.analysis.plots import plot_curves
 from trainer.analysis.runs import FAILED, RunResult, collect
 from trainer.sweep.spec import SPEC_FILE, grid_points
 from configs.loader import ConfigError, read_yaml
-from trainer.rundir import write_atomic
+from trainer.files import replacing, write_atomic
 
 # transfer.csv columns that are not body parameters (``trainer.posthoc.transfer.TransferRow``)
 NOT_BODY = {"policy", "env", "mean_return", "std_return", "min_return", "max_return", "episodes",
@@ -121,7 +123,7 @@ def problems_table(groups: dict[str, dict]) -> list[str]:
              "|---|---|---|---|"]
     for name, r in rows:
         error = (r["error"] or "").replace("|", "\\|")
-        lines.append(f"| `{name}/{Path(r['path']).name}` | {r['status']} | "
+        lines.append(f"| `{r['path']}` ({name}) | {r['status']} | "
                      f"{r['env_steps'] if r['env_steps'] is not None else 'n/a'} | {error} |")
     lines += ["", "Failed: an exception (e.g. `DivergenceError` on a NaN loss) or a crashed "
               "worker; diverged: a non-finite final return. Interrupted or unfinished runs "
@@ -212,6 +214,9 @@ def plot_transfer(groups: dict[str, dict], path: Path) -> None:
     others = [k for k in keys if k != x_key]
     settings = list(dict.fromkeys(tuple(r.get(k) for k in others) for r in rows_all))
     fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 3.8), squeeze=False)
+    lines_of = list(dict.fromkeys((name, r["policy"]) for name, g in groups.items()
+                                  for r in g["transfer"]))
+    colours = dict(zip(lines_of, figure_layout.colours(len(lines_of))))
     for ax, setting in zip(axes[0], settings):
         for name, g in groups.items():
             lines: dict[str, list[dict]] = defaultdict(list)
@@ -223,16 +228,17 @@ def plot_transfer(groups: dict[str, dict], path: Path) -> None:
                 n = [r[x_key] for r in rows]
                 mean = np.array([r["mean_return"] for r in rows])
                 low, high = np.array([r["mean_ci"] for r in rows], dtype=float).T
-                (line,) = ax.plot(n, mean, "o-", ms=3, label=f"{name}: {policy}")
-                ax.fill_between(n, low, high, color=line.get_color(), alpha=0.15)
+                ax.plot(n, mean, "o-", ms=3, label=f"{name}: {policy}",
+                        color=colours[name, policy])
+                ax.fill_between(n, low, high, color=colours[name, policy], alpha=0.15)
         ax.set_title(", ".join(f"{k} {v:g}" for k, v in zip(others, setting) if v is not None),
                      fontsize=8)
         ax.set_xlabel("joints N" if x_key == "n_joints" else x_key)
         ax.set_ylabel("return (mean over seeds, 95% bootstrap CI)")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    figure_layout.finish(fig, *figure_layout.handles_and_labels(axes[0]))
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
 
@@ -247,7 +253,14 @@ def write_report(root: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{root} holds no run folders (folders with config.yaml)")
     spec = read_yaml(root / SPEC_FILE) if (root / SPEC_FILE).exists() else None
     order = [label for label, _ in grid_points(spec.get("grid") or {})] if spec else []
-    names = sorted(results, key=lambda n: (order.index(n) if n in order else len(order), n))
+
+    def grid_rank(name: str) -> tuple[int, str]:
+        """A sweep's configs in ``--grid`` order (their trials' ``<label>/seed<k>`` folders)."""
+        folders = {r.path.parent.relative_to(root).as_posix() for r in results[name]
+                   if r.path != root}
+        return min([order.index(f) for f in folders if f in order], default=len(order)), name
+
+    names = sorted(results, key=grid_rank)
     groups = {name: summarize_group(results[name]) for name in names}
     plots = []
     if any(g["learning_curve"]["step"] for g in groups.values()):

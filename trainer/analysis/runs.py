@@ -1,9 +1,20 @@
 """Read a folder of run folders (a sweep, or ``runs/<name>``) into per-config groups of results.
 
 A run folder is a folder holding ``config.yaml`` (any run) or ``trial.json`` (a sweep trial,
-possibly one that failed before writing its config). Runs are grouped by their parent folder
-relative to the root: a sweep's ``<label>/seed<k>`` groups by ``<label>``; runs directly under
-the root form one group named after the root. Tune's scratch folder ``ray/`` is skipped.
+possibly one that failed before writing its config). Tune's scratch folder ``ray/`` is skipped.
+
+**Groups** (the one rule, for ``report`` and ``plot``): runs whose ``config.yaml`` agree on
+every key but ``NOT_GROUPED`` (the seed, the run folder, the checkpoint a run resumed from)
+form a group, wherever their folders are; a run folder without ``config.yaml`` is a group of its
+own, named ``<folder> (no config.yaml)``. **Labels** (``config_labels``): the config's ``name``
+and ``(key=value, ...)`` of every key whose value differs between the runs of that name, in the
+run's config order. A section that is null in some runs and set in others (an intervention:
+``agent.shrink_perturb``, ``agent.redo``, ``agent.reset``, ``agent.plasticity_injection``, or a
+``trigger``) differs as a whole: every key set in it is shown where it is set (its null keys
+only where they differ). Keys only some runs have for another reason (the sub-keys of one
+``type``, e.g. ``agent.rr_schedule.window`` of adaptive runs beside fixed ones) are shown only
+when needed to tell configs apart. Labels never read ``key=None`` for a key the run lacks, and
+two configs never share a label.
 
 Statuses: ``complete``; ``failed`` (an exception, e.g. ``DivergenceError`` on a NaN loss, or a
 crashed worker; ``trial.json`` holds the error); ``diverged`` (complete, but the final
@@ -28,6 +39,8 @@ from trainer.rundir import RunDir
 
 FAILED = ("failed", "diverged")
 SKIPPED_DIRS = {"ray", "checkpoints", "tb"}
+NOT_GROUPED = ("seed", "run_dir", "trainer.resume_from")  # keys that do not split a group
+NULL = str(None)  # a null key or section in ``flat_config``
 
 
 @dataclass
@@ -99,10 +112,54 @@ def find_runs(root: Path) -> list[Path]:
     return found
 
 
-def group_name(run: Path, root: Path) -> str:
-    if run == root or run.parent == root:
-        return root.resolve().name
-    return run.parent.relative_to(root).as_posix()
+def flat_config(run: Path) -> dict[str, str]:
+    """``run/config.yaml`` as dotted key -> value text (a null or empty section is one key),
+    without ``NOT_GROUPED`` keys, in config order."""
+    flat: dict[str, str] = {}
+
+    def walk(node, prefix: str) -> None:
+        for k, v in node.items():
+            if isinstance(v, dict) and v:
+                walk(v, f"{prefix}{k}.")
+            elif f"{prefix}{k}" not in NOT_GROUPED:
+                flat[f"{prefix}{k}"] = str(v)
+
+    walk(read_yaml(run / "config.yaml"), "")
+    return flat
+
+
+def config_labels(runs: list[Path]) -> dict[Path, str]:
+    """Each run's group label (module docstring: groups and labels); runs share a label exactly
+    when their configs agree on every key but ``NOT_GROUPED``."""
+    flats = {run: flat_config(run) for run in runs}
+    by_name: dict[str, list[Path]] = defaultdict(list)
+    for run, flat in flats.items():
+        by_name[flat.get("name", "run")].append(run)
+    labels = {}
+    for name, same in by_name.items():
+        values: dict[str, set[str]] = defaultdict(set)
+        count: dict[str, int] = defaultdict(int)
+        for r in same:
+            for k, v in flats[r].items():
+                values[k].add(v)
+                count[k] += 1
+        varied = {k for k, v in values.items() if len(v) > 1}
+        partial = {k for k, n in count.items() if n < len(same)}
+        toggled = [k for k in values if NULL in values[k]
+                   and any(j.startswith(f"{k}.") for j in values)]
+        in_toggled = {j for j in values for k in toggled if j.startswith(f"{k}.")}
+
+        def label(run: Path, everything: bool) -> str:
+            pairs = ", ".join(f"{k}={v}" for k, v in flats[run].items()
+                              if k in varied or (k in in_toggled and v != NULL)
+                              or (everything and k in partial))
+            return f"{name} ({pairs})" if pairs else name
+
+        configs = {tuple(sorted(flats[r].items())) for r in same}
+        everything = len({label(r, False) for r in same}) != len(configs)
+        for run in same:
+            labels[run] = label(run, everything)
+    return labels
 
 
 def status_of(record: dict | None, summary: dict | None) -> tuple[str, str | None]:
@@ -119,13 +176,14 @@ def status_of(record: dict | None, summary: dict | None) -> tuple[str, str | Non
     return "unfinished", None
 
 
-def read_run(path: Path, root: Path) -> RunResult:
+def read_run(path: Path, group: str) -> RunResult:
+    """What ``path`` says about its run, as a member of group ``group``."""
     summary_file = path / "summary.json"
     summary = read_json(summary_file)
     status, error = status_of(read_record(path), summary)
     config = read_yaml(path / "config.yaml") if (path / "config.yaml").exists() else {}
     curve_steps, curve_returns = RunDir(path).eval_curve()
-    result = RunResult(path=path, group=group_name(path, root), seed=config.get("seed"),
+    result = RunResult(path=path, group=group, seed=config.get("seed"),
                        status=status, error=error,
                        curve_steps=curve_steps, curve_returns=curve_returns,
                        transfer=read_csv(path / "transfer.csv"))
@@ -142,10 +200,14 @@ def read_run(path: Path, root: Path) -> RunResult:
 
 
 def collect(root: Path) -> dict[str, list[RunResult]]:
-    """``{group: runs sorted by seed}`` for every run folder under ``root``."""
+    """``{group label: runs sorted by seed}`` for every run folder under ``root`` (module
+    docstring: the one grouping rule, shared with ``plot``)."""
+    paths = find_runs(root)
+    labels = config_labels([p for p in paths if (p / "config.yaml").exists()])
     groups: dict[str, list[RunResult]] = defaultdict(list)
-    for path in find_runs(root):
-        run = read_run(path, root)
+    for path in paths:
+        where = path.relative_to(root).as_posix() if path != root else root.resolve().name
+        run = read_run(path, labels.get(path, f"{where} (no config.yaml)"))
         groups[run.group].append(run)
     return {g: sorted(runs, key=lambda r: (r.seed is None, r.seed or 0, r.path.name))
             for g, runs in sorted(groups.items())}

@@ -14,12 +14,21 @@ Follows Agarwal et al. (2021), "Deep RL at the edge of the statistical precipice
 * **Paired comparisons** (two arms run on the same seeds): the per-seed differences
   ``d_k = score_B(seed k) - score_A(seed k)``, their median and a percentile-bootstrap interval
   of that median (seeds resampled as pairs, so each resample keeps the pairing). The arms
-  *separate* at level ``level`` when the interval excludes zero.
+  *separate* at level ``level`` when the interval excludes zero (``low > 0`` or ``high < 0``:
+  an interval that ends at 0 touches zero and does not exclude it) and there are at least
+  ``MIN_PAIRS`` = 5 pairs. Below that the percentile bootstrap of the median is too coarse to
+  read: with 4 positive differences every resample's median is positive, so the interval
+  excludes zero whatever the seeds did, while an exact sign test gives p = 2 / 2^4 = 0.125.
+  ``ties`` counts the exact zeros among the differences: with many of them the median and
+  both ends of its interval are 0.0, which says "most seeds tie", not "no effect, measured
+  precisely". A non-finite difference is refused (``ValueError``): it is neither a win nor a
+  tie, and ``np.median`` of an array with a NaN is NaN.
 * **Contrast of two paired comparisons** (is the effect of B over A larger in one cell, e.g. one
   network width, than in another?): ``median(d_cell2) - median(d_cell1)`` with a percentile
   bootstrap that resamples each cell's differences on its own (the cells are separate runs).
 
-Every function ignores non-finite scores (failed or diverged runs are counted elsewhere).
+Every function but ``difference_summary`` ignores non-finite scores (failed or diverged runs
+are counted elsewhere); ``paired_comparison`` pairs only the seeds where both arms are finite.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ Statistic = Callable[[np.ndarray], np.ndarray]  # (..., n) -> (...), reduces the
 
 DEFAULT_BOOTSTRAP = 2000
 DEFAULT_LEVEL = 0.95
+MIN_PAIRS = 5  # fewer paired seeds never "separate" (module docstring)
 
 
 def finite(x) -> np.ndarray:
@@ -124,9 +134,9 @@ def paired_comparison(a: dict[int, float], b: dict[int, float], n_boot: int = DE
                       level: float = DEFAULT_LEVEL, seed: int = 0) -> dict:
     """Paired differences ``b[k] - a[k]`` over the seeds both arms have (module docstring).
 
-    Returns ``seeds``, ``differences``, ``n``, ``median_difference`` with its bootstrap
-    ``median_ci``, ``mean_difference``, ``wins`` (seeds where B > A), each arm's ``summarize``
-    on the paired seeds, and ``separates`` (the interval excludes zero).
+    Returns ``difference_summary``'s keys (``seeds``, ``differences``, ``n``,
+    ``median_difference`` with its bootstrap ``median_ci``, ``mean_difference``, ``wins``,
+    ``ties``, ``separates``) and each arm's ``summarize`` on the paired seeds.
     Raises ``ValueError`` when the arms share no seed.
     """
     seeds = sorted(k for k in set(a) & set(b) if np.isfinite(a[k]) and np.isfinite(b[k]))
@@ -141,13 +151,22 @@ def difference_summary(seeds: list[int], differences, n_boot: int = DEFAULT_BOOT
                        level: float = DEFAULT_LEVEL, seed: int = 0) -> dict:
     """Per-seed paired differences ``b - a`` summarised: ``seeds``, ``differences``, ``n``,
     ``median_difference`` with its bootstrap ``median_ci``, ``mean_difference``, ``wins``
-    (differences > 0) and ``separates`` (the interval excludes zero)."""
-    d = np.asarray(differences, dtype=float)
+    (differences > 0), ``ties`` (differences == 0) and ``separates`` (at least ``MIN_PAIRS``
+    pairs and an interval that excludes zero: ``low > 0 or high < 0``).
+    Raises ``ValueError`` on a non-finite difference (module docstring) or none at all."""
+    d = np.asarray(differences, dtype=float).ravel()
+    if d.size == 0:
+        raise ValueError("no paired difference to summarise")
+    bad = [s for s, x in zip(seeds, d) if not np.isfinite(x)]
+    if bad or not np.isfinite(d).all():
+        raise ValueError(f"paired differences are not finite at seeds {bad}: leave those seeds "
+                         "out rather than count them")
     low, high = bootstrap_ci(d, median, n_boot, level, seed)
-    return {"seeds": list(seeds), "differences": d.tolist(), "n": len(d),
+    return {"seeds": list(seeds), "differences": d.tolist(), "n": int(d.size),
             "median_difference": float(np.median(d)), "median_ci": [low, high],
             "mean_difference": float(d.mean()), "wins": int((d > 0).sum()),
-            "separates": bool(low > 0 or high < 0)}
+            "ties": int((d == 0).sum()),
+            "separates": bool(d.size >= MIN_PAIRS and (low > 0 or high < 0))}
 
 
 def contrast(d1, d2, n_boot: int = DEFAULT_BOOTSTRAP, level: float = DEFAULT_LEVEL,

@@ -11,14 +11,17 @@ initialised from is not read again).
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
-from agents.representation import load_or_collect, representation_metrics
+from agents.checkpoint_file import check_archive
+from agents.representation import PROBE_FILE, load_or_collect, representation_metrics
 from configs.loader import ConfigError, apply_overrides, read_yaml, validate
 from envs import make_env
 from trainer.api import build
-from trainer.checkpoint import load_checkpoint
+from trainer.checkpoint import load_agent_state, load_checkpoint
+from trainer.files import write_atomic
 from trainer.rundir import RunDir
 
 REPORT_FILE = "representation.csv"
@@ -41,20 +44,26 @@ def run_checkpoints(run_dir: Path, names: list[str] | None = None) -> list[Path]
     return paths
 
 
-def measure(run_dir: str | Path, names: list[str] | None = None) -> list[dict[str, Any]]:
-    """One row of metrics per checkpoint: ``checkpoint``, ``step`` and ``repr/*``."""
+def measure(run_dir: str | Path, names: list[str] | None = None,
+            trust_plugins: bool = False) -> list[dict[str, Any]]:
+    """One row of metrics per checkpoint: ``checkpoint``, ``step`` and ``repr/*``. Plug-ins the
+    run's config names load only with ``trust_plugins`` (``configs/plugins.py``)."""
     run = RunDir(run_dir)
     if not run.config_file.exists():
         raise ConfigError(f"{run.path} is not a run folder (no config.yaml)")
-    stored = validate(read_yaml(run.config_file))
+    stored = validate(read_yaml(run.config_file), run.config_file, trust_plugins)
     if not hasattr(stored.agent, "representation"):
         raise ConfigError(f"representation metrics need an off-policy agent (agent.name drqv2 or "
                           f"offpolicy); {run.path} is a {stored.agent.name} run, which has no "
                           "latent to measure")
-    cfg = validate(apply_overrides(read_yaml(run.config_file), ["agent.encoder_init=null"]))
+    cfg = validate(apply_overrides(read_yaml(run.config_file), ["agent.encoder_init=null"]),
+                   run.config_file, trust_plugins)
     paths = run_checkpoints(run.path, names)
-    # every checkpoint loads (mapped, not read) before anything is written: a bad or foreign
-    # one stops the command with the run folder as it was
+    # the probe set's archive and every checkpoint (mapped, not read) are checked before
+    # anything is built or written: a bad, foreign or bombing one stops the command with the
+    # run folder as it was
+    if (run.path / PROBE_FILE).exists():
+        check_archive(run.path / PROBE_FILE)
     ckpts = [load_checkpoint(path, mmap=True) for path in paths]
     env, agent, _ = build(cfg)
     env.close()
@@ -63,8 +72,9 @@ def measure(run_dir: str | Path, names: list[str] | None = None) -> list[dict[st
                             rcfg.probe_episodes, rcfg.probe_stride, rcfg.probe_seed)
     rows = []
     for path, ckpt in zip(paths, ckpts):
-        state = dict(ckpt["agent"], replay=None)   # weights only: the replay is not needed
-        agent.load_state_dict(state)
+        # weights only: the replay is not needed
+        load_agent_state(lambda state: agent.load_state_dict(dict(state, replay=None)), ckpt,
+                         path)
         rows.append({"checkpoint": path.stem, "step": ckpt["step"],
                      **representation_metrics(agent.latents(probe.obs), probe, rcfg.ridge)})
     return rows
@@ -72,8 +82,9 @@ def measure(run_dir: str | Path, names: list[str] | None = None) -> list[dict[st
 
 def write_report(run_dir: str | Path, rows: list[dict[str, Any]]) -> Path:
     path = Path(run_dir) / REPORT_FILE
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, text.getvalue())
     return path

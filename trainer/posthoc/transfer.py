@@ -11,6 +11,11 @@ states on a body (common random numbers). Reference rows on the same bodies and 
   the architecture does before learning (for the swimmer's NCAP, the circuit's prior);
 * ``random`` - actions drawn uniformly from the action box, the RNG seeded by the episode seed.
 
+Every row carries the body read back from the env its episodes ran on, after they ran
+(``envs.bodies.measured_columns``: the swimmer's N, length scale and medium, which the task sets
+at each reset; a domain's multipliers as ratios to its stock model, only those it defines), so a
+row's label cannot drift from the body it describes.
+
 A pixel policy sees its observations rendered from the changed body. Only a body-independent
 policy (weight-shared NCAP: 4 weights for any N) runs on a swimmer with another joint count; a
 policy whose observation or action shapes do not fit a body is refused with one line. Body
@@ -20,7 +25,7 @@ multipliers keep every shape, so any dm_control policy may be evaluated on them.
 from __future__ import annotations
 
 import csv
-import textwrap
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -29,13 +34,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from configs import figure_layout
 from configs.loader import ConfigError
-from envs.bodies import BODY_COLUMNS, Body, body_columns, body_overrides
-from envs.dmc_bodies import BodyChanges, check_changes
+from envs.bodies import BODY_COLUMNS, Body, body_overrides, measured_columns
+from envs.dmc_bodies import DOMAINS, BodyChanges, check_changes
 from envs.factory import parse_dmc_id
 from trainer.analysis import stats
 from trainer.api import load_policy, load_run_config, untrained_agent
 from trainer.evaluation import evaluate, run_episode
+from trainer.files import replacing, write_atomic
 
 UNTRAINED = "untrained"
 RANDOM = "random"
@@ -107,19 +114,21 @@ def _row(policy: str, env_id: str, columns: dict[str, float], returns: np.ndarra
 
 def transfer_rows(target: str | Path, bodies: Sequence[Body], episodes: int, seed: int | None,
                   overrides: list[str] | None = None, references: bool = True,
-                  progress: bool = True) -> tuple[str, list[TransferRow]]:
+                  progress: bool = True, trust_plugins: bool = False
+                  ) -> tuple[str, list[TransferRow]]:
     """Evaluate ``target`` (and the references) on every body; returns ``(policy label, rows)``.
 
     ``target`` is a run folder, a checkpoint or a config (its untrained policy, then no separate
     ``untrained`` row). ``seed=None`` uses the run's evaluation seeds (``seed +
     trainer.eval_seed_offset``), as ``train.py evaluate`` does. Every body is checked before
     the first episode runs. The three policies of a body share its env (reset by seed).
+    ``trust_plugins``: as in ``trainer.api.load_run_config``.
     """
     overrides = list(overrides or [])
-    cfg, ckpt = load_run_config(target, overrides)
+    cfg, ckpt = load_run_config(target, overrides, trust_plugins)
     check_bodies(cfg.env.id, bodies)
     if cfg.env.id == "swim":  # another N may not fit the policy: refuse before any episode
-        _, agent, env = load_policy(target, overrides)
+        _, agent, env = load_policy(target, overrides, trust_plugins=trust_plugins)
         env.close()
         other = sorted({b.n_joints for b in bodies} - {cfg.env.n_joints})
         if other and not getattr(agent, "body_independent", False):
@@ -129,8 +138,12 @@ def transfer_rows(target: str | Path, bodies: Sequence[Body], episodes: int, see
                 f"{', '.join(map(str, other))}; only a weight-shared NCAP policy transfers (or "
                 f"keep --joints {cfg.env.n_joints} and vary the physical parameters)")
     else:
+        domain = parse_dmc_id(cfg.env.id)[0]
         for body in bodies:
-            check_changes(parse_dmc_id(cfg.env.id)[0], body)
+            check_changes(domain, body)
+        if domain not in DOMAINS:  # only the stock body: nothing to transfer to
+            raise ConfigError(f"config error: transfer: body changes are defined for "
+                              f"{', '.join(DOMAINS)}; the {domain} domain has no other body")
     label = cfg.name if ckpt is not None else f"{cfg.name}_untrained"
     seed = cfg.seed + cfg.trainer.eval_seed_offset if seed is None else seed
     policies = [label] + ([UNTRAINED] if references and ckpt is not None else []) + \
@@ -140,20 +153,41 @@ def transfer_rows(target: str | Path, bodies: Sequence[Body], episodes: int, see
                disable=None if progress else True, leave=False)
     with torch.inference_mode():
         for body in bodies:
-            body_cfg, agent, env = load_policy(target, overrides + body_overrides(body))
-            columns = body_columns(body, env.physics)
-            for name in policies:
-                if name == RANDOM:
-                    returns = np.array([run_episode(uniform_random_policy(env.action_space, s),
-                                                    env, s) for s in range(seed, seed + episodes)])
-                else:
-                    actor = untrained_agent(body_cfg, env) if name == UNTRAINED else agent
-                    returns = evaluate(actor, env, episodes, seed)
-                rows.append(_row(name, cfg.env.id, columns, returns, seed))
-                bar.update()
+            body_cfg, agent, env = load_policy(target, overrides + body_overrides(body),
+                                               trust_plugins=trust_plugins)
+            actors = {label: lambda: agent, UNTRAINED: lambda: untrained_agent(body_cfg, env),
+                      RANDOM: None}
+            rows += body_rows(env, cfg.env.id, {p: actors[p] for p in policies}, episodes,
+                              seed, on_row=bar.update)
             env.close()
     bar.close()
     return label, rows
+
+
+def random_returns(env, episodes: int, seed: int) -> np.ndarray:
+    """Returns of the ``random`` reference: episode ``s`` (``s = seed .. seed + episodes - 1``)
+    from ``env.reset(seed=s)`` with actions ~ U[low, high] drawn by a generator seeded ``s``, so
+    an episode's actions depend on its own seed only (the same whatever the first seed)."""
+    return np.array([run_episode(uniform_random_policy(env.action_space, s), env, s)
+                     for s in range(seed, seed + episodes)])
+
+
+def body_rows(env, env_id: str, actors: dict[str, Callable[[], Any] | None], episodes: int,
+              seed: int, on_row: Callable[[], Any] = lambda: None) -> list[TransferRow]:
+    """One row per policy on the body ``env`` is built on, each from ``evaluate(agent, env,
+    episodes, seed)``: ``actors`` maps a row's name to a function that returns its agent (called
+    when its turn comes), or to None for uniform random actions (``random_returns``). Each
+    row's body is read back from ``env`` after its episodes (``envs.bodies.measured_columns``:
+    the medium the episodes ran in, never the config's values)."""
+    rows = []
+    for name, actor in actors.items():
+        if actor is None:
+            returns = random_returns(env, episodes, seed)
+        else:
+            returns = evaluate(actor(), env, episodes, seed)
+        rows.append(_row(name, env_id, measured_columns(env, env_id), returns, seed))
+        on_row()
+    return rows
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -169,10 +203,11 @@ def varied_keys(rows: Sequence[TransferRow]) -> list[str]:
 
 
 def write_csv(rows: Sequence[TransferRow], path: Path) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0].as_dict()))
-        writer.writeheader()
-        writer.writerows(r.as_dict() for r in rows)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0].as_dict()))
+    writer.writeheader()
+    writer.writerows(r.as_dict() for r in rows)
+    write_atomic(path, text.getvalue())
 
 
 def markdown_table(rows: Sequence[TransferRow]) -> str:
@@ -189,10 +224,13 @@ def markdown_table(rows: Sequence[TransferRow]) -> str:
         lines.append("| " + " | ".join(f"{v:g}" for v in body) + " | " + " | ".join(vals)
                      + f" | {cell[policies[0], body].episodes} |")
     first = rows[0]
+    n, seeds = first.episodes, f"{first.seed}"
+    if first.episodes > 1:
+        seeds += f"..{first.seed + first.episodes - 1}"
     lines.append("")
-    lines.append(f"Episode return on {first.env} (at most 1000), mean ± std over "
-                 f"{first.episodes} deterministic episodes seeded {first.seed}.."
-                 f"{first.seed + first.episodes - 1} (the same initial states for every policy).")
+    lines.append(f"Episode return on {first.env} (at most 1000), mean ± std over {n} "
+                 f"deterministic episode{'s' * (n != 1)} seeded {seeds} (the same initial "
+                 "states for every policy).")
     return "\n".join(lines) + "\n"
 
 
@@ -213,8 +251,10 @@ def plot_transfer(rows: Sequence[TransferRow], path: Path, title: str) -> None:
     keys = varied_keys(rows) or body_keys(rows)[:1]
     fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.4), squeeze=False,
                              sharey=True)
+    policies = list(dict.fromkeys(r.policy for r in rows))
+    colours = dict(zip(policies, figure_layout.colours(len(policies))))
     for ax, key in zip(axes[0], keys):
-        for policy in dict.fromkeys(r.policy for r in rows):
+        for policy in policies:
             sel = [r for r in rows if r.policy == policy]
             xs = sorted({r.body[key] for r in sel})
             mean = np.array([np.mean([r.mean_return for r in sel if r.body[key] == x])
@@ -222,29 +262,29 @@ def plot_transfer(rows: Sequence[TransferRow], path: Path, title: str) -> None:
             low, high = np.array([stats.bootstrap_ci(
                 [float(v) for r in sel if r.body[key] == x for v in r.returns.split()],
                 stats.mean) for x in xs]).T
-            ax.plot(xs, mean, "o-", label=policy, ms=4)
-            ax.fill_between(xs, low, high, alpha=0.2)
+            ax.plot(xs, mean, "o-", label=policy, ms=4, color=colours[policy])
+            ax.fill_between(xs, low, high, alpha=0.2, color=colours[policy])
         others = [k for k in keys if k != key]
         ax.set_title(f"averaged over {', '.join(HEADERS[k] for k in others)}" if others else "",
                      fontsize=8)
         ax.set_xlabel(HEADERS[key])
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("episode return (mean, 95% bootstrap CI)")
-    axes[0][0].legend(fontsize=8)
-    # wrapped to the figure's width (about 0.6 em per character), long paths included
-    chars = int(fig.get_figwidth() * 72 / (0.6 * 10))
-    fig.suptitle("\n".join(textwrap.wrap(title, chars)), fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    # the key below the axes, the title in at most two lines (shortened in the middle)
+    figure_layout.finish(fig, *figure_layout.handles_and_labels(axes[0]), title=title,
+                         key_fontsize=8)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
 
-def write_outputs(rows: Sequence[TransferRow], out_dir: Path, title: str) -> dict[str, Path]:
-    """``transfer.csv``, ``transfer.md`` and ``transfer.png`` in ``out_dir``."""
+def write_outputs(rows: Sequence[TransferRow], out_dir: str | Path, title: str) -> dict[str, Path]:
+    """``transfer.csv``, ``transfer.md`` and ``transfer.png`` in ``out_dir`` (a string or a path)."""
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out_dir / "transfer.csv", "markdown": out_dir / "transfer.md",
              "plot": out_dir / "transfer.png"}
     write_csv(rows, paths["csv"])
-    paths["markdown"].write_text(f"# Zero-shot transfer: {title}\n\n" + markdown_table(rows))
+    write_atomic(paths["markdown"], f"# Zero-shot transfer: {title}\n\n" + markdown_table(rows))
     plot_transfer(rows, paths["plot"], title)
     return paths

@@ -16,6 +16,7 @@ the policy cannot show) runs before a file is opened, so a refused request write
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from circuits.panel import activity_panel
 from configs.loader import ConfigError
 from envs.pixels import PixelEnv
 from envs.render import Renderer
-from trainer.files import check_writable
+from trainer.files import check_writable, replacing
 from trainer.rollout import Step, agent_rollout, circuit_of
 
 
@@ -90,32 +91,34 @@ def write_video(agent, env, out: str | Path, seed: int, steps: int, *, label: st
     renderer = Renderer(env.physics, height, width, camera, profile)
     out.parent.mkdir(parents=True, exist_ok=True)
     panel_width = 2 * (int(height * 0.9) // 2)
-    writers = [imageio.get_writer(path, mode="I", duration=1000 / fps, loop=0)
-               if path.suffix.lower() == ".gif" else
-               imageio.get_writer(path, fps=fps, macro_block_size=2) for path in paths]
-    recorded: list[Step] = []
-    render_seconds, t0 = 0.0, time.perf_counter()
-    try:
-        for step in agent_rollout(agent, env, seed, steps):
-            recorded.append(step)
-            t_render = time.perf_counter()
-            frame = renderer()
-            render_seconds += time.perf_counter() - t_render
-            if text:
-                frame = draw_text(frame, [f"step {step.k}/{steps}  {label}".rstrip(),
-                                          f"return {step.episode_return:.1f}"])
-            parts = [frame]
-            if show_agent_view:
-                parts.append(agent_view(step.next_obs, height))
-            if activity:
-                parts.append(activity_panel(step.activity, height, panel_width, caption))
-            frame = np.concatenate(parts, axis=1) if len(parts) > 1 else frame
+    with contextlib.ExitStack() as outputs:  # temporary names, moved over paths at the end
+        tmps = [outputs.enter_context(replacing(path)) for path in paths]
+        writers = [imageio.get_writer(path, mode="I", duration=1000 / fps, loop=0)
+                   if path.suffix.lower() == ".gif" else
+                   imageio.get_writer(path, fps=fps, macro_block_size=2) for path in tmps]
+        recorded: list[Step] = []
+        render_seconds, t0 = 0.0, time.perf_counter()
+        try:
+            for step in agent_rollout(agent, env, seed, steps):
+                recorded.append(step)
+                t_render = time.perf_counter()
+                frame = renderer()
+                render_seconds += time.perf_counter() - t_render
+                if text:
+                    frame = draw_text(frame, [f"step {step.k}/{steps}  {label}".rstrip(),
+                                              f"return {step.episode_return:.1f}"])
+                parts = [frame]
+                if show_agent_view:
+                    parts.append(agent_view(step.next_obs, height))
+                if activity:
+                    parts.append(activity_panel(step.activity, height, panel_width, caption))
+                frame = np.concatenate(parts, axis=1) if len(parts) > 1 else frame
+                for w in writers:
+                    w.append_data(frame)
+        finally:
             for w in writers:
-                w.append_data(frame)
-    finally:
-        for w in writers:
-            w.close()
-        renderer.close()
+                w.close()
+            renderer.close()
     n = len(recorded)
     return Video(paths=paths, frames=n, episode_return=recorded[-1].episode_return,
                  renders_per_second=n / render_seconds,

@@ -45,9 +45,22 @@ EXCLUDES = [".venv", ".git", "runs", "bench/results", "**/__pycache__", "*.pt"]
 
 
 def connect(address: str | None) -> bool:
-    """Start embedded Ray (``address`` None) or join a cluster; True if this call started Ray."""
+    """Start embedded Ray (``address`` None) or join a cluster; True if this call started Ray.
+
+    Says so on stderr before and after, with the time it took: a fixed cost of every sweep
+    (README, "Sweeps"), which would otherwise read as a hang before the first trial."""
     if ray.is_initialized():
         return False
+    where = f"local, {local_cpus()} CPUs" if address is None else f"joining {address}"
+    print(f"starting Ray ({where}) ...", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    _init(address)
+    print(f"Ray started in {time.perf_counter() - t0:.1f} s; each worker then imports torch and "
+          "MuJoCo once before its first trial", file=sys.stderr, flush=True)
+    return True
+
+
+def _init(address: str | None) -> None:
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     if address is None:
         # Workers Ray prestarts for a new driver never host Tune's trial actors; on a small
@@ -58,7 +71,6 @@ def connect(address: str | None) -> bool:
         env_vars = {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
         ray.init(address=address, **quiet, runtime_env={
             "working_dir": str(REPO_ROOT), "excludes": EXCLUDES, "env_vars": env_vars})
-    return True
 
 
 class SweepTrainable(tune.Trainable):

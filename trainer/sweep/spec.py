@@ -27,7 +27,8 @@ from typing import Any
 import yaml
 
 from configs.loader import (ALIASES, DEFAULT_PRESET, ConfigError, apply_overrides, config_to_dict,
-                            parse_value, read_yaml, resolve_preset, validate)
+                            parse_value, plugins_source, read_yaml, resolve_preset, validate)
+from configs.plugins import on_command_line
 from configs.schema import RunConfig
 from trainer.files import read_json, write_atomic
 from trainer.rundir import RunDir, first_config_difference
@@ -189,11 +190,13 @@ def file_grid(sweep: dict[str, Any], path: Path) -> dict[str, list[Any]]:
 
 
 def resolve_spec(config: str | None, overrides: list[str], seeds: str | None,
-                 grid_args: list[str]) -> SweepSpec:
+                 grid_args: list[str], trust_plugins: bool = False) -> SweepSpec:
     """Preset or sweep file + ``key=value`` overrides + ``--seeds`` + ``--grid`` -> spec.
 
     ``run_dir=`` names the sweep folder (default ``runs/sweeps/<name>``) and ``seed=`` the
     first seed of ``--seeds N``. Later sources win: sweep file, then the command line.
+    Plug-ins the sweep file or its base preset names load only with ``trust_plugins``;
+    those a command-line override names always do (``configs/plugins.py``).
     """
     path = Path(config) if config else DEFAULT_PRESET
     sweep = read_sweep_file(path) or {"base": str(path)}
@@ -208,7 +211,11 @@ def resolve_spec(config: str | None, overrides: list[str], seeds: str | None,
             run_dir = value
         else:
             plain.append(item)
-    cfg = validate(apply_overrides(base_data(sweep, path), plain))
+    data = apply_overrides(base_data(sweep, path), plain)
+    preset = sweep.get("base", str(DEFAULT_PRESET))   # plug-ins named there, else in the file
+    named_in = path if on_command_line(file_overrides) or not isinstance(preset, str) \
+        else plugins_source(preset) if data.get("plugins") else preset
+    cfg = validate(data, named_in, trust_plugins or on_command_line(overrides))
     grid = file_grid(sweep, path)
     grid.update(parse_grid(grid_args))
     if seeds is not None:

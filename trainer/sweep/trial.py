@@ -58,7 +58,7 @@ def run_trial(config: dict[str, Any], stop_file: str) -> dict[str, Any]:
     """
     from trainer.rundir import RunDir
 
-    cfg = validate(config)
+    cfg = validate(config, trust_plugins=True)  # the sweep's driver loaded (or was let load) them
     flag = Path(stop_file)
     if flag.exists():
         return {"status": "not started", "seconds": 0.0}
