@@ -27,10 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from configs import figure_layout  # noqa: E402
+from trainer.analysis.forest import LONG_NAME, plot  # noqa: E402,F401 (the drawing moved there)
 from trainer.analysis.stats import contrast  # noqa: E402
-
-LONG_NAME = 30  # longer row names are numbered on the axis and written in full in the key
 
 
 def load_cells(paths: list[Path]) -> list[dict]:
@@ -51,58 +49,6 @@ def pair_of(cell: dict) -> tuple[str, str]:
     """The ``(A, B)`` arms a cell compares (its differences are B - A)."""
     a, b = cell["labels"]
     return a, b
-
-
-def plot(cells: list[dict], names: list[str], out: Path, title: str | None = None) -> None:
-    """The forest plot (module docstring); the key below says what dots, ticks and bars are,
-    and lists row names longer than ``LONG_NAME`` characters in full (the axis numbers them)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
-    metrics = list(cells[0]["results"])
-    pairs = {tuple(c["labels"]) for c in cells}   # "B - A" only if every row compares one pair
-    xlabel = "paired difference (see each row)"
-    if len(pairs) == 1:
-        a, b = pairs.pop()
-        xlabel = f"{b} - {a}"
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 0.7 * len(cells) + 1.6),
-                             squeeze=False)
-    numbered = any(len(name) > LONG_NAME for name in names)
-    shown = [f"[{i}]" for i in range(1, len(names) + 1)] if numbered else names
-    for ax, metric in zip(axes[0], metrics):
-        for row, cell in enumerate(cells):
-            r = cell["results"][metric]
-            y = len(cells) - 1 - row
-            ax.scatter(r["differences"], [y] * len(r["differences"]), s=14, alpha=0.5,
-                       color="tab:gray", zorder=5)
-            lo, hi = r["median_ci"]
-            color = "tab:red" if r["separates"] else "tab:blue"
-            ax.plot([lo, hi], [y, y], color=color, linewidth=3, zorder=3)
-            ax.plot([r["median_difference"]] * 2, [y - 0.2, y + 0.2], color="black", zorder=4)
-        ax.axvline(0.0, color="black", linestyle="--", linewidth=0.8)
-        ax.set_yticks(range(len(cells)))
-        ax.set_yticklabels([f"{n} (n = {c['results'][metric]['n']})"
-                            for n, c in zip(reversed(shown), reversed(cells))])
-        ax.set_title(metric, fontsize=10)
-        ax.set_xlabel(xlabel)
-    key = {Line2D([], [], ls="", marker="o", ms=4, alpha=0.5, color="tab:gray"):
-           "one seed's difference",
-           Line2D([], [], ls="", marker="|", ms=10, color="black"): "median difference",
-           Line2D([], [], lw=3, color="tab:red"): "95% bootstrap interval of the median: "
-                                                   "excludes 0 (separates)",
-           Line2D([], [], lw=3, color="tab:blue"): "95% bootstrap interval of the median: "
-                                                    "includes 0"}
-    if numbered:
-        key.update({Line2D([], [], ls=""): f"{number} {name}"
-                    for number, name in zip(shown, names)})
-    figure_layout.finish(fig, list(key), list(key.values()), title=title or "",
-                         key_fontsize=8)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
 
 
 def contrast_table(cells: list[dict], names: list[str]) -> str:

@@ -145,12 +145,14 @@ def test_polyak_is_the_lerp_equation_and_matches_a_per_tensor_loop():
     assert all(t is p for t, p in zip(onlines, online.parameters())), "the tensors themselves"
 
 
-def test_device_is_resolved_in_one_place():
-    assert resolve_device("cpu") == "cpu"
-    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="no CUDA device"):
-            resolve_device("cuda")
+def test_device_is_resolved_in_one_place(monkeypatch):
+    # both machines, whichever this one is: auto -> cuda with a device, cpu without
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert [resolve_device(d) for d in ("auto", "cpu", "cuda")] == ["cuda", "cpu", "cuda"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert [resolve_device(d) for d in ("auto", "cpu")] == ["cpu", "cpu"]
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        resolve_device("cuda")
 
 
 def test_error_line_is_one_line_naming_the_file():

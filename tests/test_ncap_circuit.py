@@ -99,8 +99,8 @@ def test_initialisations_follow_the_paper_table():
     assert ((signed_rand.weights["c"] <= 0) & (signed_rand.weights["c"] >= -1)).all()
     # U[0, 1] / U[-1, 0], not merely inside them: 40 bodies' worth of draws fill the interval
     draws = [NCAPSwimmerCircuit(13, shared=False, constant_init=False) for _ in range(40)]
-    excitatory = torch.cat([d.weights[k].flatten() for d in draws for k in "opi"])
-    inhibitory = torch.cat([d.weights["c"].flatten() for d in draws])
+    excitatory = torch.cat([d.weights[k].detach().flatten() for d in draws for k in "opi"])
+    inhibitory = torch.cat([d.weights["c"].detach().flatten() for d in draws])
     for values, lo in ((excitatory, 0.0), (-inhibitory, 0.0)):
         assert values.min() >= lo and values.max() <= 1
         assert values.min() < 0.01 and values.max() > 0.99, (values.min(), values.max())

@@ -136,7 +136,7 @@ def test_ncap_actor_under_ddpg_keeps_four_parameters_and_its_signs(tmp_path):
     for name in ("o", "p", "i"):
         assert float(circuit.weight(name)) >= 0.0, f"excitatory {name} became negative"
     assert float(circuit.weight("c")) <= 0.0, "inhibitory c became positive"
-    assert float(circuit.weight("p")) == 0.0 and float(circuit.weight("c")) == 0.0
+    assert circuit.weight("p").item() == 0.0 and circuit.weight("c").item() == 0.0
     # the actor reads the raw observation: its action is the circuit's on joint angles and time
     x = torch.as_tensor(obs, dtype=torch.float32)[None]
     t = torch.round((x[:, -1] + 1) * 500)
