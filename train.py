@@ -36,6 +36,7 @@ SUBCOMMANDS = {
     "sweep": ("cli.sweep_cmd", "run seeds x a grid of overrides through Ray Tune, then report"),
     "report": ("cli.report_cmd", "aggregate a sweep's run folders: IQM, bootstrap CIs, curves"),
     "represent": ("cli.represent_cmd", "representation metrics of a run's checkpoints (probe set)"),
+    "compare": ("cli.compare_cmd", "run an experiment spec (arms vs a control), then the paired analysis"),
 }
 
 USAGE = """usage: python train.py [SUBCOMMAND] [CONFIG.yaml] [key=value ...]

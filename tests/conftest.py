@@ -45,3 +45,20 @@ def tiny_state(warmup: int = 200, every: int | None = 1000, log_every: int = 250
         out += [f"trainer.eval_every={every}", "trainer.eval_episodes=1",
                 f"trainer.log_every={log_every}", f"trainer.checkpoint_every={every}"]
     return out + QUIET
+
+
+def run_cli(argv, capsys):
+    """``(exit code, stdout, stderr)`` of ``train.py``'s ``main`` run in this process."""
+    import train as cli
+
+    code = cli.main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def assert_one_line_refusal(code: int, err: str, *words: str) -> None:
+    """Bad input: exit code 2 and one line ``error: ...`` naming each of ``words``."""
+    assert code == 2, f"exit code {code}, stderr: {err}"
+    assert err.count("\n") == 1 and err.startswith("error: "), f"not one line: {err!r}"
+    for word in words:
+        assert word in err, f"'{word}' missing from: {err}"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import train as cli
+from conftest import assert_one_line_refusal, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CARTPOLE = str(ROOT / "configs/offpolicy_cartpole_swingup.yaml")
@@ -23,19 +24,6 @@ def ppo_run(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("cli") / "ppo"
     assert cli.main([*TINY_PPO, "steps=500", f"run_dir={run_dir}"]) == 0
     return run_dir
-
-
-def run_cli(argv, capsys):
-    code = cli.main(argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def assert_one_line_refusal(code: int, err: str, *words: str) -> None:
-    assert code == 2, f"exit code {code}, stderr: {err}"
-    assert err.count("\n") == 1 and err.startswith("error: "), f"not one line: {err!r}"
-    for word in words:
-        assert word in err, f"'{word}' missing from: {err}"
 
 
 @pytest.mark.parametrize("override", ["env.length_scale=2", "n_joints=7", "env.density=1000",

@@ -17,23 +17,10 @@ from pathlib import Path
 import pytest
 
 import train as cli
-from conftest import TINY_PPO
+from conftest import TINY_PPO, assert_one_line_refusal, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CARTPOLE = str(ROOT / "configs/offpolicy_cartpole_swingup.yaml")
-
-
-def run_cli(argv, capsys):
-    code = cli.main(argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def assert_one_line_refusal(code: int, err: str, *words: str) -> None:
-    assert code == 2, f"exit code {code}, stderr: {err}"
-    assert err.count("\n") == 1 and err.startswith("error: "), f"not one line: {err!r}"
-    for word in words:
-        assert word in err, f"'{word}' missing from: {err}"
 
 
 # --- 1. a name longer than the file system allows ------------------------------------------

@@ -3,7 +3,9 @@
 The bombs are built here, cheaply: a zip record of zeros deflated (1 GiB of zeros is about
 1 MB on disk), a pickle of 60 levels of shared references (2^60 paths through 61 lists), a
 YAML alias bomb (10^9 leaves in ten lines), nestings deeper than any real file. Memory is the
-command's own peak resident size, read from ``os.wait4`` of a child process that runs it.
+command's own peak resident size: ``VmHWM`` of the child process that runs it, read by the child
+itself as it exits (``ru_maxrss`` would not do: Linux keeps it across ``fork`` and ``exec``, so a
+child of a large test process reports its parent's size).
 """
 
 from __future__ import annotations
@@ -51,15 +53,30 @@ def deadline(seconds: float):
         signal.signal(signal.SIGALRM, old)
 
 
+# runs train.py as __main__ and, as the process exits, writes its peak resident size (VmHWM, kB)
+PEAK_WRAPPER = """
+import atexit, runpy, sys
+train, out, sys.argv = sys.argv[2], sys.argv[1], [sys.argv[2], *sys.argv[3:]]
+def peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            open(out, "w").write(line.split()[1])
+atexit.register(peak)
+runpy.run_path(train, run_name="__main__")
+"""
+
+
 def run_cli(args: list[str], tmp_path: Path, timeout: float = 120) -> SimpleNamespace:
     """``python train.py ARGS`` in a child process: exit code, stderr, seconds and the child's
-    peak resident memory in MB (``ru_maxrss`` of ``os.wait4``, KiB on Linux); killed past
-    ``timeout`` (code None)."""
+    peak resident memory in MB (its ``VmHWM``, module docstring); killed past ``timeout``
+    (code None, and the peak is ``ru_maxrss``'s upper bound)."""
     err_path = tmp_path / f"stderr_{time.monotonic_ns()}"
+    peak_path = tmp_path / f"peak_{time.monotonic_ns()}"
     env = {**os.environ, "MUJOCO_GL": "egl", "OMP_NUM_THREADS": "1"}
     start = time.monotonic()
     with err_path.open("w") as err:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path,
+        proc = subprocess.Popen([sys.executable, "-c", PEAK_WRAPPER, str(peak_path),
+                                 str(ROOT / "train.py"), *args], cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=err, env=env)
         code = None
         while True:
@@ -73,8 +90,9 @@ def run_cli(args: list[str], tmp_path: Path, timeout: float = 120) -> SimpleName
                 break
             time.sleep(0.05)
         proc.returncode = code if code is not None else -9  # reaped here, not by Popen
+    peak_kb = int(peak_path.read_text()) if peak_path.exists() else usage.ru_maxrss
     return SimpleNamespace(code=code, err=err_path.read_text(), seconds=time.monotonic() - start,
-                           peak_mb=usage.ru_maxrss / 1024)
+                           peak_mb=peak_kb / 1024)
 
 
 def one_line(err: str) -> bool:

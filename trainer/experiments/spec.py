@@ -55,7 +55,7 @@ from configs.loader import (_Loader, apply_overrides, config_to_dict, plugins_so
 from configs.plugins import on_command_line
 from configs.schema import RunConfig
 from trainer.analysis.runs import SKIPPED_DIRS
-from trainer.sweep.spec import checked_seeds, parse_seeds
+from trainer.sweep.spec import checked_seeds
 
 EXPERIMENTS_DIR = Path("runs") / "experiments"
 RESERVED_KEYS = {"seed": "give seeds: in the spec", "run_dir": "give run_dir: in the spec"}
@@ -85,7 +85,8 @@ class Metric(BaseModel):
     def rule(self) -> str:
         """The metric's rule in words (for compare.md)."""
         if self.kind == "final":
-            return f"mean of the last {self.k} evaluation returns"
+            return (f"mean of the last {self.k} evaluation returns" if self.k > 1
+                    else "the last evaluation return")
         if self.kind == "auc":
             return "area under the evaluation-return curve / the steps it spans (trapezoids)"
         return f"{self.metric} as last logged at agent step <= {self.at}"
@@ -138,7 +139,12 @@ class ExperimentFile(BaseModel):
     def _metrics(cls, value: Any) -> list[Metric]:
         if not isinstance(value, list) or not value:
             raise ValueError("needs a list of at least one outcome metric")
-        metrics = [parse_metric(item) for item in value]
+        metrics = []
+        for i, item in enumerate(value):
+            try:
+                metrics.append(parse_metric(item))
+            except ValueError as e:
+                raise ValueError(f"[{i}] {e}") from None
         names = [m.name for m in metrics]
         twice = next((n for n in names if names.count(n) > 1), None)
         if twice:
@@ -292,7 +298,7 @@ def logged_metrics(cfg: RunConfig) -> tuple[set[str], tuple[str, ...]] | None:
             names |= {f"{d}/critic" for d in DORMANT} | {"fau/actor", "fau/encoder"}
             names |= {f"{d}/actor" for d in DORMANT} | {f"{d}/encoder" for d in DORMANT}
         return names, ("aux/", "loss/aux", "redo/", "reset/", "shrink_perturb/",
-                       "plasticity_injection/", "trigger/", *WEIGHT_PREFIXES)
+                       "plasticity_injection/", "trigger/", "repr/", *WEIGHT_PREFIXES)
     return None
 
 
@@ -354,7 +360,9 @@ def load_experiment(path: str | Path, trust_plugins: bool = False) -> Experiment
         data["torch_threads"] = data["torch_threads"] or 1
         arms[arm] = data
     where = f"experiment {path}: seeds"
-    seeds = (parse_seeds(str(spec.seeds), first_seed) if isinstance(spec.seeds, int)
+    if isinstance(spec.seeds, int) and spec.seeds < 1:
+        raise ConfigError(f"{where}: a count must be >= 1 (got {spec.seeds})")
+    seeds = (list(range(first_seed, first_seed + spec.seeds)) if isinstance(spec.seeds, int)
              else checked_seeds(list(spec.seeds), where))
     replication = None
     if spec.replication is not None:

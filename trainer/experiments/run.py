@@ -1,0 +1,85 @@
+"""An experiment's trials and post-hoc commands, run through the sweep machinery.
+
+Each ``(arm, seed)`` is a ``trainer.sweep.spec.Trial`` (label = the arm) whose run folder is
+``<run_dir>/<arm>/seed<seed>/``; the sweep backend (``trainer.sweep.ray_tune.run_trials``:
+embedded local Ray or a cluster) trains them. Rerunning resumes: a trial whose ``summary.json``
+says complete at its ``steps`` is reused, any other resumes from its last checkpoint, and a run
+folder holding another config is refused before anything runs (``RunDir.check_same_config``).
+
+Post-hoc commands run on each complete run folder after training, in the driver, as
+``python train.py <subcommand> <run folder> <args ...>`` (``{run}`` in an argument is the run
+folder); each one's exit code is recorded in ``<run>/posthoc.json`` under the command's text,
+and a command recorded with exit code 0 is not run again.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from configs.loader import ConfigError, apply_overrides, validate
+from configs.safe_files import write_atomic
+from trainer.experiments.spec import RUN_PLACEHOLDER, Experiment
+from trainer.files import read_json
+from trainer.rundir import REPO_ROOT, RunDir
+from trainer.sweep.spec import Trial
+
+SPEC_COPY = "experiment.yaml"
+POSTHOC_FILE = "posthoc.json"
+
+
+def experiment_trials(exp: Experiment, seeds: list[int]) -> list[Trial]:
+    """Every ``(arm, seed)`` trial, each config validated (nothing is written)."""
+    trials = []
+    for arm, data in exp.arms.items():
+        for seed in seeds:
+            config = apply_overrides(data, [f"seed={seed}"])
+            config["run_dir"] = str(exp.arm_dir(arm, seed))
+            try:
+                cfg = validate(config)
+            except ConfigError as e:
+                raise ConfigError(f"experiment {exp.path}: arms.{arm}: {e}") from None
+            trials.append(Trial(label=arm, seed=seed, cfg=cfg))
+    return trials
+
+
+def check_trials(trials: list[Trial]) -> None:
+    """Refuse a run folder that holds another config (before anything runs)."""
+    for trial in trials:
+        RunDir(trial.run_dir).check_same_config(trial.cfg)
+
+
+def write_spec(exp: Experiment) -> None:
+    exp.run_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(exp.run_dir / SPEC_COPY, exp.to_yaml())
+
+
+def posthoc_argv(command: list[str], run: Path) -> list[str]:
+    """``[subcommand, run, args...]`` with ``{run}`` in the args replaced by the run folder."""
+    return [command[0], str(run), *(a.replace(RUN_PLACEHOLDER, str(run)) for a in command[1:])]
+
+
+def run_posthoc(exp: Experiment, trials: list[Trial]) -> list[str]:
+    """Run the spec's post-hoc commands on every complete trial (module docstring); the
+    failures as ``"<arm>/seed<k>: <command>: exit <code>"``."""
+    failures = []
+    for trial in trials:
+        summary = read_json(RunDir(trial.run_dir).summary_file)
+        if not exp.posthoc or summary is None or summary.get("status") != "complete":
+            continue
+        record_file = trial.run_dir / POSTHOC_FILE
+        record = read_json(record_file) or {}
+        for command in exp.posthoc:
+            key = " ".join(command)
+            if record.get(key) == 0:
+                continue
+            argv = [sys.executable, str(REPO_ROOT / "train.py"), *posthoc_argv(command,
+                                                                             trial.run_dir)]
+            print(f"post hoc {trial.name}: train.py {' '.join(argv[2:])}", flush=True)
+            record[key] = subprocess.run(argv, cwd=REPO_ROOT).returncode
+            write_atomic(record_file, json.dumps(record, indent=2) + "\n")
+            if record[key] != 0:
+                failures.append(f"{trial.name}: {key}: exit {record[key]}")
+    return failures
