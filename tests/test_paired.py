@@ -349,3 +349,57 @@ def test_pooled_zero_inflated_differences_print_their_ties(tmp_path, capsys):
     assert "| auc | 7 | +0.0 [+0.0, +0.0] | 7/7 | 0/7 | does not separate at n = 7 |" in out
     pooled = json.loads((tmp_path / "pooled.json").read_text())["results"]
     assert (pooled["final"]["ties"], pooled["auc"]["ties"]) == (4, 7)
+
+
+# --- edges a mutation run (cosmic-ray, issue 40) found unpinned --------------------------------
+
+def test_empty_inputs_are_refused_or_reported_as_empty():
+    from trainer.analysis import stats
+
+    with pytest.raises(ValueError):
+        difference_summary([], [])
+    with pytest.raises(ValueError):
+        contrast([], [1.0, 2.0])
+    with pytest.raises(ValueError):
+        contrast([1.0, 2.0], [])
+    assert contrast([1.0], [3.0])["contrast"] == 2.0       # one difference per cell is enough
+    assert np.isnan(stats.bootstrap_ci([], stats.median)).all()
+    assert stats.bootstrap_ci([4.0], stats.median) == (4.0, 4.0)
+    empty = stats.summarize([float("nan")])
+    assert empty["n"] == 0 and np.isnan(empty["iqm"])
+
+
+def test_the_median_statistic_reduces_the_last_axis_of_any_shape():
+    from trainer.analysis import stats
+
+    assert stats.median(np.array([1.0, 2.0, 10.0])) == 2.0
+    assert stats.median(np.array([[1.0, 2.0, 10.0], [0.0, 5.0, 6.0]])).tolist() == [2.0, 5.0]
+
+
+def test_a_seed_missing_in_either_arm_is_left_out_of_the_pairs():
+    a = {0: 1.0, 1: float("nan"), 2: 3.0, 3: 4.0}
+    b = {0: 2.0, 1: 5.0, 2: float("nan"), 3: 6.0}
+    out = paired_comparison(a, b)
+    assert out["seeds"] == [0, 3] and out["differences"] == [1.0, 2.0]
+
+
+def test_the_default_bootstrap_seed_is_zero():
+    """Published intervals were drawn with seed 0: the default must stay 0 to reproduce them."""
+    from trainer.analysis import stats
+
+    a = {k: float(k) for k in range(8)}
+    b = {k: float(k * k % 7) for k in range(8)}
+    assert paired_comparison(a, b) == paired_comparison(a, b, seed=0)
+    x = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0]
+    assert stats.bootstrap_ci(x, stats.iqm) == stats.bootstrap_ci(x, stats.iqm, seed=0)
+    assert stats.summarize(x) == stats.summarize(x, seed=0)
+    v = np.array([[1.0, 2.0], [3.0, 5.0], [2.0, 2.0]])
+    band, band0 = stats.curve_band(v), stats.curve_band(v, seed=0)
+    assert all(np.array_equal(band[k], band0[k]) for k in band)
+
+
+def test_a_contrast_separates_below_zero_and_not_across_it():
+    below = contrast([0.5] * 6, [0.0] * 6)          # every resample: 0 - 0.5
+    assert below["ci"] == [-0.5, -0.5] and below["separates"]
+    across = contrast([0.0] * 6, [-1.0, -1.0, -1.0, 1.0, 1.0, 1.0])
+    assert across["ci"][0] < 0 < across["ci"][1] and not across["separates"]
