@@ -1,11 +1,35 @@
 """Learners (PPO, the off-policy actor-critic / DrQ-v2, ES) and the pieces they share, behind one
-factory."""
+factory (``make_agent``). One package per learner, one per toolbox; the arrows point one way:
+
+==================  ============================================================================
+``protocols``       the typed interfaces of everything that plugs in (agent, replay-ratio
+                    schedule, auxiliary loss, intervention, circuit); torch-free
+``common/``         what every learner shares: ``Transition`` and hook helpers, device, ``mlp``,
+                    normaliser, Polyak averaging, the checkpoint file format
+``policies/``       actors more than one learner trains (NCAP, MLP, NCAP+, Gaussian heads) and
+                    the NCAP circuit as a stable-baselines3 policy
+``plasticity/``     the plasticity toolbox: metrics (FAU, dormant ratios, weight and
+                    representation metrics), interventions (Reset, ReDo, Shrink & Perturb,
+                    L2-init, plasticity injection) and their triggers, replay-ratio schedules
+``auxiliary/``      predictive auxiliary losses on the off-policy agent's latent
+``offpolicy/``      the off-policy actor-critic (DrQ-v2, DDPG) with its networks, replay,
+                    augmentation, precision and fused Adam
+``ppo/``, ``es/``   PPO; evolution strategies
+==================  ============================================================================
+
+``common`` imports nothing else of ``agents``; ``policies``, ``plasticity`` and ``auxiliary``
+import only ``common`` and ``protocols``; a learner imports those and never another learner
+(``tests/test_agents_layout.py``). Each package's docstring maps its modules; its config
+module (``config.py`` or ``*_config.py``: config sections and registrations) is torch-free,
+and importing a package imports nothing.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from agents.base import Agent, Transition
+from agents.common.base import Transition
+from agents.protocols import Agent
 from configs import registry
 
 __all__ = ["Agent", "Transition", "check_agent_config", "make_agent"]
@@ -23,7 +47,7 @@ def check_agent_config(cfg) -> None:
 def make_agent(cfg, observation_space, action_space, env: Any = None, device: str = "cpu",
                acting_only: bool = False) -> Agent:
     """Build the agent ``cfg.agent`` names for the given spaces: the class registered under
-    its ``name`` (``configs/registry.py``; built-ins in ``agents/*_config.py``).
+    its ``name`` (``configs/registry.py``; built-ins in the ``config`` modules of ``agents/``).
 
     ``env`` is the training env, for agents that need body facts beyond the spaces (NCAP reads
     ``env.body.n_joints`` and ``env.episode_steps``). ``acting_only`` builds only what acting

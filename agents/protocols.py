@@ -21,7 +21,7 @@ if TYPE_CHECKING:   # names for the annotations only: nothing here is imported a
     from torch import Tensor
 
     from agents.auxiliary.base import AuxBatch
-    from agents.base import Transition
+    from agents.common.base import Transition
 
 
 @runtime_checkable
@@ -66,8 +66,9 @@ class Agent(Protocol):
 
 @runtime_checkable
 class AgentHooks(Protocol):
-    """Optional agent members, each looked up with ``getattr`` by its caller (``agents.base``,
-    ``trainer/loop.py``, ``trainer/api.py``); an agent defines those it needs."""
+    """Optional agent members, each looked up with ``getattr`` by its caller
+    (``agents.common.base``, ``trainer/loop.py``, ``trainer/api.py``); an agent defines those it
+    needs."""
 
     def begin_episode(self, explore: bool) -> None:
         """Optional: called by every rollout outside the training loop (evaluation, render,
@@ -95,7 +96,7 @@ class AgentHooks(Protocol):
 
 @runtime_checkable
 class RRSchedule(Protocol):
-    """A replay-ratio schedule the off-policy agent owns (``agents/offpolicy.py``: ``rr`` is
+    """A replay-ratio schedule the off-policy agent owns (``agents/offpolicy/agent.py``: ``rr`` is
     logged per update, ``pop_records`` / ``summary`` are passed on to the run folder). Built
     from the ``rr_schedule`` kind: ``impl(cfg, frames_per_step=)``."""
 
@@ -127,7 +128,7 @@ class RRSchedule(Protocol):
 
 @runtime_checkable
 class AuxLoss(Protocol):
-    """One auxiliary loss, an ``nn.Module`` (``agents/auxiliary/__init__.py``'s
+    """One auxiliary loss, an ``nn.Module`` (``agents/auxiliary/objectives.py``'s
     ``AuxObjectives`` reads these members). Built from the ``aux_loss`` kind:
     ``impl(cfg, label, latent_dim, action_dim)``; ``agents.auxiliary.base.AuxLoss`` is a base
     class that has them all."""
@@ -160,8 +161,8 @@ class AuxLoss(Protocol):
 
 @runtime_checkable
 class Intervention(Protocol):
-    """One intervention (Reset, ReDo, ...; ``agents/interventions.py``), registered as the
-    ``intervention`` kind under its config key: ``impl(section, total_steps)``. Class
+    """One intervention (Reset, ReDo, ...; ``agents/plasticity/interventions.py``), registered as
+    the ``intervention`` kind under its config key: ``impl(section, total_steps)``. Class
     attributes: ``key`` (the config key under ``agent`` and the ``kind`` column of
     ``interventions.csv``) and ``phase`` (``"before"`` the batch is drawn or ``"after"`` the
     update). Optional: ``prepare_load(agent, state)``, for one that changes the networks'
@@ -194,7 +195,7 @@ class Intervention(Protocol):
 @runtime_checkable
 class InterventionSet(Protocol):
     """The configured interventions as the off-policy agent drives them
-    (``agents/interventions.py:Interventions``)."""
+    (``agents/plasticity/interventions.py:Interventions``)."""
 
     def before_update(self, agent: Any) -> None:
         """Run the due ``before`` interventions (Reset) before the batch is drawn."""
@@ -231,9 +232,9 @@ class InterventionSet(Protocol):
 
 @runtime_checkable
 class Circuit(Protocol):
-    """A biologically wired policy (``circuits/``), wrapped by an actor (``agents/policies.py``,
-    ``agents/circuit_actor.py``); ``trainer/rollout.py`` reads its activity, ``circuits/plots.py``
-    its weights."""
+    """A biologically wired policy (``circuits/``), wrapped by an actor
+    (``agents/policies/actors.py``, ``agents/policies/circuit_actor.py``); ``trainer/rollout.py``
+    reads its activity, ``circuits/plots.py`` its weights."""
 
     @property
     def shared(self) -> bool:

@@ -3,10 +3,10 @@
 Before its switch an adaptive run *is* a fixed RR 0.5 run: the schedule only reads the critic's
 FAU and draws no random number. So one recording run per seed, held at RR 0.5 for the whole
 budget, gives the FAU stream that every rule would see up to its switch, and each rule's switch
-can be replayed exactly on it (``agents/triggers.py``, which agrees with the schedule's own rule:
-``tests/test_triggers.py``). The recording runs are the adaptive schedule checking every episode
-with a threshold no change meets (1e-12), so they write the per-episode FAU
-(``fau_episodes.csv``) and the first update's FAU (the first row of ``rr_checks.csv``).
+can be replayed exactly on it (``agents/plasticity/triggers.py``, which agrees with the
+schedule's own rule: ``tests/test_triggers.py``). The recording runs are the adaptive schedule
+checking every episode with a threshold no change meets (1e-12), so they write the per-episode
+FAU (``fau_episodes.csv``) and the first update's FAU (the first row of ``rr_checks.csv``).
 
 Task and budget as ``bench/arr_cpu.py``: ``configs/offpolicy_cartpole_swingup.yaml`` from states,
 ``--steps`` agent steps, updates from step 2000. Rules (threshold 1e-3, RR 0.5 -> 2, check every
@@ -40,7 +40,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
 
-from agents.triggers import Labels, MetricTrigger  # noqa: E402
+from agents.plasticity.triggers import Labels, MetricTrigger  # noqa: E402
 from bench.outputs import beside  # noqa: E402
 
 PRESET = ROOT / "configs/offpolicy_cartpole_swingup.yaml"

@@ -25,7 +25,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents.representation import load_or_collect  # noqa: E402
+from agents.plasticity.representation import load_or_collect  # noqa: E402
 from configs.loader import load_config  # noqa: E402
 from envs import make_env  # noqa: E402
 from trainer.api import train  # noqa: E402

@@ -35,8 +35,8 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from agents.offpolicy import OffPolicyAgent  # noqa: E402
-from agents.representation import collect_probe_set, representation_metrics  # noqa: E402
+from agents.offpolicy.agent import OffPolicyAgent  # noqa: E402
+from agents.plasticity.representation import collect_probe_set, representation_metrics  # noqa: E402
 from bench.random_replay import fill_random_frames  # noqa: E402
 from configs.schema import OffPolicyConfig, RepresentationConfig  # noqa: E402
 
@@ -96,7 +96,7 @@ def update_costs(size: int, batch: int, reps: int, device: str) -> list[dict]:
 
 
 def probe_cost(task: str, size: int, update_cpu_s: float, episodes: int) -> dict:
-    from agents.representation import ProbeSet
+    from agents.plasticity.representation import ProbeSet
     from envs.factory import make_state_env
     from envs.pixels import PixelEnv
 
@@ -130,7 +130,7 @@ def probe_cost(task: str, size: int, update_cpu_s: float, episodes: int) -> dict
 
 def metrics_only(size: int) -> dict:
     """CPU time of one measurement on the default probe size of random ``size`` px states."""
-    from agents.representation import ProbeSet
+    from agents.plasticity.representation import ProbeSet
 
     cfg = RepresentationConfig()
     n = cfg.probe_episodes * 500 // cfg.probe_stride   # DMC: 500 agent steps per episode

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from agents.representation import load_or_collect  # noqa: E402
+from agents.plasticity.representation import load_or_collect  # noqa: E402
 from configs.loader import load_config  # noqa: E402
 from envs import make_env  # noqa: E402
 from trainer.api import train  # noqa: E402

@@ -1,5 +1,5 @@
-"""DrQ-v2 update time vs batch size: ``agents/offpolicy.py`` on pixels against a plain reference
-update.
+"""DrQ-v2 update time vs batch size: ``agents/offpolicy/agent.py`` on pixels against a plain
+reference update.
 
 The reference below is a minimal copy of the public DrQ-v2 update (facebookresearch/drqv2,
 ``drqv2.py`` + ``utils.py``) at the same sizes: random shift rebuilt per call and applied to obs
@@ -33,7 +33,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import distributions as pyd  # noqa: E402
 from torch import nn  # noqa: E402
 
-from agents.offpolicy import OffPolicyAgent  # noqa: E402
+from agents.offpolicy.agent import OffPolicyAgent  # noqa: E402
 from bench.random_replay import fill_random_frames  # noqa: E402
 from configs.schema import OffPolicyConfig  # noqa: E402
 

@@ -34,7 +34,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
 
-from agents.base import begin_episode  # noqa: E402
+from agents.common.base import begin_episode  # noqa: E402
 from configs.loader import load_config  # noqa: E402
 from envs.navigate import reached  # noqa: E402
 from trainer.api import build, load_policy, train  # noqa: E402

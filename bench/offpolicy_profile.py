@@ -1,4 +1,4 @@
-"""Where one state update of ``agents/offpolicy.py`` spends its time (one torch thread).
+"""Where one state update of ``agents/offpolicy/agent.py`` spends its time (one torch thread).
 
 The agent of ``bench/offpolicy_update.py`` (2x256, batch 256, 17 obs, 6 actions, no trunk,
 1-step) and, with ``--preset cartpole``, the sizes of ``configs/offpolicy_cartpole_swingup.yaml``
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-import agents.offpolicy as offpolicy  # noqa: E402
+import agents.offpolicy.agent as offpolicy  # noqa: E402
 from bench.offpolicy_update import ours  # noqa: E402
 
 TOTALS: dict[str, float] = defaultdict(float)

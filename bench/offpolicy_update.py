@@ -1,4 +1,4 @@
-"""State-based off-policy update throughput: ``agents/offpolicy.py`` vs stable-baselines3 TD3.
+"""State-based off-policy update throughput: ``agents/offpolicy/agent.py`` vs stable-baselines3 TD3.
 
 Identical sizes, side by side in one process, alternating repeats: observation 17 and 6 actions
 (cheetah-run), actor and twin critics 2x256 ReLU on ``(obs, action)``, batch 256, Adam lr 1e-3,
@@ -46,8 +46,8 @@ import torch  # noqa: E402
 from stable_baselines3 import TD3  # noqa: E402
 from stable_baselines3.common.logger import configure  # noqa: E402
 
-from agents.base import Transition  # noqa: E402
-from agents.offpolicy import OffPolicyAgent  # noqa: E402
+from agents.common.base import Transition  # noqa: E402
+from agents.offpolicy.agent import OffPolicyAgent  # noqa: E402
 from configs.schema import FixedRRConfig, OffPolicyConfig  # noqa: E402
 from bench.outputs import beside  # noqa: E402
 

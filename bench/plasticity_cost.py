@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from agents import make_agent  # noqa: E402
-from agents.base import Transition  # noqa: E402
+from agents.common.base import Transition  # noqa: E402
 from configs.loader import load_config  # noqa: E402
 
 RESULTS = ROOT / "bench/results"

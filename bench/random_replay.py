@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.base import Transition
+from agents.common.base import Transition
 
 
 def fill_random_frames(agent, steps: int, size: int, stack: int, actions: int,

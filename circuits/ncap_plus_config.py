@@ -1,5 +1,5 @@
 """Config section of the NCAP+ circuit (``circuits/ncap_plus.py``), torch-free; PPO registers it
-as an actor (``agents/ppo_config.py``).
+as an actor (``agents/ppo/config.py``).
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def format_summary(s: dict, command: str = "") -> str:
 @one_line_errors
 def main(argv: list[str]) -> int:
     from trainer.api import train
-    from agents.checkpoint_file import TRUST_FLAG
+    from agents.common.checkpoint_file import TRUST_FLAG
     from configs.plugins import TRUST_FLAG as TRUST_PLUGINS
 
     config, overrides = split_args([a for a in argv if a not in (TRUST_FLAG, TRUST_PLUGINS)])

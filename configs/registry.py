@@ -3,7 +3,7 @@
 A component module declares its config class (a ``StrictModel`` with a ``type``/``name`` tag,
 torch-free) beside its implementation and registers both::
 
-    register("rr_schedule", "fixed", FixedRRConfig, "agents.schedules:FixedReplayRatio.from_config")
+    register("rr_schedule", "fixed", FixedRRConfig, "agents.plasticity.schedules:FixedReplayRatio.from_config")
 
 The implementation is an import path ``"module:attr.attr"``, imported only when a factory
 builds the component, so loading a config never imports torch. The schema's sections are the
@@ -28,9 +28,9 @@ kind             tag     implementation(...) ->
 ``offpolicy.actor`` type ``(actor_cfg, repr_dim, act_dim, agent_cfg, env)`` -> an actor
 ===============  ======  =====================================================================
 
-Built-in components live in the modules ``*_config.py`` of ``agents/`` and ``circuits/``
-(found by ``load_builtins``); a user's own file registers the same way and is named in a
-config's ``plugins:`` list (``configs/loader.py``).
+Built-in components live in the config modules (``config.py``, ``*_config.py``) of the
+packages of ``agents/`` and of ``circuits/`` (found by ``load_builtins``); a user's own file
+registers the same way and is named in a config's ``plugins:`` list (``configs/loader.py``).
 """
 
 from __future__ import annotations
@@ -46,10 +46,12 @@ from pydantic.fields import FieldInfo
 from configs.base import StrictModel
 
 # the built-in component modules first, in this order (it fixes the order of the names in
-# --help and in "expected tags: ..." messages); any other agents/*_config.py or
-# circuits/*_config.py follows in file-name order, so a new built-in file needs no edit here
-BUILTIN_ORDER = ("agents.schedules_config", "agents.aux_config", "agents.interventions_config",
-                 "agents.ppo_config", "agents.offpolicy_config", "agents.es_config")
+# --help and in "expected tags: ..." messages); any other config module (``config.py`` or
+# ``*_config.py``, at any depth) of agents/ or circuits/ follows in path order, so a new
+# built-in file needs no edit here
+BUILTIN_ORDER = ("agents.plasticity.schedules_config", "agents.auxiliary.config",
+                 "agents.plasticity.interventions_config", "agents.ppo.config",
+                 "agents.offpolicy.config", "agents.es.config")
 BUILTIN_PACKAGES = ("agents", "circuits")
 # the tag key of each kind (default "type"); interventions are keys of their own (agent.reset,
 # agent.redo), not variants of one section, so they carry no tag
@@ -216,10 +218,11 @@ def refresh() -> None:
 
 
 def load_builtins() -> None:
-    """Import the built-in component modules (``BUILTIN_ORDER``, then any other
-    ``*_config.py`` of ``BUILTIN_PACKAGES``), which register themselves."""
+    """Import the built-in component modules (``BUILTIN_ORDER``, then any other ``config.py``
+    or ``*_config.py`` of ``BUILTIN_PACKAGES``, at any depth), which register themselves."""
     root = Path(__file__).resolve().parent.parent
-    found = [f"{pkg}.{p.stem}" for pkg in BUILTIN_PACKAGES
-             for p in sorted((root / pkg).glob("*_config.py"))]
+    found = [".".join(p.relative_to(root).with_suffix("").parts) for pkg in BUILTIN_PACKAGES
+             for p in sorted((root / pkg).rglob("*.py"))
+             if p.name == "config.py" or p.name.endswith("_config.py")]
     for module in dict.fromkeys([*BUILTIN_ORDER, *found]):
         importlib.import_module(module)

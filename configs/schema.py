@@ -7,9 +7,9 @@ and every ``*_every`` interval count *agent steps* (calls to ``env.step``); with
 ``k`` one agent step is ``k`` simulator frames.
 
 The components' own sections (agents, actors, replay-ratio schedules, auxiliary losses,
-interventions) are declared beside their implementations (``agents/*_config.py``,
-``circuits/*_config.py``) and registered by name (``configs/registry.py``); ``agent`` here is
-the tagged union of every registered agent section. This module imports no torch.
+interventions) are declared beside their implementations (the ``config`` modules of
+``agents/``, ``circuits/*_config.py``) and registered by name (``configs/registry.py``); ``agent``
+here is the tagged union of every registered agent section. This module imports no torch.
 """
 
 from __future__ import annotations
@@ -27,18 +27,18 @@ from configs.registry import section
 registry.load_builtins()
 
 # the component sections, importable from here as before the registry
-from agents.aux_config import (AuxConfig, ContrastiveAuxConfig,  # noqa: E402,F401
+from agents.auxiliary.config import (AuxConfig, ContrastiveAuxConfig,  # noqa: E402,F401
                                HorizonFaithfulAuxConfig, HorizonStabilisedAuxConfig,
                                NegativesAuxConfig, OneStepAuxConfig, RewardAuxConfig,
                                RolloutAuxConfig)
-from agents.es_config import ESConfig, ESMLPActorConfig  # noqa: E402,F401
-from agents.interventions_config import ReDoConfig, ResetConfig  # noqa: E402,F401
-from agents.offpolicy_config import (DrQV2Config, EncoderInitConfig,  # noqa: E402,F401
+from agents.es.config import ESConfig, ESMLPActorConfig  # noqa: E402,F401
+from agents.plasticity.interventions_config import ReDoConfig, ResetConfig  # noqa: E402,F401
+from agents.offpolicy.config import (DrQV2Config, EncoderInitConfig,  # noqa: E402,F401
                                      OffPolicyConfig, OffPolicyMLPActorConfig,
                                      RepresentationConfig)
-from agents.policies_config import MLPActorConfig  # noqa: E402,F401
-from agents.ppo_config import PPOConfig  # noqa: E402,F401
-from agents.schedules_config import AdaptiveRRConfig, FixedRRConfig  # noqa: E402,F401
+from agents.policies.config import MLPActorConfig  # noqa: E402,F401
+from agents.ppo.config import PPOConfig  # noqa: E402,F401
+from agents.plasticity.schedules_config import AdaptiveRRConfig, FixedRRConfig  # noqa: E402,F401
 from circuits.ncap_config import NCAPActorConfig, NCAPCircuitConfig  # noqa: E402,F401
 from circuits.ncap_plus_config import NCAPPlusActorConfig  # noqa: E402,F401
 

@@ -1,6 +1,6 @@
 """The Adaptive RR switch rule written plainly from the paper's code (Ma et al. 2024; our notes
-sec. 8.4), with our two variants, as a reference for ``agents/schedules.py`` and
-``agents/triggers.py``. Input: per-episode lists of per-update critic FAU values."""
+sec. 8.4), with our two variants, as a reference for ``agents/plasticity/schedules.py`` and
+``agents/plasticity/triggers.py``. Input: per-episode lists of per-update critic FAU values."""
 
 from __future__ import annotations
 

@@ -73,7 +73,7 @@ def random_shift(x: torch.Tensor, shift: torch.Tensor, pad: int) -> torch.Tensor
                         for b, (dx, dy) in enumerate(shift.tolist())])
 
 
-# our module layout (agents/offpolicy_nets.py) -> the names used here
+# our module layout (agents/offpolicy/nets.py) -> the names used here
 RENAME = {"encoder": {f"convnet.{2 * i}.": f"conv{i}." for i in range(4)},
           "actor": {"trunk.0.": "trunk.linear.", "trunk.1.": "trunk.norm.",
                     "policy.0.": "pi.l1.", "policy.2.": "pi.l2.", "policy.4.": "pi.l3."},

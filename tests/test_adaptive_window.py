@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.schedules import AdaptiveReplayRatio
+from agents.plasticity.schedules import AdaptiveReplayRatio
 
 # per-episode FAU (2 updates each): noisy around 0.5 at first, then settled
 STREAM = [0.50, 0.60, 0.40, 0.605, 0.41, 0.60]

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.base import Transition
-from agents.offpolicy import OffPolicyAgent
+from agents.common.base import Transition
+from agents.offpolicy.agent import OffPolicyAgent
 from configs.loader import ConfigError
 from configs.schema import OffPolicyConfig
 

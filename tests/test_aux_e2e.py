@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import train as cli
-from agents.representation import ProbeSet
+from agents.plasticity.representation import ProbeSet
 from configs.loader import load_config
 from drqv2_reference import encode, reference_names, trunk
 from trainer.api import train

@@ -8,15 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from agents.augment import RandomShift
-from agents.auxiliary import AuxObjectives, mean_pairwise_cosine
+from agents.offpolicy.augment import RandomShift
+from agents.auxiliary.objectives import AuxObjectives, mean_pairwise_cosine
 from agents.auxiliary.base import AuxBatch
 from agents.auxiliary.contrastive import TemporalContrastive
 from agents.auxiliary.horizon import HorizonFaithful, HorizonStabilised
 from agents.auxiliary.repulsion import NegativesOnly
 from agents.auxiliary.reward import RewardPrediction
 from agents.auxiliary.rollout import LatentRollout
-from agents.offpolicy_nets import Encoder, trunk
+from agents.common.networks import trunk
+from agents.offpolicy.nets import Encoder
 from configs.schema import AuxConfig
 
 B, D, A = 8, 4, 2

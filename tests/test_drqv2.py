@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from agents.augment import RandomShift
-from agents.base import Transition
-from agents.offpolicy import OffPolicyAgent
-from agents.offpolicy_nets import Critic, Encoder
-from agents.plasticity import fraction_active
-from agents.schedules import FixedReplayRatio, parse_std_schedule
+from agents.offpolicy.augment import RandomShift
+from agents.common.base import Transition
+from agents.offpolicy.agent import OffPolicyAgent
+from agents.offpolicy.nets import Critic, Encoder
+from agents.plasticity.metrics import fraction_active
+from agents.plasticity.schedules import FixedReplayRatio, parse_std_schedule
 from configs.loader import ConfigError, load_config
-from agents.checkpoint_file import SAFE_GLOBALS
+from agents.common.checkpoint_file import SAFE_GLOBALS
 from configs.schema import OffPolicyConfig
 
 SIZE, STACK = 24, 3

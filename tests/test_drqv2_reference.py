@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.base import Transition
-from agents.offpolicy import OffPolicyAgent
+from agents.common.base import Transition
+from agents.offpolicy.agent import OffPolicyAgent
 from configs.schema import OffPolicyConfig
 from drqv2_reference import (Episode, ReferenceDrQV2, n_step_transition, observation,
                              reference_names)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.nn.utils import parameters_to_vector
 
-from agents.es import centred_ranks, es_gradient
+from agents.es.agent import centred_ranks, es_gradient
 from configs.loader import load_config
 from trainer.api import build
 from trainer.evaluation import evaluate

@@ -12,10 +12,10 @@ from torch import nn
 from bench.random_replay import fill_from_env
 from configs import registry
 from configs.base import StrictModel
-from agents.interventions import (Interventions, ReDo, Reset, check_interventions,
+from agents.plasticity.interventions import (Interventions, ReDo, Reset, check_interventions,
                                   make_interventions, register)
-from agents.offpolicy_nets import orthogonal_init
-from agents.shrink_perturb import shrink_perturb_
+from agents.common.networks import orthogonal_init
+from agents.plasticity.shrink_perturb import shrink_perturb_
 from configs.loader import ConfigError, load_config
 from configs.schema import OffPolicyConfig, ReDoConfig, ResetConfig
 from trainer.api import build

@@ -15,8 +15,8 @@ import torch
 import yaml
 from torch import nn
 
-from agents.device import resolve_device
-from agents.polyak import polyak_, polyak_pairs, polyak_update
+from agents.common.device import resolve_device
+from agents.common.polyak import polyak_, polyak_pairs, polyak_update
 from cli.errors import error_line
 from configs.loader import ConfigError
 from trainer.analysis.plots import logged_runs

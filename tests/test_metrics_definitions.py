@@ -14,10 +14,10 @@ import pytest
 import torch
 from torch import nn
 
-from agents import representation
-from agents.plasticity import module_metrics
-from agents.precision import native_bf16
-from agents.weight_metrics import effective_rank, grad_norm, stable_rank
+from agents.plasticity import representation
+from agents.plasticity.metrics import module_metrics
+from agents.offpolicy.precision import native_bf16
+from agents.plasticity.weight_metrics import effective_rank, grad_norm, stable_rank
 from bench.random_replay import fill_from_env
 from configs.loader import load_config
 from conftest import STATE_PRESET, tiny_state

@@ -10,7 +10,7 @@ import torch
 from dm_control.suite import swimmer as dm_swimmer
 
 import envs
-from agents.circuit_actor import HardSteering, LinearSteering
+from agents.policies.circuit_actor import HardSteering, LinearSteering
 from circuits.ncap_plus import NCAPPlusCircuit
 from configs.loader import load_config
 from envs.navigate import TargetBox, make_navigate_dm_env, reached

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import envs
-from agents.policies import NCAPActor
+from agents.policies.actors import NCAPActor
 from circuits.ncap import NCAPSwimmerCircuit, oscillator
 from trainer.evaluation import run_episode
 

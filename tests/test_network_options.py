@@ -14,8 +14,8 @@ import torch.nn.functional as F
 import yaml
 
 import train as cli
-from agents.interventions import ReDo
-from agents.offpolicy_nets import Actor, Critic
+from agents.plasticity.interventions import ReDo
+from agents.offpolicy.nets import Actor, Critic
 from configs.schema import ReDoConfig
 from configs.loader import load_config
 from trainer.api import build, train

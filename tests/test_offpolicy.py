@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from agents.base import Transition
-from agents.offpolicy import OffPolicyAgent
-from agents.replay import VectorReplay
-from agents.schedules import FixedReplayRatio
+from agents.common.base import Transition
+from agents.offpolicy.agent import OffPolicyAgent
+from agents.offpolicy.replay import VectorReplay
+from agents.plasticity.schedules import FixedReplayRatio
 from configs.loader import ConfigError, load_config
 from trainer.api import build, train
 from trainer.checkpoint import load_checkpoint

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-import agents.precision as precision
-from agents.offpolicy import OffPolicyAgent
+import agents.offpolicy.precision as precision
+from agents.offpolicy.agent import OffPolicyAgent
 from configs.loader import ConfigError, load_config
 from configs.schema import FixedRRConfig, OffPolicyConfig
 from trainer.api import train

@@ -1,6 +1,6 @@
 """The optimised off-policy update against a plainly written DrQ-v2 / TD3 update.
 
-The agent (``agents/offpolicy.py``: fused Adam, foreach Polyak, metrics kept on the device,
+The agent (``agents/offpolicy/agent.py``: fused Adam, foreach Polyak, metrics kept on the device,
 optionally ``torch.compile``) takes a few updates on fixed state batches; a reference written
 here from the equations (explicit matrices, a hand-written Adam, a per-tensor Polyak average)
 takes the same updates from the same initial weights and the same torch random numbers. The
@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.offpolicy import OffPolicyAgent
+from agents.offpolicy.agent import OffPolicyAgent
 from configs.schema import FixedRRConfig, OffPolicyConfig
 
 OBS, ACT, BATCH, HIDDEN = 5, 2, 16, 32
@@ -235,10 +235,10 @@ def test_compiled_update_matches_the_plain_reference():
 
 
 def test_adam_step_is_bit_identical_to_torch_adam_step_across_a_state_drop():
-    """``agents.fused_adam.adam_step`` vs ``torch.optim.Adam(fused=True).step()`` on twin
+    """``agents.offpolicy.fused_adam.adam_step`` vs ``torch.optim.Adam(fused=True).step()`` on twin
     copies: equal weights and moments after steps, after the state of some parameters is
     dropped (as Reset does) and after a parameter gets no gradient."""
-    from agents.fused_adam import adam_step
+    from agents.offpolicy.fused_adam import adam_step
 
     torch.manual_seed(0)
     nets = [torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))

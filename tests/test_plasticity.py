@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from agents.plasticity import (DeviceMetrics, dormant_mask, dormant_ratio, fraction_active,
-                               redo_, reset_)
+from agents.plasticity.metrics import DeviceMetrics, dormant_mask, dormant_ratio, fraction_active
+from agents.plasticity.surgery import redo_, reset_
 
 
 def orthogonal(m: nn.Module) -> None:
@@ -152,7 +152,7 @@ def test_redo_touches_exactly_the_dormant_rows_columns_and_their_adam_moments():
 
 
 def test_resets_are_spread_evenly_inside_the_run_and_redo_follows_its_update_period():
-    from agents.interventions import Interventions, ReDo, Reset, make_interventions
+    from agents.plasticity.interventions import Interventions, ReDo, Reset, make_interventions
     from configs.schema import OffPolicyConfig, ReDoConfig, ResetConfig
 
     reset = Reset(ResetConfig(count=4), total_steps=1000)
@@ -180,7 +180,7 @@ def test_resets_are_spread_evenly_inside_the_run_and_redo_follows_its_update_per
 def test_redo_every_steps_fires_once_per_multiple_of_agent_steps_whatever_the_rr():
     """Updates at agent steps 0.5 apart (RR 2) and 2 apart (RR 0.5): ReDo runs on the first
     update at or after each multiple of 100 agent steps, once; none before step 100."""
-    from agents.interventions import ReDo
+    from agents.plasticity.interventions import ReDo
     from configs.schema import ReDoConfig
 
     for update_steps in ([k // 2 for k in range(1, 801)], list(range(2, 401, 2))):

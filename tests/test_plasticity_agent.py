@@ -79,7 +79,7 @@ def test_pixel_agent_metrics_match_a_brute_force_count_on_its_own_maps():
     h, maps = agent.encoder.forward_maps(obs)
     assert len(maps) == 4 and torch.equal(h, agent.encoder(obs))
     positive = sum(int((m > 0).sum()) for m in maps)
-    from agents.plasticity import fraction_active
+    from agents.plasticity.metrics import fraction_active
     assert fraction_active(maps).item() == pytest.approx(positive / sum(m.numel() for m in maps))
     mu, hidden = agent.actor.forward_maps(h)
     assert torch.equal(mu, agent.actor(h)) and [m.shape[1] for m in hidden] == [32, 32]

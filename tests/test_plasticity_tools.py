@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from agents.l2_init import L2Init
-from agents.plasticity_injection import inject_
-from agents.shrink_perturb import shrink_perturb_
-from agents.weight_metrics import distance_from_init, grad_norm, initial_state, weight_magnitude
+from agents.plasticity.l2_init import L2Init
+from agents.plasticity.injection import inject_
+from agents.plasticity.shrink_perturb import shrink_perturb_
+from agents.plasticity.weight_metrics import distance_from_init, grad_norm, initial_state, weight_magnitude
 
 
 def fill_with(value: float):

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import envs
-from agents.policies import GaussianHead
-from agents.ppo import PPOAgent, gae
+from agents.policies.actors import GaussianHead
+from agents.ppo.agent import PPOAgent, gae
 from bench.random_replay import collect_segment
 from configs.loader import load_config
 from configs.schema import PPOConfig

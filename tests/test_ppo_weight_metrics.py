@@ -13,7 +13,7 @@ import torch
 
 import envs
 from bench.random_replay import collect_segment
-from agents.ppo import PPOAgent
+from agents.ppo.agent import PPOAgent
 from configs.schema import PPOConfig
 
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import envs
-from agents.base import Transition
-from agents.policies import SoftplusGaussianHead, TonicMLPActor
-from agents.ppo import PPOAgent
+from agents.common.base import Transition
+from agents.policies.actors import SoftplusGaussianHead, TonicMLPActor
+from agents.ppo.agent import PPOAgent
 from configs.loader import load_config
 from configs.schema import PPOConfig
 from trainer.api import build, train

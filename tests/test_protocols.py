@@ -10,8 +10,8 @@ import pytest
 
 import agents.protocol_tables as protocol_tables
 import agents.protocols as protocols
-from agents.auxiliary import make_aux_loss
-from agents.schedules import make_rr_schedule
+from agents.auxiliary.objectives import make_aux_loss
+from agents.plasticity.schedules import make_rr_schedule
 from configs import registry
 from configs.loader import load_config
 from envs.factory import make_env
@@ -72,7 +72,7 @@ def test_every_registered_intervention_has_every_member_and_the_set_too():
         assert one.key == component.name and one.phase in ("before", "after")
         built.append(one)
     assert {c.name for c in registry.components("intervention")} >= {"reset", "redo"}
-    from agents.interventions import Interventions
+    from agents.plasticity.interventions import Interventions
 
     assert missing(Interventions(built, 2), protocols.InterventionSet) == []
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from agents.offpolicy_nets import Encoder, orthogonal_init
-from agents.plasticity import redo_
+from agents.common.networks import orthogonal_init
+from agents.offpolicy.nets import Encoder
+from agents.plasticity.surgery import redo_
 from configs.loader import load_config
 from trainer.api import train
 

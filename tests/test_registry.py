@@ -64,11 +64,11 @@ def test_config_error_comes_from_the_module_without_dependencies():
 
 def test_factories_have_no_branch_on_a_component_name():
     """The factories look names up: no ``cfg.type ==`` / ``name ==`` branches left."""
-    for path, pattern in [("agents/schedules.py", r"cfg\.type\s*=="),
-                          ("agents/auxiliary/__init__.py", r"cfg\.type\s*=="),
+    for path, pattern in [("agents/plasticity/schedules.py", r"cfg\.type\s*=="),
+                          ("agents/auxiliary/objectives.py", r"cfg\.type\s*=="),
                           ("agents/__init__.py", r"name\s*(==|in) "),
-                          ("agents/policies.py", r"actor_cfg\.type\s*=="),
-                          ("agents/es.py", r"actor\.type\s*==")]:
+                          ("agents/policies/actors.py", r"actor_cfg\.type\s*=="),
+                          ("agents/es/agent.py", r"actor\.type\s*==")]:
         assert not re.search(pattern, (ROOT / path).read_text()), path
     schema = (ROOT / "configs" / "schema.py").read_text()
     assert "Union[" not in schema, "the schema keeps no hand-written union"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.base import Transition
-from agents.replay import FrameReplay
+from agents.common.base import Transition
+from agents.offpolicy.replay import FrameReplay
 
 C, H = 3, 4          # tiny frames: 3 x 4 x 4
 STACK, N, GAMMA = 3, 3, 0.9

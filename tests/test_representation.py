@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.representation import (ProbeSet, collect_probe_set, dormant_fraction,
+from agents.plasticity.representation import (ProbeSet, collect_probe_set, dormant_fraction,
                                    effective_rank, load_or_collect, pairwise_cosine,
                                    participation_ratio, representation_metrics, ridge_r2,
                                    silent_fraction, srank)

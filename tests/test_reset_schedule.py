@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from agents.interventions import Reset, make_interventions
+from agents.plasticity.interventions import Reset, make_interventions
 from configs.loader import load_config
 from configs.schema import OffPolicyConfig, ResetConfig
 from trainer.api import train

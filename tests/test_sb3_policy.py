@@ -11,7 +11,7 @@ import torch
 from stable_baselines3 import PPO
 
 import envs  # noqa: F401  (registers BioEmbodied/Swim-v0)
-from agents.sb3_policy import NCAPPolicy
+from agents.policies.sb3 import NCAPPolicy
 
 
 @pytest.fixture

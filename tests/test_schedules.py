@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from agents.schedules import AdaptiveReplayRatio, FixedReplayRatio
+from agents.plasticity.schedules import AdaptiveReplayRatio, FixedReplayRatio
 
 EPISODE = 20  # agent steps per synthetic episode
 

@@ -232,7 +232,7 @@ def test_a_probe_zip_bomb_is_refused_by_represent_with_bounded_memory(tmp_path, 
 
 
 def test_a_zip_bomb_as_encoder_source_is_refused_before_inflating(tmp_path, config):
-    from agents.encoder_init import load_encoder
+    from agents.offpolicy.encoder_init import load_encoder
 
     path = tmp_path / "bomb.pt"
     checkpoint_bomb(path, config, BOMB)

@@ -112,7 +112,7 @@ def test_a_checkpoint_never_writes_through_a_planted_tmp_or_last(tmp_path):
 def test_probe_set_and_representation_csv_replace_links(tmp_path):
     import numpy as np
 
-    from agents.representation import ProbeSet
+    from agents.plasticity.representation import ProbeSet
     from trainer.posthoc.represent import write_report
 
     run, v1, v2 = tmp_path / "run", victim(tmp_path, "a"), victim(tmp_path, "b")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.ppo import PPOAgent
+from agents.ppo.agent import PPOAgent
 from configs.loader import load_config
 from trainer.api import train
 from trainer.checkpoint import load_checkpoint

@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from agents.schedules import AdaptiveReplayRatio
-from agents.triggers import Labels, MetricTrigger
+from agents.plasticity.schedules import AdaptiveReplayRatio
+from agents.plasticity.triggers import Labels, MetricTrigger
 from arr_reference import reference_checks
 
 

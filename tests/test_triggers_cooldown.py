@@ -1,7 +1,7 @@
 """A trigger's cool-down ends exactly on a check step (issue 40, item 6): the check at agent step
 ``fired step + cooldown`` is outside the cool-down and fires."""
 
-from agents.triggers import MetricTrigger
+from agents.plasticity.triggers import MetricTrigger
 
 
 def test_a_check_on_the_last_step_of_the_cooldown_fires():

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 from agents import check_agent_config, make_agent
-from agents.base import attach_run
-from agents.device import resolve_device
+from agents.common.base import attach_run
+from agents.common.device import resolve_device
 from configs.errors import no_run_folder
 from configs.loader import ConfigError, load_config, read_yaml, validate
 from configs.schema import RunConfig

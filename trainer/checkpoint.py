@@ -13,7 +13,7 @@ A corrupt ``last.pt`` stops the run with one line naming the newest intact perio
 and the key that resumes from it.
 
 The file format and its safe reading (``load_checkpoint``, weights-only, refusing any global
-outside the allow-list before anything runs) are ``agents/checkpoint_file.py``'s, below the
+outside the allow-list before anything runs) are ``agents/common/checkpoint_file.py``'s, below the
 trainer, so that agents can read a checkpoint without importing it.
 """
 
@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from agents.checkpoint_file import (FORMAT_VERSION, CheckpointError, ForeignCheckpointError,
+from agents.common.checkpoint_file import (FORMAT_VERSION, CheckpointError, ForeignCheckpointError,
                                      foreign_value, load_checkpoint)
 from trainer.files import open_new, remove_quietly, with_path
 

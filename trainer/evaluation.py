@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from agents.base import begin_episode
+from agents.common.base import begin_episode
 from trainer.rollout import rollout
 
 EVAL_ACTIONS = ("mean", "sampled")
@@ -36,7 +36,7 @@ def run_episode(policy: Callable[[np.ndarray], np.ndarray], env, seed: int | Non
                 max_steps: int | None = None,
                 on_reset: Callable[[], None] | None = None) -> float:
     """Total reward of one episode started with ``env.reset(seed=seed)``; ``on_reset`` runs
-    right after the reset (an agent's ``begin_episode`` hook, ``agents/base.py``)."""
+    right after the reset (an agent's ``begin_episode`` hook, ``agents/common/base.py``)."""
     total = 0.0
     for step in rollout(policy, env, seed, max_steps, on_reset):
         total = step.episode_return

@@ -16,7 +16,7 @@ comes after every row of steps ``<= s`` and before any later one: a run killed a
 resumes from its newest checkpoint with its logs repaired to that step (``trainer/logger.py``).
 
 Before every log row, evaluation and checkpoint the loop drains the agent's optional deferred
-outputs (``agents/base.py``): ``pending_metrics()`` (per-update metrics kept on the device,
+outputs (``agents/common/base.py``): ``pending_metrics()`` (per-update metrics kept on the device,
 NaN/Inf-checked like ``update()``'s, so a bad loss still stops the run before anything is written
 from that state) and ``records()`` (rows of the run folder's ``<table>.csv``).
 
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import DivergenceError, Transition
+from agents.common.base import DivergenceError, Transition
 from trainer.checkpoint import CheckpointError, CheckpointManager, rng_state, set_rng_state
 from trainer.evaluation import Evaluator
 

@@ -1,7 +1,7 @@
 """Rollouts outside the training loop: evaluation, transfer, videos and circuit pictures.
 
 ``rollout`` is the one episode runner every such rollout goes through: ``env.reset(seed=seed)``,
-then the ``on_reset`` hook (an agent's ``begin_episode(explore=False)``, ``agents/base.py``:
+then the ``on_reset`` hook (an agent's ``begin_episode(explore=False)``, ``agents/common/base.py``:
 a circuit that counts its own steps restarts its clock there), then one ``Step`` per
 ``env.step`` until the episode ends or ``max_steps`` steps are taken. ``agent_rollout`` runs an
 agent's deterministic policy (``act(obs, explore=False)``) through it and, for an NCAP policy,
@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from agents.base import begin_episode
+from agents.common.base import begin_episode
 
 
 @dataclass

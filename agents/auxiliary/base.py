@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.polyak import polyak_update
+from agents.common.polyak import polyak_update
 
 REPULSION_EPS = 1e-12
 

@@ -67,7 +67,7 @@ RUN_PLACEHOLDER = "{run}"
 EVAL_COLUMNS = ("mean_return", "std_return", "min_return", "max_return", "episodes", "seconds")
 LOOP_COLUMNS = ("episodes", "steps_per_second", "train_seconds", "episode_return",
                 "episode_length", "updates")
-DORMANT = ("dormant0", "dormant0.025")   # agents.plasticity.DORMANT_TAUS
+DORMANT = ("dormant0", "dormant0.025")   # agents.plasticity.metrics.DORMANT_TAUS
 WEIGHT_PREFIXES = ("weight/", "weight_change/", "grad_norm/", "srank/", "erank/")
 
 

@@ -1,7 +1,8 @@
 """Representation metrics of any checkpoint of a run, after the fact (``python train.py
-represent``): the same metrics the agent logs during training (``agents/representation.py``),
-on the run's own probe set (``<run>/probe.npz``, drawn now if the run has none), so runs and
-checkpoints can be compared on the same states. Rows go to ``<run>/representation.csv``.
+represent``): the same metrics the agent logs during training
+(``agents/plasticity/representation.py``), on the run's own probe set (``<run>/probe.npz``,
+drawn now if the run has none), so runs and checkpoints can be compared on the same states.
+Rows go to ``<run>/representation.csv``.
 
 The agent must expose ``latents(obs) -> (N, d)`` (the off-policy agents: ``g(f(o))``, no
 augmentation). A transferred run is measured with its own trained weights (the source it was
@@ -15,8 +16,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from agents.checkpoint_file import check_archive
-from agents.representation import PROBE_FILE, load_or_collect, representation_metrics
+from agents.common.checkpoint_file import check_archive
+from agents.plasticity.representation import PROBE_FILE, load_or_collect, representation_metrics
 from configs.loader import ConfigError, apply_overrides, read_yaml, validate
 from envs import make_env
 from trainer.api import build
