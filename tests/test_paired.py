@@ -403,3 +403,14 @@ def test_a_contrast_separates_below_zero_and_not_across_it():
     assert below["ci"] == [-0.5, -0.5] and below["separates"]
     across = contrast([0.0] * 6, [-1.0, -1.0, -1.0, 1.0, 1.0, 1.0])
     assert across["ci"][0] < 0 < across["ci"][1] and not across["separates"]
+
+
+def test_intervals_inside_minus_one_to_one_separate_by_their_sign_alone():
+    """Separation compares the interval with 0, not with +-1 (effects of a fraction of a unit)."""
+    below = difference_summary(list(range(6)), [-0.5] * 6)
+    assert below["median_ci"] == [-0.5, -0.5] and below["separates"]
+    assert contrast([0.0] * 6, [0.5] * 6)["separates"]                   # ci [0.5, 0.5]
+    straddle = contrast([0.0] * 6, [-0.5, -0.5, -0.5, 0.5, 0.5, 0.5])
+    assert straddle["ci"][0] < 0 < straddle["ci"][1] <= 0.5 and not straddle["separates"]
+    touching = contrast([0.0] * 6, [-1.0, -1.0, -1.0, -1.0, 0.0, 0.0])
+    assert touching["ci"][1] == 0.0 and not touching["separates"]
