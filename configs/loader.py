@@ -99,6 +99,12 @@ _Loader.add_implicit_resolver(
 )
 
 
+def compose_yaml(text: str) -> yaml.Node | None:
+    """The YAML node tree of ``text`` (keys in file order, duplicates kept), composed under the
+    same bounds as ``read_yaml`` (``_Bounded``): for checks that need the document itself."""
+    return yaml.compose(text, Loader=_Loader)
+
+
 def parse_value(text: str) -> Any:
     """Parse a command-line value as YAML (``3``, ``1e-3``, ``true``, ``[64, 64]``, ``null``);
     text that is not YAML stays text; one past the loader's bounds is a ``ConfigError``."""

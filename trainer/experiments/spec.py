@@ -50,8 +50,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from configs.errors import ConfigError
-from configs.loader import (_Loader, apply_overrides, config_to_dict, plugins_source, read_yaml,
-                            resolve_preset, validate)
+from configs.loader import (apply_overrides, compose_yaml, config_to_dict, plugins_source,
+                            read_yaml, resolve_preset, validate)
 from configs.plugins import on_command_line
 from configs.schema import RunConfig
 from trainer.analysis.runs import SKIPPED_DIRS
@@ -196,7 +196,7 @@ def duplicate_key(path: Path) -> str | None:
                     return found
         return None
 
-    root = yaml.compose(path.read_text(), Loader=_Loader)
+    root = compose_yaml(path.read_text())
     return walk(root, "") if root is not None else None
 
 
