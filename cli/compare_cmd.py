@@ -29,7 +29,8 @@ import sys
 
 from cli import count
 from cli.errors import ArgumentParser, one_line_errors
-from cli.sweep_cmd import EXIT_STOPPED, EXIT_TRIALS_FAILED, ray_backend
+from cli.sweep_cmd import (EXIT_STOPPED, EXIT_TRIALS_FAILED, add_cluster_args,
+                           check_cluster_args, ray_backend)
 from configs.loader import ConfigError
 from configs.plugins import TRUST_FLAG, TRUST_HELP
 from trainer.experiments.analysis import MARKDOWN, seed_sets, write_analysis
@@ -46,17 +47,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         "configs/experiments/ablations.yaml")
     parser.add_argument("--seeds", help="a replication set: a list (e.g. 10,11,12) or a count N "
                         "(the N seeds after the spec's)")
-    parser.add_argument("--address", help="an existing Ray cluster: auto, HOST:PORT or "
-                        "ray://HOST:10001 (default: embedded local Ray)")
-    parser.add_argument("--max-concurrent", type=int, metavar="N",
-                        help="at most N trials at once (default: as many as the CPUs allow)")
+    add_cluster_args(parser)
     parser.add_argument("--analyse-only", action="store_true",
                         help="train nothing: write the analysis from the finished runs")
     parser.add_argument(TRUST_FLAG, action="store_true", help=TRUST_HELP)
-    args = parser.parse_args(argv)
-    if args.max_concurrent is not None and args.max_concurrent < 1:
-        raise ConfigError(f"--max-concurrent must be >= 1 (got {args.max_concurrent})")
-    return args
+    return check_cluster_args(parser.parse_args(argv))
 
 
 @one_line_errors

@@ -42,12 +42,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seeds", help="a count N (seeds seed..seed+N-1) or a list, e.g. 0,3,7")
     parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                         help="a grid axis (repeat for more axes), e.g. agent.actor_lr=1e-3,3e-4")
+    add_cluster_args(parser)
+    parser.add_argument(TRUST_FLAG, action="store_true", help=TRUST_HELP)
+    return check_cluster_args(parser.parse_intermixed_args(argv))
+
+
+def add_cluster_args(parser: argparse.ArgumentParser) -> None:
+    """``--address`` and ``--max-concurrent``: where trials run and how many at once."""
     parser.add_argument("--address", help="an existing Ray cluster: auto, HOST:PORT or "
                         "ray://HOST:10001 (default: embedded local Ray)")
     parser.add_argument("--max-concurrent", type=int, metavar="N",
                         help="at most N trials at once (default: as many as the CPUs allow)")
-    parser.add_argument(TRUST_FLAG, action="store_true", help=TRUST_HELP)
-    args = parser.parse_intermixed_args(argv)
+
+
+def check_cluster_args(args: argparse.Namespace) -> argparse.Namespace:
     if args.max_concurrent is not None and args.max_concurrent < 1:
         raise ConfigError(f"--max-concurrent must be >= 1 (got {args.max_concurrent})")
     return args

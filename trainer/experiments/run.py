@@ -19,12 +19,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from configs.loader import ConfigError, apply_overrides, validate
 from configs.safe_files import write_atomic
 from trainer.experiments.spec import RUN_PLACEHOLDER, Experiment
 from trainer.files import read_json
 from trainer.rundir import REPO_ROOT, RunDir
-from trainer.sweep.spec import Trial
+from trainer.sweep.spec import Trial, make_trial
 
 SPEC_COPY = "experiment.yaml"
 POSTHOC_FILE = "posthoc.json"
@@ -32,17 +31,9 @@ POSTHOC_FILE = "posthoc.json"
 
 def experiment_trials(exp: Experiment, seeds: list[int]) -> list[Trial]:
     """Every ``(arm, seed)`` trial, each config validated (nothing is written)."""
-    trials = []
-    for arm, data in exp.arms.items():
-        for seed in seeds:
-            config = apply_overrides(data, [f"seed={seed}"])
-            config["run_dir"] = str(exp.arm_dir(arm, seed))
-            try:
-                cfg = validate(config)
-            except ConfigError as e:
-                raise ConfigError(f"experiment {exp.path}: arms.{arm}: {e}") from None
-            trials.append(Trial(label=arm, seed=seed, cfg=cfg))
-    return trials
+    return [make_trial(data, [], arm, seed, exp.arm_dir(arm, seed),
+                       f"experiment {exp.path}: arms.{arm}")
+            for arm, data in exp.arms.items() for seed in seeds]
 
 
 def check_trials(trials: list[Trial]) -> None:

@@ -249,18 +249,22 @@ def grid_points(grid: dict[str, list[Any]]) -> list[tuple[str, list[str]]]:
 
 def expand(spec: SweepSpec) -> list[Trial]:
     """Every ``(grid point, seed)`` trial, each config validated (nothing is written)."""
-    trials = []
-    for label, overrides in grid_points(spec.grid):
-        for seed in spec.seeds:
-            run_dir = spec.run_dir / label / f"seed{seed}"
-            data = apply_overrides(spec.base, [*overrides, f"seed={seed}"])
-            data["run_dir"] = str(run_dir)
-            try:
-                cfg = validate(data)
-            except ConfigError as e:
-                raise ConfigError(f"grid point {label}: {e}") from None
-            trials.append(Trial(label=label, seed=seed, cfg=cfg))
-    return trials
+    return [make_trial(spec.base, overrides, label, seed, spec.run_dir / label / f"seed{seed}",
+                       f"grid point {label}")
+            for label, overrides in grid_points(spec.grid) for seed in spec.seeds]
+
+
+def make_trial(base: dict[str, Any], overrides: list[str], label: str, seed: int,
+               run_dir: Path, where: str) -> Trial:
+    """The trial of ``base`` + ``overrides`` at ``seed`` in ``run_dir``, its config validated;
+    an invalid one is a ``ConfigError`` starting with ``where`` (which grid point or arm)."""
+    data = apply_overrides(base, [*overrides, f"seed={seed}"])
+    data["run_dir"] = str(run_dir)
+    try:
+        cfg = validate(data)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    return Trial(label=label, seed=seed, cfg=cfg)
 
 
 # --- the sweep folder ----------------------------------------------------------------------
