@@ -57,3 +57,21 @@ def test_the_triggers_defaults_are_the_adaptive_rrs():
     t, cfg = MetricTrigger("fau/critic"), AdaptiveRRConfig()
     assert (t.condition, t.threshold, t.trough_guard) == ("levelled", cfg.threshold,
                                                           cfg.trough_guard)
+
+
+def test_above_fires_strictly_above_and_levelled_needs_a_positive_threshold():
+    import pytest
+
+    assert fires(MetricTrigger("m", "above", threshold=0.5), [0.5, 0.51], 1000) == [2000]
+    with pytest.raises(ValueError):
+        MetricTrigger("m", "levelled", threshold=-0.001)
+    assert MetricTrigger("m", "above").cooldown == 0       # no cool-down unless asked
+
+
+def test_the_trough_guard_needs_a_rise_larger_than_the_threshold():
+    # levelled with the guard, threshold 0.25 (binary fractions: exact): 1.0 recorded; 0.5
+    # changing (|-0.5| > 0.25); 0.75 level (|0.25| is not > 0.25) but only 0.25 above the lowest
+    # 0.5, not more: trough; 0.875 level and 0.375 above the lowest: fire (worked out by hand)
+    t = MetricTrigger("m", "levelled", threshold=0.25, trough_guard=True)
+    assert fires(t, [1.0, 0.5, 0.75, 0.875], 1000) == [4000]
+    assert [r["decision"] for r in t.pop_rows()][2] == t.labels.trough
