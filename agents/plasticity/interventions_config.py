@@ -16,11 +16,10 @@ from configs.registry import register
 class TriggerConfig(StrictModel):
     """Fire an intervention on a logged per-update metric instead of a schedule
     (``agents/plasticity/triggers.py``): at the end of every ``every``-th episode with updates,
-    ``v`` = the
-    metric's mean over the last ``window`` such episodes; ``levelled``: ``|v - v_prev| <=
-    threshold`` (the Adaptive RR's rule generalised), ``above`` / ``below``: ``v`` beyond
-    ``threshold``. The intervention runs at the next update after a fire; no new fire within
-    ``cooldown`` agent steps; ``once``: at most one fire. Every check is a row of
+    ``v`` = the metric's mean over the last ``window`` such episodes; ``levelled``:
+    ``|v - v_prev| <= threshold`` (the Adaptive RR's rule generalised), ``above`` / ``below``:
+    ``v`` beyond ``threshold``. The intervention runs at the next update after a fire; no new
+    fire within ``cooldown`` agent steps; ``once``: at most one fire. Every check is a row of
     ``intervention_checks.csv``."""
 
     metric: str = Field(..., description="a per-update metric, e.g. dormant0.025/critic, "
