@@ -333,3 +333,16 @@ def test_tiny_experiment_trains_resumes_and_its_paired_numbers_match_eval_csv(
     assert labels == ["declared, seeds 0, 1", "replication, seeds 2, 3",
                       "pooled, post hoc, seeds 0-3"]
     assert "slow/seed2 (not complete)" in err
+
+
+def test_post_hoc_commands_get_the_run_folder_unless_their_first_argument_names_a_target():
+    from trainer.experiments.run import posthoc_argv
+
+    run = Path("/x/arm/seed0")
+    assert posthoc_argv(["transfer", "--episodes", "2"], run) == \
+        ["transfer", "/x/arm/seed0", "--episodes", "2"]
+    assert posthoc_argv(["represent", "--out", "{run}/r"], run) == \
+        ["represent", "/x/arm/seed0", "--out", "/x/arm/seed0/r"]
+    assert posthoc_argv(["transfer", "{run}/checkpoints/last.pt", "--joints", "5"], run) == \
+        ["transfer", "/x/arm/seed0/checkpoints/last.pt", "--joints", "5"]
+    assert posthoc_argv(["evaluate"], run) == ["evaluate", "/x/arm/seed0"]

@@ -21,6 +21,7 @@ An experiment file (``python train.py compare SPEC``)::
       - {table: transfer.csv, column: mean_return, where: {policy: trained, n_joints: 9}}
     posthoc:                             # optional: train.py subcommands per finished run
       - [transfer, --episodes, "2", --joints, "5", "9"]   # run as: train.py transfer <run> ...
+      - [transfer, "{run}/checkpoints/last.pt", --joints, "5"]   # a target of its own
     run_dir: runs/experiments/aux_fd8    # optional (the default)
 
 Trial ``(arm, seed)`` trains in ``<run_dir>/<arm>/seed<seed>/`` with config
