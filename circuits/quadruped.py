@@ -20,9 +20,12 @@ clamp(x, 0, 1)`` as in ``circuits/ncap.py``.
 * **Inter-limb coupling** (commissural and long propriospinal), as the phase offsets of the
   coupled network's locked state: left-right alternation ``psi_FR - psi_FL = psi_BR - psi_BL =
   pi``; the hind leg of a side leads its fore leg by ``psi_FH(d) = pi / 2 + (pi / 2) clamp(d - 1,
-  0, 1)``: a lateral-sequence walk (``pi / 2``; swing onsets BR, FR, BL, FL a quarter cycle
-  apart) at ``d <= 1``, a trot (``pi``) at ``d >= 2``.
-  ``psi = (0, pi, pi + psi_FH, psi_FH)`` for (FL, FR, BR, BL).
+  0, 1)``: the commanded pattern is a lateral-sequence walk (``pi / 2``; swing onsets BR, FR,
+  BL, FL a quarter cycle apart) at ``d <= 1``, a trot (``pi``) at ``d >= 2``.
+  ``psi = (0, pi, pi + psi_FH, psi_FH)`` for (FL, FR, BR, BL). The body does not follow it:
+  the fore feet land and lift about 0.3 cycle after their commanded stance (the hind feet on
+  time), so the measured footfalls (``train.py gait``) are a trot at ``d <= 1`` and a
+  four-beat diagonal sequence at ``d >= 2`` (the note, section 7).
 * **Sensory inputs** per leg (its own joint and foot): protraction ``p = s q_yaw / q_max`` (yaw
   angle, mirrored, over the joint limit ``q_max = 50 deg``, clipped to [-1, 1]), retraction
   ``p- = [-p]+``; load ``l = clamp((-f_z - 3) / 3, 0, 1)`` from the arcsinh-scaled normal force of

@@ -17,7 +17,9 @@ class QuadrupedCircuitConfig(StrictModel):
 
     type: Literal["ncap_quadruped"] = "ncap_quadruped"
     drive: float = Field(1.0, gt=0, le=3, description="brainstem drive d: step period "
-                         "T = swing_time + stance_time / d; walk at d <= 1, trot at d >= 2")
+                         "T = swing_time + stance_time / d; commanded walk at d <= 1, trot at "
+                         "d >= 2 (measured footfalls: trot at d <= 1, diagonal four-beat at "
+                         "d >= 2)")
     swing_time: float = Field(0.25, gt=0, le=2, description="seconds of the swing (flexor) "
                               "half-cycle, at any drive")
     stance_time: float = Field(0.35, gt=0, le=5, description="seconds of the stance "

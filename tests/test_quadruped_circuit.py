@@ -1,6 +1,7 @@
 """The quadruped's spinal circuit: its wiring against a plain scalar rewrite of the note's
-equations (docs/reference/ncap_quadruped.md), signs, counts, mirroring, rhythm timing, one state
-dict on every body, bad input, and (slow) the untrained walk and a PPO run that resumes."""
+equations (docs/reference/ncap_quadruped.md), signs, counts, mirroring, rhythm timing, the
+commanded footfall pattern, one state dict on every body, bad input, the live panel, and (slow)
+the untrained walk, its measured footfalls per drive, a PPO run that resumes and render --activity."""
 
 from __future__ import annotations
 
@@ -158,13 +159,67 @@ def test_rhythm_period_swing_time_and_fore_hind_lag_match_the_hand_computed_valu
 
 def test_drive_raises_step_frequency_and_lowers_duty_factor():
     """As documented: f(d) = 1 / (0.25 + 0.35 / d) rises with drive, the stance fraction falls,
-    the gait goes from a walk (hind leads fore by T/4) to a trot (T/2)."""
+    the commanded gait goes from a walk (hind leads fore by T/4) to a trot (T/2)."""
     freq = [1 / QuadrupedCircuit(drive=d).period for d in sorted(BY_HAND)]
     assert freq == sorted(freq) and freq[0] < freq[-1]
     duty = [(0.35 / d) / (0.25 + 0.35 / d) for d in sorted(BY_HAND)]
     assert duty == sorted(duty, reverse=True)
     with pytest.raises(ValueError, match="drive"):
         QuadrupedCircuit(drive=0.0)
+
+
+def circular_distance(a: float, b: float) -> float:
+    """Distance between two phases in cycles, on the circle: in [0, 0.5]."""
+    d = abs(a - b) % 1.0
+    return min(d, 1.0 - d)
+
+
+# Commanded stance phases behind FL's (cycles), derived by hand from the note's offsets psi:
+# FR pi (0.5 cycle), BR pi + psi_FH, BL psi_FH lead FL, so they lag it by 0.5, 0.5 - psi_FH,
+# 1 - psi_FH cycles; psi_FH = 1/4 cycle at d <= 1 (lateral-sequence walk), 1/2 at d >= 2 (trot).
+COMMANDED = {1.0: (0.5, 0.25, 0.75), 2.0: (0.5, 0.0, 0.5)}
+
+
+@pytest.mark.parametrize("drive", sorted(COMMANDED))
+def test_commanded_stance_phases_are_a_lateral_walk_at_drive_1_and_a_trot_at_drive_2(drive):
+    """The circuit's own stance (extensor half, phi >= pi) read by the gait tool's phase rule
+    (trainer.posthoc.gait_legs) as if it were foot contact: the note's commanded pattern."""
+    from trainer.posthoc.gait_legs import leg_gait
+
+    circuit = QuadrupedCircuit(drive=drive)
+    tau = torch.arange(0, 1200, dtype=torch.float64) * 0.02
+    stance = (circuit.phases(tau) >= math.pi).double().numpy()
+    g = leg_gait(stance, np.zeros(len(tau)), 0.02, ("FL", "FR", "BR", "BL"))
+    assert g["stride_period_s"] == pytest.approx(circuit.period, rel=0.02)
+    for leg, want in zip(("FR", "BR", "BL"), COMMANDED[drive]):
+        assert circular_distance(g[f"phase_{leg}"], want) < 0.03, (leg, g[f"phase_{leg}"], want)
+
+
+@pytest.mark.slow
+def test_measured_footfalls_are_a_trot_at_drive_1_and_a_diagonal_four_beat_at_drive_2():
+    """The note's measured footfalls (section 7), through the gait tool's own rollout (MuJoCo's
+    toe-floor contacts, not the circuit's signals), on seeds 10000-10001 (both start upright):
+    at d = 1 the diagonal pairs land together (FL+BR, FR+BL, the pairs half a cycle apart); at
+    d = 2 four distinct stance phases in the order FL, BL, FR, BR (each hind foot followed by
+    the diagonal fore foot)."""
+    from envs.dmc_bodies import BodyChanges
+    from trainer.posthoc.gait_rollout import gait_rows
+
+    feet = ("front_left", "front_right", "back_right", "back_left")
+    phases = {}
+    for drive in (1, 2):
+        _, (row,) = gait_rows(PRESET, [BodyChanges()], episodes=2, steps=400, seed=10000,
+                              overrides=[f"agent.actor.drive={drive}"], progress=False)
+        assert row.rhythmic == 2, row
+        phases[drive] = [row.mean[f"phase_toe_{f}"] for f in feet]
+    fl, fr, br, bl = phases[1]
+    assert circular_distance(br, fl) < 0.1 and circular_distance(bl, fr) < 0.1, phases[1]
+    assert circular_distance(fr, fl) > 0.4, phases[1]
+    fl, fr, br, bl = phases[2]
+    four = [fl, fr, br, bl]
+    assert min(circular_distance(a, b) for i, a in enumerate(four) for b in four[i + 1:]) > 0.15, \
+        phases[2]
+    assert fl == 0.0 and 0.0 < bl < fr < br < 1.0, phases[2]
 
 
 @pytest.mark.parametrize("body", ["env.body.length=1", "env.body.length=1.2"])
@@ -290,3 +345,43 @@ def test_activity_command_draws_the_quadruped_circuit(tmp_path, capsys):
                      "--steps", "60"]) == 0
     assert out.stat().st_size > 10_000
     assert "wrote" in capsys.readouterr().out
+
+
+def quiet_activity() -> dict[str, np.ndarray]:
+    """Every neuron of every leg silent, every action zero (``QuadrupedActor.activity``'s keys
+    that the panel draws)."""
+    keys = ("flexor", "extensor", "load", "up", "down", "fwd", "back", "flx", "ext")
+    return {**{k: np.zeros(4) for k in keys}, "action": np.zeros(12)}
+
+
+@pytest.mark.parametrize("leg", [0, 3])
+def test_quadruped_panel_lights_only_the_row_of_the_active_leg(leg):
+    """Legs are drawn FL, FR, BR, BL top to bottom: a flexor burst in FL changes pixels only in
+    the upper half of the panel, one in BL only in the lower half."""
+    from circuits.quadruped_panel import quadruped_panel
+
+    quiet = quadruped_panel(quiet_activity(), 240, 216)
+    active = quiet_activity()
+    active["flexor"][leg] = 1.0
+    rows = np.flatnonzero((quadruped_panel(active, 240, 216) != quiet).any(axis=(1, 2)))
+    assert len(rows) > 0, "a flexor burst changed nothing"
+    assert (rows < 120).all() if leg == 0 else (rows >= 120).all(), (leg, rows.min(), rows.max())
+
+
+@pytest.mark.slow
+def test_render_activity_adds_the_quadruped_panel_beside_the_camera(tmp_path, capsys):
+    """``render --activity`` on the quadruped circuit: each frame is the 160-wide camera view
+    plus a panel 0.9 x 120 = 108 wide; without the flag the frames are the camera view only."""
+    import imageio.v2 as imageio
+
+    import train as cli
+
+    widths = {}
+    for name, extra in (("plain", []), ("panel", ["--activity"])):
+        out = tmp_path / f"{name}.mp4"
+        assert cli.main(["render", str(PRESET), "--out", str(out), "--steps", "4",
+                         "--size", "160x120", *extra]) == 0
+        with imageio.get_reader(out) as reader:
+            widths[name] = reader.get_data(0).shape[:2]
+    assert widths == {"plain": (120, 160), "panel": (120, 160 + 108)}, widths
+    assert "wrote 4 frames" in capsys.readouterr().out

@@ -8,7 +8,9 @@ agent's deterministic policy (``act(obs, explore=False)``) through it and, for a
 adds every neuron's activity at that control step (``NCAPSwimmerCircuit.activity``: oscillator
 ``od/ov``, proprioception ``q_d/q_v``, B-neurons ``b_d/b_v``, muscles ``muscle_d/muscle_v``);
 the circuit's clock ``t`` is the number of control steps since reset, exactly what ``NCAPActor``
-recovers from the time feature. A caller can render the physics between steps (the frame then
+recovers from the time feature. For the quadruped's circuit (``actor.spinal``,
+``QuadrupedActor.activity`` at clock ``k - 1``): phases, half-centres, loads, motor neurons and
+the action of each leg. A caller can render the physics between steps (the frame then
 shows the body after the step's action); ``record_rollout`` collects the steps into arrays.
 """
 
@@ -89,9 +91,14 @@ def circuit_of(agent):
     return getattr(getattr(agent, "actor", None), "circuit", None)
 
 
+def spinal_of(agent):
+    """The agent's quadruped ``QuadrupedCircuit`` (``actor.spinal``; None for any other actor)."""
+    return getattr(getattr(agent, "actor", None), "spinal", None)
+
+
 def agent_rollout(agent, env, seed: int, steps: int | None = None) -> Iterator[Step]:
     """The agent's deterministic policy for up to ``steps`` steps, with circuit activity."""
-    circuit = circuit_of(agent)
+    circuit, spinal = circuit_of(agent), spinal_of(agent)
     n = env.action_space.shape[0]
     with torch.inference_mode():
         for step in rollout(lambda obs: agent.act(obs, explore=False), env, seed, steps,
@@ -101,6 +108,10 @@ def agent_rollout(agent, env, seed: int, steps: int | None = None) -> Iterator[S
                     act = agent.actor.activity(torch.as_tensor(step.obs, dtype=torch.float32))
                 else:
                     act = circuit.activity(torch.as_tensor(step.obs[:n], dtype=torch.float32),
+                                           torch.tensor(float(step.k - 1)))
+                step.activity = {name: v.numpy().copy() for name, v in act.items()}
+            elif spinal is not None:
+                act = agent.actor.activity(torch.as_tensor(step.obs, dtype=torch.float32),
                                            torch.tensor(float(step.k - 1)))
                 step.activity = {name: v.numpy().copy() for name, v in act.items()}
             yield step

@@ -8,7 +8,9 @@ swim ``tracking1``, quadruped 2, else 0) or the one asked for. Panels, left to r
 * the camera view, ``width x height``;
 * ``agent_view`` (pixel agents): the newest image of the agent's own observation (its size,
   profile and camera), upscaled to ``height x height`` by pixel repetition (nearest neighbour);
-* ``activity`` (NCAP policies): ``circuits.panel.activity_panel``, ``0.9 height`` wide.
+* ``activity`` (NCAP policies): ``circuits.panel.activity_panel``, ``0.9 height`` wide; for the
+  quadruped's circuit ``circuits.quadruped_panel.quadruped_panel`` (captioned with its drive
+  and period when no caption is given).
 
 ``text`` writes the step and the return so far on the camera view. Every check (camera, panels
 the policy cannot show) runs before a file is opened, so a refused request writes nothing.
@@ -26,11 +28,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from circuits.panel import activity_panel
+from circuits.quadruped_panel import quadruped_caption, quadruped_panel
 from configs.loader import ConfigError
 from envs.pixels import PixelEnv
 from envs.render import Renderer
 from trainer.files import check_writable, replacing
-from trainer.rollout import Step, agent_rollout, circuit_of
+from trainer.rollout import Step, agent_rollout, circuit_of, spinal_of
 
 
 def draw_text(frame: np.ndarray, lines: list[str]) -> np.ndarray:
@@ -78,9 +81,13 @@ def write_video(agent, env, out: str | Path, seed: int, steps: int, *, label: st
     """
     out = Path(out)
     width, height = size
-    if activity and circuit_of(agent) is None:
+    spinal = spinal_of(agent)
+    if activity and circuit_of(agent) is None and spinal is None:
         raise ConfigError("activity panels need an NCAP circuit policy "
                           f"(this one's actor is {type(getattr(agent, 'actor', agent)).__name__})")
+    panel = activity_panel if spinal is None else quadruped_panel
+    if spinal is not None and not caption:
+        caption = quadruped_caption(spinal)
     if show_agent_view and not isinstance(env, PixelEnv):
         raise ConfigError("the agent view needs a pixel agent (this run's env.pixels is not set: "
                           "its policy reads states, not images)")
@@ -111,7 +118,7 @@ def write_video(agent, env, out: str | Path, seed: int, steps: int, *, label: st
                 if show_agent_view:
                     parts.append(agent_view(step.next_obs, height))
                 if activity:
-                    parts.append(activity_panel(step.activity, height, panel_width, caption))
+                    parts.append(panel(step.activity, height, panel_width, caption))
                 frame = np.concatenate(parts, axis=1) if len(parts) > 1 else frame
                 for w in writers:
                     w.append_data(frame)
