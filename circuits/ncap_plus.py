@@ -17,6 +17,14 @@ Switches (each one idea, for ablation):
   dorsal, 31 ventral; a rule ``[frac(f) < 1/2]`` would give 31 and 30);
   smooth: ``od = s(kappa (cos 2 pi (f - d/2) - cos pi d))``, ``ov`` the same at ``f - 1/2``,
   ``s`` the logistic function (``d = 1/2``: ``od = s(kappa sin 2 pi f)``, ``ov = 1 - od``).
+* ``oscillator="proprioceptive"`` - no oscillator: bistable B-neurons with hysteresis, switched
+  by the body (``circuits/proprioceptive.py``, Boyle, Berri & Cohen 2012). Their switch states
+  ``s^d_j, s^v_j`` in {0, 1} (head: the head joint's own bending, threshold ``head_switch``;
+  body: the bending of the joint in front, threshold ``body_switch``) replace the oscillator and
+  the graded proprioception: ``Bd_1 = sigma(o s^d_1)``, ``Bd_j = sigma(p s^d_j)`` (ventral
+  alike). The states come from the caller (``switches``, kept per episode by the actor); the
+  thresholds are fixed (a step function has no gradient). Not with ``velocity`` or
+  ``steering`` (both add to the graded B-neuron input this rule replaces).
 * ``learn_period`` / ``learn_duty`` - ``T = T0 exp(rho_T)`` and ``d = s(rho_d)`` are trained
   (raw ``rho`` at init: 0 and ``logit(d0)``). They need the smooth wave: a square wave has no
   gradient with respect to its timing.
@@ -55,6 +63,7 @@ from torch import nn
 EXCITATORY = ("o", "p", "i", "tone", "v", "turn")
 INHIBITORY = ("c", "speed")
 INIT = {"o": 1.0, "p": 1.0, "i": 1.0, "c": -1.0, "turn": 1.0, "speed": -1.0}
+OSCILLATORS = ("square", "smooth", "proprioceptive")
 PERIOD_RANGE = (4.0, 400.0)  # control steps, for the initial period
 MAX_GAIN_TERMS = 4
 
@@ -100,10 +109,17 @@ class NCAPPlusCircuit(nn.Module):
                  learn_period: bool = False, learn_duty: bool = False, sharpness: float = 10.0,
                  muscle_tone: float | None = None, leak: float = 0.0, velocity: float | None = None,
                  velocity_tau: float = 0.3, gain_profile: int = 0, steering: bool = False,
-                 n_turn_joints: int = 1):
+                 n_turn_joints: int = 1, head_switch: float = 0.8, body_switch: float = 0.05):
         super().__init__()
-        if oscillator not in ("square", "smooth"):
-            raise ValueError(f"oscillator must be 'square' or 'smooth' (got {oscillator!r})")
+        if oscillator not in OSCILLATORS:
+            raise ValueError(f"oscillator must be one of {OSCILLATORS} (got {oscillator!r})")
+        if oscillator == "proprioceptive":
+            if velocity is not None or steering:
+                raise ValueError("oscillator 'proprioceptive' replaces the graded B-neuron input "
+                                 "that velocity and steering add to: switch them off")
+            if not (0.0 < head_switch < 1.0 and 0.0 < body_switch < 1.0):
+                raise ValueError("head_switch and body_switch must be in (0, 1) (normalised "
+                                 f"bending; got {head_switch}, {body_switch})")
         if not PERIOD_RANGE[0] <= period <= PERIOD_RANGE[1]:
             raise ValueError(f"period must be in [{PERIOD_RANGE[0]:g}, {PERIOD_RANGE[1]:g}] "
                              f"control steps (got {period})")
@@ -119,6 +135,7 @@ class NCAPPlusCircuit(nn.Module):
         if n_turn_joints < 1:
             raise ValueError(f"n_turn_joints must be >= 1 (got {n_turn_joints})")
         self.oscillator = oscillator
+        self.head_switch, self.body_switch = float(head_switch), float(body_switch)
         self.sharpness = sharpness if oscillator == "smooth" else None
         self.period0 = float(period)
         self.leak = float(leak)
@@ -180,31 +197,44 @@ class NCAPPlusCircuit(nn.Module):
         """Every trainable quantity as the forward pass uses it (for captions and diagrams)."""
         with torch.no_grad():
             out = {k: float(self.weight(k)) for k in self.weights}
-            out["T"] = float(self.period())
-            out["duty"] = float(self.duty())
+            if self.oscillator != "proprioceptive":
+                out["T"] = float(self.period())
+                out["duty"] = float(self.duty())
         if self.gain is not None:
             out.update({f"alpha{k}": float(a) for k, a in enumerate(self.gain.detach())})
         return out
 
     # --- the circuit ----------------------------------------------------------------------
     def forward(self, joint_angles: torch.Tensor, t: torch.Tensor,
-                joint_vel: torch.Tensor | None = None,
-                steer: torch.Tensor | None = None) -> torch.Tensor:
-        return self.activity(joint_angles, t, joint_vel, steer)["action"]
+                joint_vel: torch.Tensor | None = None, steer: torch.Tensor | None = None,
+                switches: torch.Tensor | None = None) -> torch.Tensor:
+        return self.activity(joint_angles, t, joint_vel, steer, switches)["action"]
 
     def activity(self, joint_angles: torch.Tensor, t: torch.Tensor,
-                 joint_vel: torch.Tensor | None = None,
-                 steer: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Every neuron's activity (module docstring), keyed as ``NCAPSwimmerCircuit``'s."""
+                 joint_vel: torch.Tensor | None = None, steer: torch.Tensor | None = None,
+                 switches: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Every neuron's activity (module docstring), keyed as ``NCAPSwimmerCircuit``'s.
+
+        ``switches [..., 2, N]`` (dorsal, ventral): the B-neurons' switch states, required by
+        the proprioceptive rhythm (``circuits.proprioceptive.EpisodeSwitches``); its head
+        states are reported as ``oscillator_d/_v`` (the head's rhythm source)."""
         n = joint_angles.shape[-1]
         limit = 2.0 * math.pi / (n + 1)
         q = (joint_angles / limit).clamp(-1.0, 1.0)
         qd, qv = q.clamp(0.0, 1.0), (-q).clamp(0.0, 1.0)
-        od, ov = oscillator_wave(t, self.period(), self.duty(), self.sharpness)
         w = {k: self.weight(k) for k in ("o", "p", "i", "c", "tone", "v", "turn", "speed")}
-        drive_d = w["p"] * qd[..., :-1]
-        drive_v = w["p"] * qv[..., :-1]
         out: dict[str, torch.Tensor] = {}
+        if self.oscillator == "proprioceptive":
+            if switches is None:
+                raise ValueError("the proprioceptive rhythm needs the B-neurons' switch states")
+            sd, sv = switches[..., 0, :], switches[..., 1, :]
+            od, ov = sd[..., 0], sv[..., 0]
+            drive_d, drive_v = w["p"] * sd[..., 1:], w["p"] * sv[..., 1:]
+            out.update({"switch_d": sd, "switch_v": sv})
+        else:
+            od, ov = oscillator_wave(t, self.period(), self.duty(), self.sharpness)
+            drive_d = w["p"] * qd[..., :-1]
+            drive_v = w["p"] * qv[..., :-1]
         if self.has("v"):
             if joint_vel is None:
                 raise ValueError("the velocity pathway needs joint velocities")

@@ -19,7 +19,13 @@ class NCAPPlusActorConfig(StrictModel):
     """
 
     type: Literal["ncap_plus"] = "ncap_plus"
-    oscillator: Literal["square", "smooth"] = Field("square", description="head oscillator wave")
+    oscillator: Literal["square", "smooth", "proprioceptive"] = Field(
+        "square", description="head oscillator wave, or proprioceptive: no oscillator, bistable "
+        "B-neurons switched by the body (circuits/proprioceptive.py)")
+    head_switch: float = Field(0.8, gt=0, lt=1, description="proprioceptive: the head "
+                               "B-neurons' threshold on the head's own normalised bending")
+    body_switch: float = Field(0.05, gt=0, lt=1, description="proprioceptive: the body "
+                               "B-neurons' threshold on the normalised bending in front")
     period: float = Field(60.0, ge=4, le=400, description="initial oscillator period (steps)")
     duty: float = Field(0.5, gt=0, lt=1, description="initial duty cycle (fraction on per side)")
     learn_period: bool = Field(False, description="train the period (needs oscillator smooth)")
@@ -49,4 +55,9 @@ class NCAPPlusActorConfig(StrictModel):
             if getattr(self, key) and self.oscillator != "smooth":
                 raise ValueError(f"{key} needs oscillator 'smooth' (a square wave has no "
                                  "gradient with respect to its timing)")
+        if self.oscillator == "proprioceptive":
+            for key in ("velocity", "steering"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key} does not combine with oscillator 'proprioceptive' "
+                                     "(it adds to the graded B-neuron input the switches replace)")
         return self

@@ -5,6 +5,9 @@ swim ``[joints (N), body_velocities (3 (N + 1)), time]``, navigate ``[joints (N)
 body_velocities (3 (N + 1)), time]``. The actor reads, from the raw observation:
 
 * joint angles ``q``; the control step ``t = round((x + 1) / 2 T)`` from the time feature ``x``;
+* with ``oscillator: proprioceptive``, the B-neurons' switch states, kept per episode by
+  ``circuits.proprioceptive.EpisodeSwitches`` from ``q`` and ``t`` (restarted where ``t = 0``,
+  so every rollout, in training or not, starts its episode from the initial states);
 * joint velocities (velocity switch) ``qdot_j = wz_j - wz_{j-1}``: the difference of the z
   angular velocities of the two links joint ``j`` connects (planar body, so this is exact);
 * steering inputs (navigate) from the target in the head frame ``(x, y) = (-to_target_x,
@@ -22,6 +25,7 @@ import torch
 from torch import nn
 
 from circuits.ncap_plus import NCAPPlusCircuit
+from circuits.proprioceptive import EpisodeSwitches
 
 TURN_THRESHOLD = 0.1
 SPEED_THRESHOLD = 0.12
@@ -86,6 +90,8 @@ class NCAPPlusActor(nn.Module):
             raise ValueError("steering inputs need a circuit built with steering=True")
         self.brain = {"hardcoded": HardSteering, "learned": lambda: LinearSteering(brain_init),
                       None: lambda: None}[steering]()
+        self.switches = (EpisodeSwitches(circuit.head_switch, circuit.body_switch)
+                         if circuit.oscillator == "proprioceptive" else None)
 
     def timing_parameters(self) -> list[nn.Parameter]:
         """The learned period and duty cycle (their own learning rate: ``timing_lr_scale``)."""
@@ -105,12 +111,18 @@ class NCAPPlusActor(nn.Module):
             steer = self.brain(-obs[..., g0], obs[..., g0 + 1])
         return joints, t, vel, steer
 
+    def _switches(self, joints: torch.Tensor, t: torch.Tensor) -> torch.Tensor | None:
+        """The proprioceptive rhythm's switch states at this step (``EpisodeSwitches``)."""
+        return None if self.switches is None else self.switches.states(joints, t)
+
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.circuit(*self._inputs(obs))
+        inputs = self._inputs(obs)
+        return self.circuit(*inputs, switches=self._switches(*inputs[:2]))
 
     def activity(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every neuron's activity for observation ``obs``."""
-        return self.circuit.activity(*self._inputs(obs))
+        inputs = self._inputs(obs)
+        return self.circuit.activity(*inputs, switches=self._switches(*inputs[:2]))
 
 
 def build_ncap_plus_actor(actor_cfg, env) -> NCAPPlusActor:
@@ -135,7 +147,8 @@ def build_ncap_plus_actor(actor_cfg, env) -> NCAPPlusActor:
         sharpness=actor_cfg.sharpness, muscle_tone=actor_cfg.muscle_tone, leak=actor_cfg.leak,
         velocity=actor_cfg.velocity, velocity_tau=actor_cfg.velocity_tau,
         gain_profile=actor_cfg.gain_profile, steering=actor_cfg.steering is not None,
-        n_turn_joints=actor_cfg.n_turn_joints)
+        n_turn_joints=actor_cfg.n_turn_joints, head_switch=actor_cfg.head_switch,
+        body_switch=actor_cfg.body_switch)
     return NCAPPlusActor(circuit, layout, env.episode_steps, actor_cfg.steering,
                          actor_cfg.brain_init)
 
