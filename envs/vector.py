@@ -4,8 +4,9 @@
 ``VectorEnv``: env ``i`` (``0 <= i < N``) is ``make_env(env_cfg, seed=env_seed(seed, i))``.
 
 * ``K = 1``: one ``EnvGroup`` of the N envs in this process (no worker, no copies);
-* ``K > 1``: gymnasium's ``AsyncVectorEnv`` over K ``EnvGroup`` s of ``N / K`` consecutive envs
-  each, one per worker process, observations through shared memory (``shared_memory=True``),
+* ``K > 1``: gymnasium's ``AsyncVectorEnv`` over K ``EnvGroup`` s of consecutive envs, one per
+  worker process (sizes ``ceil(N / K)`` or ``floor(N / K)``, the larger first; a smaller group
+  pads its arrays to the larger size, as the shared spaces must be equal), observations through shared memory (``shared_memory=True``),
   actions and the small per-step arrays through its pipes, ``autoreset_mode=DISABLED`` (each
   group resets its own envs, below). Chosen over stable-baselines3's ``SubprocVecEnv`` (one env
   per process, observations pickled through pipes) because it is gymnasium's own maintained
@@ -56,19 +57,21 @@ def env_seed(seed: int, i: int) -> int:
 class EnvGroup(gym.Env):
     """Envs ``first .. first + m - 1`` of a run as one gymnasium env with batched spaces.
 
-    ``step(actions[m, A])`` returns ``(obs[2, m, D], reward[m], terminated[m], truncated[m],
-    {})``: ``obs[0]`` the observations the step reached, ``obs[1]`` those the next action reads
-    (an env that ended is reset here). ``reset(seed=s)`` resets env ``first + j`` with
-    ``env_seed(s, first + j)``; ``env_states`` (read and write) is each env's exact state.
+    ``step(actions[slots, A])`` returns ``(obs[2, slots, D], reward[slots], terminated[slots],
+    truncated[slots], {})``: ``obs[0]`` the observations the step reached, ``obs[1]`` those the
+    next action reads (an env that ended is reset here); only the first ``m`` of the
+    ``slots >= m`` rows are envs (the rest is padding: zeros, actions ignored).
+    ``reset(seed=s)`` resets env ``first + j`` with ``env_seed(s, first + j)``; ``env_states``
+    (read and write) is each env's exact state.
     """
 
     metadata = {"render_modes": []}
 
-    def __init__(self, envs: list, first: int = 0):
+    def __init__(self, envs: list, first: int = 0, slots: int | None = None):
         self.envs = envs
         self.first = first
         one = envs[0]
-        m, (d,) = len(envs), one.observation_space.shape
+        m, (d,) = slots or len(envs), one.observation_space.shape
         self.single_observation_space = one.observation_space
         self.single_action_space = one.action_space
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(2, m, d),
@@ -88,7 +91,7 @@ class EnvGroup(gym.Env):
         return self._obs.copy(), {}
 
     def step(self, actions):
-        m = len(self.envs)
+        m = self._obs.shape[1]
         reward = np.zeros(m, np.float64)
         terminated = np.zeros(m, bool)
         truncated = np.zeros(m, bool)
@@ -112,7 +115,8 @@ class EnvGroup(gym.Env):
             env.close()
 
 
-def _make_group(env_cfg: dict, seed: int, first: int, m: int, creator: int) -> EnvGroup:
+def _make_group(env_cfg: dict, seed: int, first: int, m: int, slots: int,
+                creator: int) -> EnvGroup:
     """Build envs ``first .. first + m - 1`` (in a worker: ignoring SIGINT and SIGTERM)."""
     if os.getpid() != creator:  # a worker process (AsyncVectorEnv also builds one here)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -121,19 +125,25 @@ def _make_group(env_cfg: dict, seed: int, first: int, m: int, creator: int) -> E
     from envs.factory import make_env
 
     cfg = EnvConfig.model_validate(env_cfg)
-    return EnvGroup([make_env(cfg, seed=env_seed(seed, first + j)) for j in range(m)], first)
+    return EnvGroup([make_env(cfg, seed=env_seed(seed, first + j)) for j in range(m)], first,
+                    slots)
 
 
 class VectorEnv:
     """``num_envs`` envs of ``env_cfg`` over ``workers`` processes (module docstring)."""
 
     def __init__(self, env_cfg, num_envs: int, workers: int, seed: int):
-        if num_envs % workers:
-            raise ValueError(f"{workers} workers cannot share {num_envs} envs evenly")
+        if not 1 <= workers <= num_envs:
+            raise ValueError(f"{workers} workers for {num_envs} envs")
         self.num_envs, self.workers = num_envs, workers
-        self.per_worker = num_envs // workers
-        fns = [partial(_make_group, env_cfg.model_dump(mode="json"), seed, k * self.per_worker,
-                       self.per_worker, os.getpid()) for k in range(workers)]
+        self.sizes = [num_envs // workers + (k < num_envs % workers) for k in range(workers)]
+        self.firsts = [sum(self.sizes[:k]) for k in range(workers)]
+        self.slots = self.sizes[0]
+        # env i's row in the groups' padded arrays, flattened over workers
+        self._rows = np.array([k * self.slots + j for k in range(workers)
+                               for j in range(self.sizes[k])])
+        fns = [partial(_make_group, env_cfg.model_dump(mode="json"), seed, self.firsts[k],
+                       self.sizes[k], self.slots, os.getpid()) for k in range(workers)]
         if workers == 1:
             self._group, self._vec = fns[0](), None
             template = self._group.envs[0]
@@ -167,9 +177,9 @@ class VectorEnv:
                                      "the run stopped without saving this state") from None
             code = self._vec.processes[k].exitcode
             how = (f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}")
-            first = k * self.per_worker
+            first = self.firsts[k]
             raise EnvWorkerError(
-                f"env worker {k} (envs {first}..{first + self.per_worker - 1} of "
+                f"env worker {k} (envs {first}..{first + self.sizes[k] - 1} of "
                 f"trainer.num_envs={self.num_envs}) died ({how}); the run stopped without "
                 "saving this state: rerun the same command to resume from its last checkpoint"
             ) from None
@@ -178,7 +188,8 @@ class VectorEnv:
     def _split(self, obs: np.ndarray):
         """``[K, 2, m, D]`` or ``[2, N, D]`` -> ``(reached[N, D], next[N, D])``."""
         if self._vec is not None:
-            obs = obs.transpose(1, 0, 2, 3).reshape(2, self.num_envs, -1)
+            obs = obs.transpose(1, 0, 2, 3).reshape(2, self.workers * self.slots, -1)
+            return obs[0][self._rows], obs[1][self._rows]
         return obs[0].copy(), obs[1].copy()
 
     def reset(self, seed: int | None = None):
@@ -194,12 +205,16 @@ class VectorEnv:
         if self._vec is None:
             obs, reward, terminated, truncated, _ = self._group.step(actions)
         else:
-            batched = actions.reshape(self.workers, self.per_worker, *actions.shape[1:])
+            padded = np.zeros((self.workers * self.slots, *actions.shape[1:]), actions.dtype)
+            padded[self._rows] = actions
+            batched = padded.reshape(self.workers, self.slots, *actions.shape[1:])
             obs, reward, terminated, truncated, _ = self._guard(lambda: self._vec.step(batched))
+            rows = self._rows
+            reward, terminated, truncated = (np.asarray(x).reshape(-1)[rows]
+                                             for x in (reward, terminated, truncated))
         reached, nxt = self._split(obs)
-        return (reached, np.asarray(reward, np.float64).reshape(-1),
-                np.asarray(terminated, bool).reshape(-1), np.asarray(truncated, bool).reshape(-1),
-                nxt)
+        return (reached, np.asarray(reward, np.float64), np.asarray(terminated, bool),
+                np.asarray(truncated, bool), nxt)
 
     # --- exact state ----------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
@@ -216,9 +231,8 @@ class VectorEnv:
         if self._vec is None:
             self._group.env_states = states
             return
-        m = self.per_worker
         self._guard(lambda: self._vec.set_attr(
-            "env_states", [states[k * m:(k + 1) * m] for k in range(self.workers)]))
+            "env_states", [states[f:f + m] for f, m in zip(self.firsts, self.sizes)]))
 
     @property
     def worker_pids(self) -> list[int]:
@@ -241,11 +255,9 @@ class VectorEnv:
 
 
 def default_workers(num_envs: int, cores: int | None = None) -> int:
-    """``trainer.env_workers`` left unset: 1 for one env, else the largest divisor of
-    ``num_envs`` that is at most the cores this process may use."""
-    if num_envs == 1:
-        return 1
+    """``trainer.env_workers`` left unset: ``min(num_envs, cores)``, the cores this process
+    may use (1 for one env)."""
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
             (os.cpu_count() or 1)
-    return max(k for k in range(1, min(cores, num_envs) + 1) if num_envs % k == 0)
+    return max(1, min(num_envs, cores))
