@@ -38,11 +38,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 from functools import partial
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector.async_vector_env import AsyncState
 
 from configs.errors import EnvWorkerError
 
@@ -170,8 +172,10 @@ class VectorEnv:
         try:
             return fn()
         except (EOFError, ConnectionError, BrokenPipeError, OSError) as e:
-            dead = [k for k, p in enumerate(self._vec.processes) if p.exitcode is not None]
-            k = dead[0] if dead else None
+            k, deadline = None, time.monotonic() + 5.0
+            while k is None and time.monotonic() < deadline:  # its exit status comes shortly
+                dead = [k for k, p in enumerate(self._vec.processes) if p.exitcode is not None]
+                k = dead[0] if dead else time.sleep(0.05)
             if k is None:
                 raise EnvWorkerError(f"an env worker stopped answering ({type(e).__name__}); "
                                      "the run stopped without saving this state") from None
@@ -244,14 +248,24 @@ class VectorEnv:
             return
         if self._vec.closed:
             return
-        alive = all(p.exitcode is None for p in self._vec.processes)
-        try:
-            self._vec.close(terminate=not alive)
-        except (EOFError, ConnectionError, BrokenPipeError, OSError):
-            for p in self._vec.processes:
-                if p.is_alive():
-                    p.terminate()
-                p.join()
+        vec = self._vec
+        if vec._state == AsyncState.DEFAULT and all(p.exitcode is None for p in vec.processes):
+            try:
+                vec.close()  # each worker closes its envs and exits
+                return
+            except (EOFError, ConnectionError, BrokenPipeError, OSError):
+                pass
+        # a dead worker or a step cut short: SIGKILL the rest (they ignore SIGTERM, which
+        # gymnasium's close(terminate=True) would send)
+        for p in vec.processes:
+            if p.exitcode is None:
+                p.kill()
+        for p in vec.processes:
+            p.join()
+        for pipe in vec.parent_pipes:
+            if pipe is not None:
+                pipe.close()
+        vec.closed = True
 
 
 def default_workers(num_envs: int, cores: int | None = None) -> int:
