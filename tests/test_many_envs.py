@@ -128,9 +128,71 @@ def test_ppo_segment_fills_after_segment_over_n_steps_of_each_env():
     assert np.isfinite(agent.update()["loss/critic"])
 
 
+# --- ES: the population over envs -------------------------------------------------------------
+ES = ROOT / "configs/ncap_swim_es.yaml"
+ES_TINY = ["trainer.eval_every=6000", "trainer.eval_episodes=1", "trainer.log_every=2000",
+           "trainer.checkpoint_every=6000", "trainer.progress=false", "trainer.tensorboard=false"]
+
+
+def test_es_members_run_in_parallel_and_update_as_one_env_would():
+    """Four envs, population 8: env i takes the next member when its episode starts (env
+    order), acts as that member would in a one-env run, and its return is that member's
+    fitness whatever order the episodes end in: the update equals the one-env agent's fed the
+    same fitness member by member."""
+    from agents import make_agent
+    from envs.factory import make_env
+
+    one = load_config(ES, ["steps=8000"])
+    four = load_config(ES, ["steps=8000", "trainer.num_envs=4"])
+    env = make_env(one.env, seed=0)
+    a1 = make_agent(one, env.observation_space, env.action_space, env=env)
+    a4 = make_agent(four, env.observation_space, env.action_space, env=env)
+    rng = np.random.default_rng(0)
+    fitness = rng.normal(size=8) * 100
+    expected = []
+    for m in range(8):  # the one-env agent: members one after the other, two steps each
+        o = rng.normal(size=(2, env.observation_space.shape[0]))
+        expected.append((o, [a1.act(o[0], True), a1.act(o[1], True)]))
+        a1.on_episode_end({"return": float(fitness[m])})
+    for first, end_order in ((0, [2, 0, 3, 1]), (4, [1, 3, 0, 2])):
+        obs = [np.stack([expected[first + i][0][k] for i in range(4)]) for k in range(2)]
+        for k in range(2):
+            acts = a4.act(obs[k], True)
+            for i in range(4):
+                assert np.array_equal(acts[i], expected[first + i][1][k]), (first + i, k)
+        for i in end_order:
+            assert a4.updates_due(0) == 0
+            a4.on_episode_end({"return": float(fitness[first + i]), "env": i})
+    assert a1.updates_due(0) == a4.updates_due(0) == 1
+    a1.update()
+    a4.update()
+    assert torch.equal(a1.theta, a4.theta)
+
+
+@pytest.mark.slow
+def test_es_over_n4_k2_resumes_bit_for_bit_mid_generation(tmp_path):
+    """ES, population 8 on 4 envs over 2 workers: 6000 + stop + 6000 steps (the stop in the
+    middle of the second generation) equals 12000 in one go."""
+    from tests.test_trainer import read_csv
+    from trainer.api import train
+    from trainer.checkpoint import load_checkpoint
+
+    args = [*ES_TINY, "trainer.num_envs=4", "trainer.env_workers=2"]
+    train(load_config(ES, [*args, "steps=12000", f"run_dir={tmp_path / 'a'}"]))
+    train(load_config(ES, [*args, "steps=6000", f"run_dir={tmp_path / 'b'}"]))
+    train(load_config(ES, [*args, "steps=12000", f"run_dir={tmp_path / 'b'}"]))
+    sa, sb = (load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in "ab")
+    assert sa["agent"]["updates"] == 1 and sa["step"] == sb["step"] == 12000
+    for key in ("theta", "noise"):
+        assert torch.equal(sa["agent"][key], sb["agent"][key]), key
+    assert torch.equal(sa["agent"]["envs"]["params"], sb["agent"]["envs"]["params"])
+    for name in ("metrics.csv", "eval.csv"):
+        assert read_csv(tmp_path / "a" / name) == read_csv(tmp_path / "b" / name), name
+
+
 # --- refusals ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("preset", ["configs/ncap_swim_es.yaml",
-                                    "configs/offpolicy_cartpole_swingup.yaml"])
+@pytest.mark.parametrize("preset", ["configs/offpolicy_cartpole_swingup.yaml",
+                                    "configs/drqv2_tiny.yaml"])
 def test_several_envs_are_refused_for_an_agent_that_steps_one(preset):
     with pytest.raises(ConfigError) as e:
         load_config(ROOT / preset, ["trainer.num_envs=4"])
@@ -236,13 +298,28 @@ def _start_run(tmp_path: Path, steps: int = 60000):
     cmd = [sys.executable, str(ROOT / "train.py"), str(MLP), *_args(2, 2, steps, tmp_path / "r"),
            "trainer.checkpoint_every=300", "trainer.eval_every=100000"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while not (tmp_path / "r" / "checkpoints" / "last.pt").exists():
-        assert time.time() < deadline and proc.poll() is None, proc.stderr.read().decode()[-800:]
-        time.sleep(0.1)
-    workers = [p for kid in _children(proc.pid) for p in _children(kid)]  # forkserver's children
-    assert len(workers) == 2, workers
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "r" / "checkpoints" / "last.pt").exists():
+            assert time.time() < deadline and proc.poll() is None, \
+                proc.stderr.read().decode()[-800:]
+            time.sleep(0.1)
+        workers = [p for kid in _children(proc.pid) for p in _children(kid)]  # forkserver's
+        assert len(workers) == 2, workers
+    except BaseException:
+        _kill_family(proc)
+        raise
     return proc, workers
+
+
+def _kill_family(proc) -> None:
+    """SIGKILL a test's trainer and whatever it started (a failed test leaves nothing)."""
+    family = _descendants(proc.pid)
+    proc.kill()
+    proc.wait(timeout=30)
+    for p in family:
+        if _alive(p):
+            os.kill(p, signal.SIGKILL)
 
 
 @pytest.mark.slow
@@ -254,7 +331,10 @@ def test_sigkill_of_the_trainer_leaves_no_worker_process(tmp_path):
     deadline = time.time() + 30
     while any(_alive(p) for p in family) and time.time() < deadline:
         time.sleep(0.1)
-    assert not [p for p in family if _alive(p)], "processes outlived the killed trainer"
+    left = [p for p in family if _alive(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    assert not left, "processes outlived the killed trainer"
 
 
 @pytest.mark.slow
@@ -263,7 +343,10 @@ def test_a_dying_worker_stops_the_run_with_one_line_naming_its_envs(tmp_path):
 
     proc, workers = _start_run(tmp_path)
     os.kill(workers[1], signal.SIGKILL)
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        _kill_family(proc)
     err = err.decode()
     assert proc.returncode == 2, err[-800:]
     assert err.count("\n") == 1 and err.startswith("error: env worker 1 (envs 1..1"), err
