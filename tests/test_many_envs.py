@@ -130,8 +130,9 @@ def test_ppo_segment_fills_after_segment_over_n_steps_of_each_env():
 
 # --- ES: the population over envs -------------------------------------------------------------
 ES = ROOT / "configs/ncap_swim_es.yaml"
-ES_TINY = ["trainer.eval_every=6000", "trainer.eval_episodes=1", "trainer.log_every=2000",
-           "trainer.checkpoint_every=6000", "trainer.progress=false", "trainer.tensorboard=false"]
+ES_TINY = ["trainer.eval_every=3000", "trainer.eval_episodes=1", "trainer.log_every=1000",
+           "trainer.checkpoint_every=3000", "trainer.eval_at_start=false",
+           "trainer.progress=false", "trainer.tensorboard=false"]
 
 
 def test_es_members_run_in_parallel_and_update_as_one_env_would():
@@ -170,19 +171,19 @@ def test_es_members_run_in_parallel_and_update_as_one_env_would():
 
 
 @pytest.mark.slow
-def test_es_over_n4_k2_resumes_bit_for_bit_mid_generation(tmp_path):
-    """ES, population 8 on 4 envs over 2 workers: 6000 + stop + 6000 steps (the stop in the
-    middle of the second generation) equals 12000 in one go."""
+def test_es_over_two_workers_resumes_bit_for_bit_mid_generation(tmp_path):
+    """ES, population 2 on 2 envs over 2 workers (a generation: 2 x 1000 steps): 3000 + stop
+    + 1000 steps (the stop in the middle of the second generation) equals 4000 in one go."""
     from tests.test_trainer import read_csv
     from trainer.api import train
     from trainer.checkpoint import load_checkpoint
 
-    args = [*ES_TINY, "trainer.num_envs=4", "trainer.env_workers=2"]
-    train(load_config(ES, [*args, "steps=12000", f"run_dir={tmp_path / 'a'}"]))
-    train(load_config(ES, [*args, "steps=6000", f"run_dir={tmp_path / 'b'}"]))
-    train(load_config(ES, [*args, "steps=12000", f"run_dir={tmp_path / 'b'}"]))
+    args = [*ES_TINY, "agent.population=2", "trainer.num_envs=2", "trainer.env_workers=2"]
+    train(load_config(ES, [*args, "steps=4000", f"run_dir={tmp_path / 'a'}"]))
+    train(load_config(ES, [*args, "steps=3000", f"run_dir={tmp_path / 'b'}"]))
+    train(load_config(ES, [*args, "steps=4000", f"run_dir={tmp_path / 'b'}"]))
     sa, sb = (load_checkpoint(tmp_path / r / "checkpoints" / "last.pt") for r in "ab")
-    assert sa["agent"]["updates"] == 1 and sa["step"] == sb["step"] == 12000
+    assert sa["agent"]["updates"] == 2 and sa["step"] == sb["step"] == 4000
     for key in ("theta", "noise"):
         assert torch.equal(sa["agent"][key], sb["agent"][key]), key
     assert torch.equal(sa["agent"]["envs"]["params"], sb["agent"]["envs"]["params"])
