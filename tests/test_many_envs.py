@@ -128,6 +128,46 @@ def test_ppo_segment_fills_after_segment_over_n_steps_of_each_env():
     assert np.isfinite(agent.update()["loss/critic"])
 
 
+def test_ppo_update_over_envs_equals_one_env_fed_each_envs_steps_in_turn():
+    """Two envs' segments (each ending at a time limit) in one N = 2 update against a one-env
+    agent fed env 0's steps then env 1's: GAE stays within each env, so the two updates see
+    the same transitions, advantages and returns (full-batch means: equal up to summation
+    order)."""
+    from agents import make_agent
+    from agents.common.base import Transition
+    from envs.factory import make_env
+    from trainer.checkpoint import seed_everything
+
+    args = [*TINY, "agent.segment=40", "agent.iterations=3", "agent.kl_target=null"]
+    one = load_config(MLP, [*args, "steps=40"])
+    two = load_config(MLP, [*args, "steps=40", "trainer.num_envs=2"])
+    env = make_env(one.env, seed=0)
+    agents = []
+    for cfg in (one, two):
+        seed_everything(0)
+        agents.append(make_agent(cfg, env.observation_space, env.action_space, env=env))
+    a1, a2 = agents
+    rng = np.random.default_rng(5)
+    T, d, a = 20, env.observation_space.shape[0], env.action_space.shape[0]
+    obs = rng.normal(size=(T + 1, 2, d))
+    act = rng.uniform(-1, 1, size=(T, 2, a)).astype(np.float32)
+    rew = rng.normal(size=(T, 2))
+    trunc = np.zeros((T, 2), bool)
+    trunc[-1] = True
+    trunc[7, 1] = True  # env 1 also hits a time limit mid-segment
+    for i in range(2):
+        for t in range(T):
+            a1.observe(Transition(obs[t, i], act[t, i], rew[t, i], obs[t + 1, i], False,
+                                  trunc[t, i]))
+    for t in range(T):
+        a2.observe(Transition(obs[t], act[t], rew[t], obs[t + 1], np.zeros(2, bool), trunc[t]))
+    m1, m2 = a1.update(), a2.update()
+    for k in ("loss/critic", "loss/actor", "value_mean", "advantage_std"):
+        assert m2[k] == pytest.approx(m1[k], rel=1e-5, abs=1e-7), k
+    for p1, p2 in zip(a1.critic.parameters(), a2.critic.parameters()):
+        assert torch.allclose(p1, p2, rtol=1e-4, atol=1e-6)
+
+
 # --- ES: the population over envs -------------------------------------------------------------
 ES = ROOT / "configs/ncap_swim_es.yaml"
 ES_TINY = ["trainer.eval_every=3000", "trainer.eval_episodes=1", "trainer.log_every=1000",
