@@ -266,8 +266,8 @@ def _args(n: int, k: int, steps: int, run: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_n3_k2_resumes_bit_for_bit_and_matches_one_process(tmp_path):
-    """N = 3 envs on K = 2 workers: 600 steps + stop + 600 equals 1200 in one go, and both
-    equal the same run with the envs in this process (K = 1)."""
+    """N = 3 envs on K = 2 workers: 600 steps + stop + 600 equals 1200 in one go, and so does
+    the run started with the envs in this process (K = 1) and resumed on two workers."""
     from tests.test_trainer import assert_same_run
     from trainer.api import train
 
@@ -276,7 +276,8 @@ def test_n3_k2_resumes_bit_for_bit_and_matches_one_process(tmp_path):
     summary = train(load_config(MLP, _args(3, 2, 1200, tmp_path / "b")))
     assert summary["resumed_from_step"] == 600 and summary["env_steps"] == 1200
     assert_same_run(tmp_path / "a", tmp_path / "b")
-    train(load_config(MLP, _args(3, 1, 1200, tmp_path / "c")))
+    train(load_config(MLP, _args(3, 1, 600, tmp_path / "c")))
+    train(load_config(MLP, _args(3, 2, 1200, tmp_path / "c")))
     assert_same_run(tmp_path / "a", tmp_path / "c")
 
 
