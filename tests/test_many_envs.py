@@ -306,6 +306,37 @@ def test_episodes_end_per_env_and_bootstrap_from_the_last_observation(tmp_path, 
         assert not np.array_equal(seen[t].next_obs[i], seen[t + 1].obs[i])
 
 
+@pytest.mark.slow
+def test_ctrl_c_to_the_whole_process_group_stops_and_resumes_exactly(tmp_path):
+    """SIGINT to the trainer and its workers at once (Ctrl-C in a terminal): the workers keep
+    running, the trainer finishes its step and checkpoints every env's state; the same command
+    then resumes to the uninterrupted run's result."""
+    from tests.test_trainer import assert_same_run
+    from trainer.api import train
+    from trainer.checkpoint import load_checkpoint
+
+    args = [*TINY, "steps=3000", "trainer.num_envs=2", "trainer.env_workers=2",
+            "trainer.checkpoint_every=100000"]
+    train(load_config(MLP, [*args, f"run_dir={tmp_path / 'a'}"]))
+    cmd = [sys.executable, str(ROOT / "train.py"), str(MLP), *args, f"run_dir={tmp_path / 'b'}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "b" / "metrics.csv").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        _kill_family(proc)
+    assert proc.returncode == 130, err.decode()[-800:]
+    stopped_at = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["step"]
+    assert 0 < stopped_at < 3000
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-800:]
+    assert_same_run(tmp_path / "a", tmp_path / "b")
+
+
 def _children(pid: int) -> list[int]:
     out = []
     for entry in os.listdir("/proc"):
