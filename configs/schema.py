@@ -186,7 +186,7 @@ class RunConfig(StrictModel):
             return v
         if not getattr(type(agent), "vector_envs", False):
             raise ValueError(f"num_envs={v.num_envs}: agent '{agent.name}' steps one env at a "
-                             "time; set trainer.num_envs=1 (several envs: ppo)")
+                             "time; set trainer.num_envs=1 (several envs: ppo, es)")
         if steps is not None and steps % v.num_envs:
             raise ValueError(f"num_envs={v.num_envs} must divide steps={steps} (each loop step "
                              "is one env step of every env)")
