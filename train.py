@@ -30,6 +30,7 @@ SUBCOMMANDS = {
     "train": ("cli.train_cmd", "train an agent (the default when no subcommand is given)"),
     "evaluate": ("cli.evaluate_cmd", "evaluate a run folder, checkpoint or config's initial policy"),
     "transfer": ("cli.transfer_cmd", "evaluate a policy zero-shot on a grid of bodies of its task"),
+    "gait": ("cli.gait_cmd", "gait of a policy's body: undulation or footfalls, beside the worm"),
     "render": ("cli.render_cmd", "write an MP4/GIF of a rollout (text, live circuit activity)"),
     "activity": ("cli.activity_cmd", "PNG of a rollout's circuit activity and the wired circuit"),
     "plot": ("cli.plot_cmd", "curves of any logged metric of run folders (bootstrap CI)"),

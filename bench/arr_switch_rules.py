@@ -15,7 +15,8 @@ Per rule: the switch step of each seed, how many seeds switch inside the early F
 before the episode of the lowest per-episode FAU of the RR 0.5 stream) and how many never switch.
 ``--validate-seed k`` also trains one real adaptive run (paper rule) and checks that its switch
 step equals the replayed one; ``--validate-runs W=FOLDER`` checks finished real adaptive runs
-(``FOLDER/seed<k>``, e.g. an arm of ``bench/arms.py``) with window ``W`` the same way, seed by seed.
+(``FOLDER/seed<k>``, e.g. an arm of a ``train.py compare`` experiment) with window ``W`` the same
+way, seed by seed.
 
 Writes ``bench/results/<name>.{json,md}``; runs go to ``bench/runs/<name>/``.
 

@@ -1,11 +1,12 @@
 """Switch steps of finished Adaptive RR runs, and how many fell in the early FAU trough (issue 22).
 
-For arms trained by ``bench/arms.py`` on the same seeds: each adaptive arm's switch step per seed
-(``rr_switch_step`` of the run's ``summary.json``; none if it never switched) against the RR 0.5
-arm's run of that seed. Before its switch an adaptive run is that RR 0.5 run exactly (the schedule
-draws no random number), so the RR 0.5 run's critic FAU is the stream the rule saw. The trough is
-the logged step of that run's lowest ``fau/critic`` (``metrics.csv``, one row per ``log_every``
-steps); a switch at or before it is "in the trough": the rule saw FAU level off on the way down.
+For the arms of one experiment on the same seeds (``train.py compare``'s
+``<run_dir>/<arm>/seed<k>``): each adaptive arm's switch step per seed (``rr_switch_step`` of the
+run's ``summary.json``; none if it never switched) against the RR 0.5 arm's run of that seed.
+Before its switch an adaptive run is that RR 0.5 run exactly (the schedule draws no random
+number), so the RR 0.5 run's critic FAU is the stream the rule saw. The trough is the logged step
+of that run's lowest ``fau/critic`` (``metrics.csv``, one row per ``log_every`` steps); a switch
+at or before it is "in the trough": the rule saw FAU level off on the way down.
 
     python bench/arr_switch_steps.py bench/runs/rr_cartpole_fastsigma --base rr0.5 \\
         --adaptive arr arr_w5 --seeds 0 1 2 3 4 5 6 7 8 9 --out bench/results/rr_cartpole_fastsigma_switches
@@ -21,13 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.arms import logged  # noqa: E402
+from trainer.analysis.plots import read_metric  # noqa: E402
 from bench.outputs import beside  # noqa: E402
 
 
 def trough_step(run: Path, metric: str = "fau/critic") -> int:
     """The logged step of the run's lowest ``metric`` (the first, on ties)."""
-    series = logged(run, metric)
+    series = read_metric(run, metric)
     if not series:
         raise ValueError(f"{run}: no {metric} logged")
     return min(series, key=lambda step: (series[step], step))
@@ -50,7 +51,7 @@ def switch_rows(runs: Path, base: str, arm: str, seeds: list[int]) -> list[dict]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("runs", type=Path, help="bench/runs/<name> of bench/arms.py")
+    ap.add_argument("runs", type=Path, help="an experiment folder of train.py compare")
     ap.add_argument("--base", default="rr0.5", help="the fixed RR 0.5 arm")
     ap.add_argument("--adaptive", nargs="+", required=True, help="adaptive arms")
     ap.add_argument("--seeds", type=int, nargs="+", required=True)

@@ -23,7 +23,7 @@ Three parts, each optional:
 Writes ``bench/results/circuit.{json,md,png}``; runs go to ``bench/runs/circuit/``; rerunning
 reuses finished runs.
 
-    python bench/learning.py --steps 300000 --seeds 0 1 2 --agents ncap_tuned --out /tmp/ref
+    python train.py compare configs/experiments/learning_ncap_mlp.yaml   # its arm ncap_tuned
     python bench/circuit.py --start --steps 300000 --seeds 0 1 2 --transfer --episodes 2 \\
         --reference bench/runs/learning/ncap_tuned/seed0 bench/runs/learning/ncap_tuned/seed1 \\
         bench/runs/learning/ncap_tuned/seed2

@@ -3,7 +3,8 @@
 Runs one deterministic rollout of an NCAP policy and writes a PNG of the circuit's activity
 (head oscillator; heatmaps of joint angle, B-neuron and muscle activity against time and joint
 index, where the travelling wave is a diagonal band) beside a diagram of the circuit with its
-weights and signs (see ``circuits.plots``). Needs no OpenGL. E.g.
+weights and signs (see ``circuits.plots``); a quadruped-circuit policy (``ncap_quadruped``) gets
+``circuits.quadruped_plots``'s picture instead. Needs no OpenGL. E.g.
 
   python train.py activity runs/ncap_swim_ppo/seed0 --out activity.png --joints 9 --steps 300
 """
@@ -43,6 +44,8 @@ def main(argv: list[str]) -> int:
     overrides = args.overrides + ([f"env.n_joints={args.joints}"] if args.joints else [])
     cfg, agent, env = load_policy(args.target, overrides, trust_plugins=args.trust_plugins)
     circuit = circuit_of(agent)
+    if circuit is None and hasattr(getattr(agent, "actor", None), "spinal"):
+        return quadruped_activity(cfg, agent, env, args)
     if circuit is None:
         raise ConfigError("activity pictures need an NCAP circuit policy "
                           f"(this one's actor is {type(agent.actor).__name__})")
@@ -53,4 +56,19 @@ def main(argv: list[str]) -> int:
                     title=f"{cfg.name}, N={cfg.env.n_joints}, seed {seed}")
     print(f"weights: {weight_caption(circuit)}")
     print(f"wrote {args.out} ({len(rollout.rewards)} steps, return {rollout.rewards.sum():.1f})")
+    return 0
+
+
+def quadruped_activity(cfg, agent, env, args) -> int:
+    """The quadruped circuit's picture (``circuits/quadruped_plots.py``)."""
+    from circuits.quadruped_plots import quadruped_activity_figure, record_quadruped
+    from trainer.rollout import agent_rollout
+
+    seed = cfg.seed + cfg.trainer.eval_seed_offset if args.seed is None else args.seed
+    record = record_quadruped(agent_rollout(agent, env, seed, args.steps), agent.actor,
+                              float(env.dm_env.control_timestep()))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    quadruped_activity_figure(record, agent.actor.spinal, args.out,
+                              title=f"{cfg.name}, {cfg.env.id}, seed {seed}")
+    print(f"wrote {args.out} ({len(record.rewards)} steps, return {record.rewards.sum():.1f})")
     return 0

@@ -34,14 +34,11 @@ SWIM_OPTIONS = ("joints", "length_scale", "density", "viscosity")
 DMC_OPTIONS = ("length", "mass", "gear", "damping", "friction")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(prog="python train.py transfer", description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("target", help="run folder, checkpoint .pt or config YAML (untrained)")
-    parser.add_argument(TRUST_FLAG, action="store_true", help=TRUST_HELP)
+def add_body_arguments(parser: argparse.ArgumentParser, joints_help: str) -> None:
+    """The body lists of ``transfer`` (and ``gait``): swim ``--joints --length-scale --density
+    --viscosity``, dm_control multipliers ``--length --mass --gear --damping --friction``."""
     swim = parser.add_argument_group("swim bodies")
-    swim.add_argument("--joints", type=int, nargs="+", default=None,
-                      help=f"joint counts N (default {' '.join(map(str, DEFAULT_JOINTS))})")
+    swim.add_argument("--joints", type=int, nargs="+", default=None, help=joints_help)
     swim.add_argument("--length-scale", type=float, nargs="+", default=None,
                       help="link length multipliers (default: the policy's own)")
     swim.add_argument("--density", type=float, nargs="+", default=None,
@@ -54,6 +51,52 @@ def build_parser() -> argparse.ArgumentParser:
                        ("friction", "contact friction")):
         dmc.add_argument(f"--{name}", type=float, nargs="+", default=None,
                          help=f"{what} multipliers")
+
+
+def check_body_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse (one line) a swimmer of fewer than 2 joints, a length scale <= 0, a negative
+    density or viscosity; dm_control multipliers are checked by ``env.body``."""
+    if args.joints and min(args.joints) < 2:
+        parser.error(f"--joints: a swimmer has at least 2 joints (got {min(args.joints)})")
+    for option in ("length_scale", "density", "viscosity"):  # dm_control: env.body checks
+        values, positive = getattr(args, option) or [], option == "length_scale"
+        bad = [v for v in values if v < 0 or (positive and v == 0)]
+        if bad:
+            parser.error(f"--{option.replace('_', '-')} must be {'> 0' if positive else '>= 0'} "
+                         f"(got {bad[0]:g})")
+
+
+def bodies_from_arguments(args: argparse.Namespace, cfg, default_joints: list[int] | None,
+                          default_dmc: dict[str, list[float]] | None) -> tuple[list, str]:
+    """``(bodies, trained_on)``: the grid of the given lists (unset lists keep the policy's own
+    body; ``default_joints`` / ``default_dmc`` when nothing is given, None: the own body)."""
+    from envs.bodies import body_grid, body_of, dmc_body_grid
+
+    own = body_of(cfg.env)
+    swim = cfg.env.id == "swim"
+    given = [o for o in (DMC_OPTIONS if swim else SWIM_OPTIONS) if getattr(args, o) is not None]
+    if given:
+        raise ConfigError(f"--{given[0].replace('_', '-')} does not apply to env.id="
+                          f"'{cfg.env.id}' (swim: --{', --'.join(SWIM_OPTIONS).replace('_', '-')}"
+                          f"; dm_control: --{', --'.join(DMC_OPTIONS)})")
+    if swim:
+        bodies = body_grid(args.joints or default_joints or [own.n_joints],
+                           args.length_scale or [own.length_scale],
+                           args.density or [own.density], args.viscosity or [own.viscosity])
+        return bodies, f"N={own.n_joints}"
+    lists = {k: getattr(args, k) for k in DMC_OPTIONS if getattr(args, k) is not None}
+    if not lists:
+        lists = dict(default_dmc or {})
+    bodies = dmc_body_grid(**{k: lists.get(k, [getattr(own, k)]) for k in DMC_OPTIONS})
+    return bodies, ", ".join(f"{k} x{v:g}" for k, v in own.changed.items()) or "the stock body"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog="python train.py transfer", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", help="run folder, checkpoint .pt or config YAML (untrained)")
+    parser.add_argument(TRUST_FLAG, action="store_true", help=TRUST_HELP)
+    add_body_arguments(parser, f"joint counts N (default {' '.join(map(str, DEFAULT_JOINTS))})")
     parser.add_argument("--episodes", type=int, default=5, help="episodes per body (default 5)")
     parser.add_argument("--seed", type=seed_arg, default=None,
                         help="first episode seed (default: run seed + trainer.eval_seed_offset)")
@@ -68,7 +111,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 @one_line_errors
 def main(argv: list[str]) -> int:
-    from envs.bodies import body_grid, body_of, dmc_body_grid
     from trainer.api import load_run_config
     from trainer.files import check_writable
     from trainer.posthoc.transfer import (default_out_dir, markdown_table, transfer_rows,
@@ -78,32 +120,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_intermixed_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
-    if args.joints and min(args.joints) < 2:
-        parser.error(f"--joints: a swimmer has at least 2 joints (got {min(args.joints)})")
-    for option in ("length_scale", "density", "viscosity"):  # dm_control: env.body checks
-        values, positive = getattr(args, option) or [], option == "length_scale"
-        bad = [v for v in values if v < 0 or (positive and v == 0)]
-        if bad:
-            parser.error(f"--{option.replace('_', '-')} must be {'> 0' if positive else '>= 0'} "
-                         f"(got {bad[0]:g})")
+    check_body_arguments(parser, args)
     cfg, _ = load_run_config(args.target, args.overrides, args.trust_plugins)
-    own = body_of(cfg.env)
-    swim = cfg.env.id == "swim"
-    given = [o for o in (DMC_OPTIONS if swim else SWIM_OPTIONS) if getattr(args, o) is not None]
-    if given:
-        raise ConfigError(f"--{given[0].replace('_', '-')} does not apply to env.id="
-                          f"'{cfg.env.id}' (swim: --{', --'.join(SWIM_OPTIONS).replace('_', '-')}"
-                          f"; dm_control: --{', --'.join(DMC_OPTIONS)})")
-    if swim:
-        bodies = body_grid(args.joints or DEFAULT_JOINTS, args.length_scale or [own.length_scale],
-                           args.density or [own.density], args.viscosity or [own.viscosity])
-        trained_on = f"N={own.n_joints}"
-    else:
-        lists = {k: getattr(args, k) for k in DMC_OPTIONS if getattr(args, k) is not None}
-        if not lists:
-            lists = {k: v for k, v in DEFAULT_DMC_GRID.items()}
-        bodies = dmc_body_grid(**{k: lists.get(k, [getattr(own, k)]) for k in DMC_OPTIONS})
-        trained_on = ", ".join(f"{k} x{v:g}" for k, v in own.changed.items()) or "the stock body"
+    bodies, trained_on = bodies_from_arguments(args, cfg, DEFAULT_JOINTS, DEFAULT_DMC_GRID)
     out = args.out or default_out_dir(args.target, cfg.name)
     for name in OUTPUT_FILES:
         check_writable(out / name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -58,6 +59,21 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
     ({"budget": 3}, None, "unknown key 'budget'"),
     ({"arms": {"slow": ["seed=3"], "fast": []}}, None, "arms.slow: 'seed' is set by the experiment"),
     ({}, "arms:\n  slow: []\n  slow: [agent.actor_lr=1e-3]\n", "key 'arms.slow' is given twice"),
+    ({"base": None}, None, "arms.slow: no preset (give base:"),
+    ({"arms": {"slow": [], "fast": {"preset": "no_such.yaml"}}}, None,
+     "arms.fast.preset: no_such.yaml not found"),
+    ({"arms": {"slow": [], "fast": {"preset": str(PPO), "seeds": [3]}}}, None,
+     "arms: fast: an arm is a list of key=value overrides or {preset: PATH, overrides: [...]} "
+     "(got keys ['preset', 'seeds'])"),
+    ({"metrics": [{"table": "transfer.csv", "column": "mean_return"}]}, None,
+     "metrics: mean_return: no post-hoc command writes transfer.csv into the run folder"),
+    ({"metrics": [{"table": "transfer.csv", "column": "mean_return"}],
+      "posthoc": [["transfer", "--out", "elsewhere"]]}, None,
+     "no post-hoc command writes transfer.csv into the run folder"),
+    ({"metrics": [{"table": "transfer.csv", "column": "speed"}]}, None,
+     "transfer.csv has no column 'speed'"),
+    ({"metrics": [{"table": "gait.json", "column": "x"}]}, None,
+     "table: 'gait.json' is not a table a post-hoc command writes"),
 ])
 def test_bad_spec_is_one_line_exit_2_and_nothing_is_written(tmp_path, capsys, changes, text,
                                                             message):
@@ -132,12 +148,95 @@ def test_scores_follow_the_documented_rules_on_a_hand_written_run_folder(tmp_pat
         "return@99": 10.0})
 
 
+def test_an_arm_with_its_own_preset_gets_that_preset_with_the_common_overrides(tmp_path):
+    """Second route: the arm's config equals ``load_config`` of its preset with the spec's
+    common overrides, then its own (what ``python train.py PRESET key=value ...`` builds)."""
+    from configs.loader import config_to_dict, load_config
+
+    common = ["steps=1024", "trainer.eval_every=512"]
+    spec = write_spec(tmp_path / "spec.yaml", overrides=common, arms={
+        "ppo": list(TINY_PPO), "es": {"preset": str(ROOT / "configs" / "ncap_swim_es.yaml"),
+                                      "overrides": ["agent.population=4"]}}, control="ppo")
+    exp = load_experiment(spec)
+    for arm, preset, own in (("ppo", PPO, list(TINY_PPO)),
+                             ("es", ROOT / "configs" / "ncap_swim_es.yaml", ["agent.population=4"])):
+        expected = config_to_dict(load_config(preset, [*common, *own]))
+        for key in ("seed", "run_dir"):
+            expected.pop(key)
+        expected["trainer"]["progress"] = False
+        expected["torch_threads"] = expected["torch_threads"] or 1
+        assert exp.arms[arm] == expected, arm
+    assert exp.presets == {"ppo": PPO.resolve(), "es": (ROOT / "configs" / "ncap_swim_es.yaml")}
+    assert exp.arms["es"]["agent"]["name"] == "es" and exp.arms["es"]["agent"]["population"] == 4
+
+
+def test_table_metric_reads_the_one_matching_row_of_a_post_hoc_table(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({"status": "complete"}))
+    (run / "eval.csv").write_text("step,frames,mean_return\n0,0,1.0\n")
+    (run / "transfer.csv").write_text(
+        "policy,env,n_joints,viscosity,mean_return,std_return\n"
+        "trained,swim,5,0.0,790.5,1.0\n"
+        "trained,swim,9,0.0,612.25,2.0\n"
+        "random,swim,9,0.0,10.0,3.0\n"
+        "trained,swim,9,0.1,300.0,4.0\n")
+    metrics = [parse_metric({"table": "transfer.csv", "column": "mean_return",
+                             "where": {"policy": "trained", "n_joints": 9, "viscosity": 0}}),
+               parse_metric({"table": "transfer.csv", "column": "std_return",
+                             "where": {"policy": "random"}, "name": "random_std"}),
+               parse_metric({"table": "transfer.csv", "column": "mean_return",
+                             "where": {"policy": "trained", "n_joints": 9}, "name": "two_rows"}),
+               parse_metric({"table": "transfer.csv", "column": "mean_return",
+                             "where": {"n_joints": 13}, "name": "no_row"})]
+    assert metrics[0].name == "mean_return[policy=trained,n_joints=9,viscosity=0]"
+    scores = run_scores(run, metrics)
+    assert scores[metrics[0].name] == 612.25 and scores["random_std"] == 3.0
+    assert math.isnan(scores["two_rows"]) and math.isnan(scores["no_row"])
+    (run / "transfer.csv").unlink()
+    assert math.isnan(run_scores(run, metrics[:1])[metrics[0].name])
+
+
+def test_the_transfer_columns_a_table_metric_accepts_are_the_ones_transfer_writes():
+    from envs.bodies import BODY_COLUMNS
+    from trainer.experiments.spec import TABLES
+    from trainer.posthoc.transfer import STAT_COLUMNS
+
+    sub, columns = TABLES["transfer.csv"]
+    assert sub == "transfer"
+    numeric = [c for c in STAT_COLUMNS if c != "returns"]   # returns: the episodes as text
+    assert sorted(columns) == sorted(["policy", "env", *BODY_COLUMNS, *numeric])
+
+
+def test_a_one_arm_experiment_reports_its_iqm_and_curves_without_pairs(tmp_path):
+    from trainer.experiments.analysis import write_analysis
+
+    spec = write_spec(tmp_path / "spec.yaml", arms={"only": []}, control="only", seeds=[0, 1, 2],
+                      metrics=[{"final": 1}])
+    exp = load_experiment(spec)
+    finals = {0: 10.0, 1: 30.0, 2: 20.0}
+    for seed, final in finals.items():
+        run = exp.arm_dir("only", seed)
+        run.mkdir(parents=True)
+        (run / "summary.json").write_text(json.dumps({"status": "complete"}))
+        (run / "eval.csv").write_text(f"step,frames,mean_return\n0,0,0.0\n1024,1024,{final}\n")
+    result = write_analysis(exp, seed_sets(exp, None))
+    st = result["sets"][0]
+    assert st["comparisons"] == {}
+    assert st["iqm"]["only"]["final"]["n"] == 3
+    assert st["iqm"]["only"]["final"]["iqm"] == pytest.approx(statistics.mean(finals.values()))
+    text = (exp.run_dir / "compare.md").read_text()
+    assert "One arm: no paired comparison." in text and "| only | 20.00" in text
+    assert result["figures"] == ["compare_curves.png"]
+    assert not (exp.run_dir / "compare.png").exists()
+
+
 def test_every_ported_experiment_spec_loads_and_validates():
     specs = sorted((ROOT / "configs" / "experiments").glob("*.yaml"))
     assert specs, "no experiment spec under configs/experiments/"
     for path in specs:
         exp = load_experiment(path)
-        assert exp.control in exp.arms and len(exp.arms) >= 2, path
+        assert exp.control in exp.arms, path
         assert exp.run_dir.name == exp.name, path
 
 
@@ -234,3 +333,16 @@ def test_tiny_experiment_trains_resumes_and_its_paired_numbers_match_eval_csv(
     assert labels == ["declared, seeds 0, 1", "replication, seeds 2, 3",
                       "pooled, post hoc, seeds 0-3"]
     assert "slow/seed2 (not complete)" in err
+
+
+def test_post_hoc_commands_get_the_run_folder_unless_their_first_argument_names_a_target():
+    from trainer.experiments.run import posthoc_argv
+
+    run = Path("/x/arm/seed0")
+    assert posthoc_argv(["transfer", "--episodes", "2"], run) == \
+        ["transfer", "/x/arm/seed0", "--episodes", "2"]
+    assert posthoc_argv(["represent", "--out", "{run}/r"], run) == \
+        ["represent", "/x/arm/seed0", "--out", "/x/arm/seed0/r"]
+    assert posthoc_argv(["transfer", "{run}/checkpoints/last.pt", "--joints", "5"], run) == \
+        ["transfer", "/x/arm/seed0/checkpoints/last.pt", "--joints", "5"]
+    assert posthoc_argv(["evaluate"], run) == ["evaluate", "/x/arm/seed0"]

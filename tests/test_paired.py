@@ -193,28 +193,6 @@ def test_bench_script_pairs_run_folders_by_seed(tmp_path, capsys):
     assert code == 2 and "is not a folder" in capsys.readouterr().err
 
 
-def test_arms_trace_is_the_mean_over_finished_seeds_at_each_step(tmp_path):
-    """``bench/arms.py --trace``: the mean over the seeds with a summary.json of a metric at
-    each step; a step no run logged is None; an unfinished seed is left out."""
-    from bench.arms import trace
-
-    def run(seed: int, fau: dict[int, float], returns: dict[int, float], done: bool = True):
-        folder = tmp_path / "arm" / f"seed{seed}"
-        folder.mkdir(parents=True)
-        (folder / "metrics.csv").write_text("step,loss/critic,fau/critic\n" + "".join(
-            f"{s},0.1,{'' if v is None else v}\n" for s, v in fau.items()))
-        (folder / "eval.csv").write_text("step,mean_return\n" + "".join(
-            f"{s},{v}\n" for s, v in returns.items()))
-        if done:
-            (folder / "summary.json").write_text("{}")
-
-    run(0, {1000: 0.5, 2000: None}, {0: 10.0, 1000: 20.0})
-    run(1, {1000: 0.7, 2000: 0.9}, {0: 30.0, 1000: 60.0})
-    run(2, {1000: 99.0, 2000: 99.0}, {0: 99.0, 1000: 99.0}, done=False)
-    assert trace(tmp_path / "arm", "fau/critic", [1000, 2000, 3000]) == (2, [0.6, 0.9, None])
-    assert trace(tmp_path / "arm", "return", [0, 1000]) == (2, [20.0, 40.0])
-
-
 def test_paired_plot_draws_the_printed_results_and_refuses_bad_input(tmp_path, capsys):
     sys.path.insert(0, str(ROOT / "bench"))
     import paired
@@ -262,93 +240,59 @@ def test_bench_outputs_sit_beside_a_dotted_stem():
         beside("results/circuit", "md")
 
 
-def test_pooling_two_batches_on_disjoint_seeds_by_hand(tmp_path, capsys):
-    """Batch 1 (seeds 0-2) has B - A = 0 / 4 / 2 on final, batch 2 (seeds 3-4) has 6 / -1: the
-    pooled differences are those five, median 2, B ahead on 3 of 5 (0 is no win). Overlapping
-    seeds and a comparison of other arms are refused."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    import paired
-    import paired_pool
+def pooled_experiment(tmp_path: Path, declared: dict[int, float], replication: dict[int, float]):
+    """A two-arm spec (control a, arm b; final = the last evaluation) over seeds ``declared``
+    with hand-written run folders in which b - a = the given shift per seed, seeds of both sets;
+    the analysis of ``train.py compare --seeds <replication>`` (``write_analysis``) and its
+    compare.md."""
+    from trainer.experiments.analysis import seed_sets, write_analysis
+    from trainer.experiments.spec import load_experiment
 
-    batches = {"one": {0: 0.0, 1: 4.0, 2: 2.0}, "two": {3: 6.0, 4: -1.0}}
-    for name, shifts in batches.items():
-        for seed, shift in shifts.items():
-            write_run(tmp_path / name / "A" / f"seed{seed}", seed, [0.0, 10.0, 10.0, 10.0])
-            write_run(tmp_path / name / "B" / f"seed{seed}", seed,
-                      [0.0, 10.0 + shift, 10.0 + shift, 10.0 + shift])
-        assert paired.main([str(tmp_path / name / "A"), str(tmp_path / name / "B"), "--labels",
-                            "a", "b", "--out", str(tmp_path / name)]) == 0
-    capsys.readouterr()
-    out = tmp_path / "pooled"
-    assert paired_pool.main([str(tmp_path / "one.json"), str(tmp_path / "two.json"),
-                             "--out", str(out)]) == 0
-    pooled = json.loads((tmp_path / "pooled.json").read_text())["results"]["final"]
-    assert sorted(pooled["seeds"]) == [0, 1, 2, 3, 4]
-    assert sorted(pooled["differences"]) == pytest.approx([-1.0, 0.0, 2.0, 4.0, 6.0])
-    assert pooled["median_difference"] == pytest.approx(2.0)
-    assert pooled["wins"] == 3 and pooled["n"] == 5
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"name: pool\nbase: {ROOT / 'configs' / 'mlp_swim_ppo.yaml'}\n"
+        "arms:\n  a: []\n  b: [agent.actor_lr=1e-3]\ncontrol: a\n"
+        f"seeds: {sorted(declared)}\nmetrics:\n  - {{final: 1}}\n"
+        f"run_dir: {tmp_path / 'pool'}\n")
+    exp = load_experiment(spec)
+    for seed, shift in {**declared, **replication}.items():
+        for arm, last in (("a", 10.0), ("b", 10.0 + shift)):
+            write_run(exp.arm_dir(arm, seed), seed, [0.0, 10.0, last])
+    result = write_analysis(exp, seed_sets(exp, sorted(replication)))
+    return result, (exp.run_dir / "compare.md").read_text()
+
+
+def test_pooling_two_batches_on_disjoint_seeds_by_hand(tmp_path):
+    """``compare --seeds``' pooled set (what ``bench/paired_pool.py`` computed before issue 35):
+    batch 1 (seeds 0-2) has b - a = 0 / 4 / 2, batch 2 (seeds 3-4) has 6 / -1: the pooled
+    differences are those five, median 2, b ahead on 3 of 5 (0 is no win), one tie."""
+    result, md = pooled_experiment(tmp_path, {0: 0.0, 1: 4.0, 2: 2.0}, {3: 6.0, 4: -1.0})
+    declared, replication, pooled = result["sets"]
+    assert [declared["seeds"], replication["seeds"], pooled["seeds"]] == \
+        [[0, 1, 2], [3, 4], [0, 1, 2, 3, 4]]
+    r = pooled["comparisons"]["b"]["final"]
+    assert r["seeds"] == [0, 1, 2, 3, 4]
+    assert r["differences"] == pytest.approx([0.0, 4.0, 2.0, 6.0, -1.0])
+    assert r["median_difference"] == pytest.approx(2.0)
+    assert (r["wins"], r["ties"], r["n"]) == (3, 1, 5)
     # a resample's median (its 3rd of 5 draws) is -1 when 3 or more draws are -1:
     # P(Bin(5, 1/5) >= 3) = 0.058 > 2.5%, likewise 6: the interval spans [-1, 6] exactly
-    assert pooled["median_ci"] == [-1.0, 6.0] == plain_median_interval([0.0, 4.0, 2.0, 6.0, -1.0])
-    assert pooled["ties"] == 1
-    assert "| final | 5 | +2.0 [-1.0, +6.0] | 1/5 | 3/5 | does not separate at n = 5 |" \
-        in capsys.readouterr().out
-    assert paired_pool.main([str(tmp_path / "one.json")] * 2) == 2
-    assert "disjoint seeds" in capsys.readouterr().err
-    other = json.loads((tmp_path / "two.json").read_text())
-    other["labels"] = ["a", "c"]
-    (tmp_path / "other.json").write_text(json.dumps(other))
-    assert paired_pool.main([str(tmp_path / "one.json"), str(tmp_path / "other.json")]) == 2
-    assert "mixed comparisons" in capsys.readouterr().err
+    assert r["median_ci"] == [-1.0, 6.0] == plain_median_interval([0.0, 4.0, 2.0, 6.0, -1.0])
+    assert r["reading"] == "does not separate at n = 5"
+    assert "## pooled, post hoc, seeds 0-4" in md
+    assert "| 1/5 | 3/5 | does not separate at n = 5 |" in md
 
 
-def paired_json(path: Path, final: dict[int, float], auc: dict[int, float]) -> Path:
-    """A ``bench/paired.py`` result written by hand (only what pooling reads)."""
-    path.write_text(json.dumps({"labels": ["a", "b"], "results": {
-        m: {"seeds": list(d), "differences": list(d.values())}
-        for m, d in (("final", final), ("auc", auc))}}))
-    return path
-
-
-def test_pooling_checks_every_metric_and_refuses_non_finite_differences(tmp_path, capsys):
-    """Seeds must be disjoint for every metric, not the first only; a NaN difference is one
-    line naming the file and metric, exit 2, nothing written."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    import paired_pool
-
-    one = paired_json(tmp_path / "one.json", {0: 1.0, 1: 2.0}, {0: 1.0, 1: 2.0})
-    overlap = paired_json(tmp_path / "overlap.json", {2: 1.0, 3: 2.0}, {1: 1.0, 3: 2.0})
-    out = tmp_path / "pooled"
-    assert paired_pool.main([str(one), str(overlap), "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"error: {overlap}: auc seeds [1]"), err
-    nan = tmp_path / "nan.json"
-    nan.write_text(json.dumps({"labels": ["a", "b"], "results": {
-        "final": {"seeds": [2, 3], "differences": [1.0, 2.0]},
-        "auc": {"seeds": [2, 3], "differences": [1.0, float("nan")]}}}))
-    assert paired_pool.main([str(one), str(nan), "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"error: {nan}: auc differences are not "
-                                                   "finite at seeds [3]"), err
-    assert not list(tmp_path.glob("pooled*")), "nothing written"
-
-
-def test_pooled_zero_inflated_differences_print_their_ties(tmp_path, capsys):
-    """Differences 0, 0, 0, 0, 3, 5, 7 over two inputs: the interval [0, 5] (computed by hand in
-    ``test_an_interval_touching_zero_does_not_separate``) with 4 ties of 7 beside it; 3 wins."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    import paired_pool
-
-    first = paired_json(tmp_path / "first.json", {0: 0.0, 1: 0.0, 2: 3.0}, {0: 0.0, 1: 0.0, 2: 0.0})
-    second = paired_json(tmp_path / "second.json", {3: 0.0, 4: 0.0, 5: 5.0, 6: 7.0},
-                         {3: 0.0, 4: 0.0, 5: 0.0, 6: 0.0})
-    assert paired_pool.main([str(first), str(second), "--out", str(tmp_path / "pooled")]) == 0
-    out = capsys.readouterr().out
-    assert "| ties (b = a) | b > a | reading |" in out
-    assert "| final | 7 | +0.0 [+0.0, +5.0] | 4/7 | 3/7 | does not separate at n = 7 |" in out
-    assert "| auc | 7 | +0.0 [+0.0, +0.0] | 7/7 | 0/7 | does not separate at n = 7 |" in out
-    pooled = json.loads((tmp_path / "pooled.json").read_text())["results"]
-    assert (pooled["final"]["ties"], pooled["auc"]["ties"]) == (4, 7)
+def test_pooled_zero_inflated_differences_print_their_ties(tmp_path):
+    """Differences 0, 0, 3 and 0, 0, 5, 7 over the two sets: pooled, the interval [0, 5]
+    (computed by hand in ``test_an_interval_touching_zero_does_not_separate``) with 4 ties of 7
+    beside it; 3 wins."""
+    result, md = pooled_experiment(tmp_path, {0: 0.0, 1: 0.0, 2: 3.0},
+                                   {3: 0.0, 4: 0.0, 5: 5.0, 6: 7.0})
+    r = result["sets"][2]["comparisons"]["b"]["final"]
+    assert r["median_ci"] == [0.0, 5.0]
+    assert (r["ties"], r["wins"], r["n"]) == (4, 3, 7)
+    assert "| 4/7 | 3/7 | does not separate at n = 7 |" in md
 
 
 # --- edges a mutation run (cosmic-ray, issue 40) found unpinned --------------------------------

@@ -226,3 +226,28 @@ def test_paired_plot_warns_instead_of_contrasting_cells_of_different_pairs(tmp_p
     assert paired_plot.main([str(one), str(same), "--out", str(png)]) == 0
     out, err = capsys.readouterr()
     assert "Contrast of (lr3e-3 - lr_default)" in out and not err
+
+
+def test_forest_key_says_an_interval_that_excludes_zero_on_too_few_pairs_does_not_separate(
+        tmp_path, monkeypatch):
+    """compare's rows with n = 3 whose interval excludes 0 are drawn blue (``separates`` is
+    False below stats.MIN_PAIRS); the key must say blue also means too few pairs."""
+    from configs import figure_layout
+    from trainer.analysis import forest, stats
+
+    seen = {}
+    real_finish = figure_layout.finish
+
+    def finish(fig, handles, labels, **kw):
+        seen["labels"] = labels
+        seen["colors"] = [line.get_color() for ax in fig.axes for line in ax.lines
+                          if line.get_linewidth() == 3]
+        return real_finish(fig, handles, labels, **kw)
+
+    monkeypatch.setattr(figure_layout, "finish", finish)
+    r = stats.paired_comparison({0: 0.0, 1: 0.0, 2: 0.0}, {0: 10.0, 1: 11.0, 2: 12.0})
+    assert r["median_ci"][0] > 0 and not r["separates"], "n = 3: excludes 0 but does not separate"
+    forest.plot([{"labels": ["a", "b"], "results": {"final": r}}], ["b"], tmp_path / "f.png")
+    assert seen["colors"] == ["tab:blue"]
+    blue = next(label for label in seen["labels"] if "does not separate" in label)
+    assert f"n < {stats.MIN_PAIRS}" in blue and "includes 0" in blue

@@ -87,6 +87,8 @@ def test_every_registered_circuit_actor_holds_a_circuit_with_every_member():
         for component in registry.components(kind):
             args = ((obs_dim, act_dim, agent_cfg, env) if kind == "offpolicy.actor"
                     else (obs_dim, act_dim, env))
+            if component.name == "ncap_quadruped":  # drives the quadruped, not the swimmer;
+                continue                                # tests/test_quadruped_circuit.py
             built = component.implementation()(component.config(), *args)
             actor = built[0] if isinstance(built, tuple) else built
             circuit = getattr(actor, "circuit", None)

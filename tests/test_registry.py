@@ -105,4 +105,5 @@ def test_built_in_names_keep_their_order_in_the_schema():
     assert [c.name for c in registry.components("aux_loss")] == [
         "one_step", "rollout", "horizon_faithful", "horizon_stabilised", "contrastive",
         "reward", "negatives"]
-    assert [c.name for c in registry.components("ppo.actor")] == ["ncap", "mlp", "ncap_plus"]
+    assert [c.name for c in registry.components("ppo.actor")] == ["ncap", "mlp", "ncap_plus",
+                                                             "ncap_quadruped"]

@@ -9,6 +9,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from circuits.ncap_config import NCAPCircuitConfig
+from circuits.quadruped_config import QuadrupedCircuitConfig
 from configs.base import StrictModel
 from configs.errors import ConfigError
 from configs.registry import register, section
@@ -24,6 +25,7 @@ class ESMLPActorConfig(StrictModel):
 
 register("es.actor", "ncap", NCAPCircuitConfig, "agents.es.agent:ncap_es_actor")
 register("es.actor", "mlp", ESMLPActorConfig, "agents.es.agent:mlp_es_actor")
+register("es.actor", "ncap_quadruped", QuadrupedCircuitConfig, "agents.policies.quadruped_actor:quadruped_es_actor")
 
 
 class ESConfig(StrictModel):

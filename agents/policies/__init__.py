@@ -8,6 +8,8 @@
 ``sb3``            the NCAP circuit as a stable-baselines3 policy (``NCAPPolicy``)
 =================  ==========================================================================
 
+``quadruped_actor`` is the quadruped circuit's actor (kinds ``ppo.actor`` and ``es.actor``:
+``ncap_quadruped``).
 Each learner's own actor builders live with it (``agents.offpolicy.nets``, ``agents.es.agent``).
 Importing the package imports nothing.
 """

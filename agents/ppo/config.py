@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from agents.policies.config import MLPActorConfig
 from circuits.ncap_config import NCAPActorConfig
 from circuits.ncap_plus_config import NCAPPlusActorConfig
+from circuits.quadruped_config import QuadrupedActorConfig
 from configs.base import StrictModel
 from configs.registry import register, section
 
@@ -18,6 +19,7 @@ from configs.registry import register, section
 register("ppo.actor", "ncap", NCAPActorConfig, "agents.policies.actors:ncap_ppo_actor")
 register("ppo.actor", "mlp", MLPActorConfig, "agents.policies.actors:mlp_ppo_actor")
 register("ppo.actor", "ncap_plus", NCAPPlusActorConfig, "agents.policies.circuit_actor:ncap_plus_ppo_actor")
+register("ppo.actor", "ncap_quadruped", QuadrupedActorConfig, "agents.policies.quadruped_actor:quadruped_ppo_actor")
 
 
 class PPOConfig(StrictModel):

@@ -3,7 +3,9 @@
 A cell is ``{"labels": [A, B], "results": {metric: result}}`` with each result a
 ``trainer.analysis.stats.paired_comparison`` (or ``difference_summary``) of ``B - A``. A row shows
 that cell's per-seed differences (dots), their median (a tick) and its bootstrap 95% interval (a
-bar, red when it excludes zero: the arms *separate*); a dashed line marks zero. The rows are the
+bar, red when the result *separates*: its interval excludes zero with at least
+``stats.MIN_PAIRS`` pairs; blue otherwise, also for an interval that excludes zero on fewer
+pairs); a dashed line marks zero. The rows are the
 figures already computed, not recomputed. Used by ``python train.py compare`` (one row per arm
 and seed set) and ``bench/paired_plot.py``.
 """
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from configs import figure_layout
 from configs.safe_files import replacing
+from trainer.analysis.stats import MIN_PAIRS
 
 LONG_NAME = 30  # longer row names are numbered on the axis and written in full in the key
 
@@ -57,9 +60,10 @@ def plot(cells: list[dict], names: list[str], out: Path, title: str | None = Non
            "one seed's difference",
            Line2D([], [], ls="", marker="|", ms=10, color="black"): "median difference",
            Line2D([], [], lw=3, color="tab:red"): "95% bootstrap interval of the median: "
-                                                   "excludes 0 (separates)",
+                                                   f"separates (excludes 0; paired: n >= {MIN_PAIRS})",
            Line2D([], [], lw=3, color="tab:blue"): "95% bootstrap interval of the median: "
-                                                    "includes 0"}
+                                                    f"does not separate (includes 0, or n < "
+                                                    f"{MIN_PAIRS})"}
     if numbered:
         key.update({Line2D([], [], ls=""): f"{number} {name}"
                     for number, name in zip(shown, names)})

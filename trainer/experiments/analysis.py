@@ -4,7 +4,8 @@
 each outcome metric follows the rule the spec fixed (``trainer.experiments.spec``: ``final: k``
 the mean of the last ``k`` evaluation returns; ``auc`` the trapezoid area under the evaluation
 curve over the steps it spans, ``trainer.analysis.runs.curve_area``; ``{metric, at}`` the last
-value logged at a step ``<= at``). A run that is not complete, or a non-finite score, is left
+value logged at a step ``<= at``; ``{table, column, where}`` a cell of a table a post-hoc command
+wrote into the run folder). A run that is not complete, or a non-finite score, is left
 out of the pairs and listed.
 
 **Seed sets** (``seed_sets``): the spec's seeds; with ``--seeds`` a replication set, reported on
@@ -26,6 +27,7 @@ and each logged outcome metric's, with the bootstrap band: ``trainer.analysis.pl
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from dataclasses import dataclass
@@ -80,10 +82,37 @@ def value_at(curve: dict[int, float], step: int) -> float:
     return curve[max(steps)] if steps else float("nan")
 
 
+def same_value(cell: str, wanted: str | int | float) -> bool:
+    """A CSV cell equals a ``where`` value: as floats when both read as numbers, else as text."""
+    try:
+        return float(cell) == float(wanted)
+    except (TypeError, ValueError):
+        return cell == str(wanted)
+
+
+def table_score(run: Path, metric: Metric) -> float:
+    """Column ``metric.column`` of the one row of ``<run>/<metric.table>`` that matches every
+    ``where`` value; NaN when the table is missing or no row, or more than one, matches."""
+    file = run / metric.table
+    if not file.is_file():
+        return float("nan")
+    with open(file, newline="") as f:
+        rows = [r for r in csv.DictReader(f)
+                if all(same_value(r.get(k, ""), v) for k, v in (metric.where or {}).items())]
+    if len(rows) != 1:
+        return float("nan")
+    try:
+        return float(rows[0][metric.column])
+    except (KeyError, TypeError, ValueError):
+        return float("nan")
+
+
 def metric_score(run: Path, metric: Metric) -> float:
     """``run``'s score on ``metric`` (module docstring: the rules)."""
     if metric.kind == "at":
         return value_at(read_metric(run, metric.metric), metric.at)
+    if metric.kind == "table":
+        return table_score(run, metric)
     steps, returns = RunDir(run).eval_curve()
     if metric.kind == "final":
         return final_score(steps, returns, last=metric.k)
@@ -154,9 +183,19 @@ def analyse(exp: Experiment, sets: list[SeedSet]) -> dict[str, Any]:
                          "comparisons": comparisons})
     return {"experiment": exp.name, "spec": str(exp.path), "description": exp.description,
             "control": exp.control, "arms": {a: o for a, o in exp.overrides.items()},
+            "presets": {a: p.name for a, p in exp.presets.items() if p != exp.base},
             "metrics": [{"name": m.name, "rule": m.rule()} for m in exp.metrics],
             "scores": {arm: {str(k): v for k, v in s.items()} for arm, s in scores.items()},
             "sets": out_sets, "left_out": left_out}
+
+
+def arm_text(result: dict[str, Any], arm: str) -> str:
+    """``the base``, ``a=1 b=2``, ``mlp_swim_ppo.yaml`` or ``mlp_swim_ppo.yaml + a=1``."""
+    preset = result.get("presets", {}).get(arm)
+    overrides = " ".join(result["arms"][arm])
+    if preset:
+        return f"{preset} + {overrides}" if overrides else preset
+    return overrides or "the base"
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -165,16 +204,19 @@ def markdown(result: dict[str, Any]) -> str:
     if result["description"]:
         lines += [result["description"].strip(), ""]
     lines += [f"Spec: `{result['spec']}`; control: `{control}`; arms: "
-              + ", ".join(f"`{a}` ({' '.join(o) or 'the base'})" for a, o in result["arms"].items()),
+              + ", ".join(f"`{a}` ({arm_text(result, a)})" for a in result["arms"]),
               "", "Outcome metrics (fixed in the spec):", ""]
     lines += [f"- **{m['name']}**: {m['rule']}" for m in result["metrics"]]
     for st in result["sets"]:
-        lines += ["", f"## {st['label']}", "",
-                  f"Paired by seed: arm - {control} (median difference with its percentile-"
-                  "bootstrap 95% interval; ties = exact zeros).", "",
-                  f"| arm | metric | n | IQM {control} [95% CI] | IQM arm [95% CI] | "
-                  f"median difference [95% CI] | ties | arm > {control} | reading |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += ["", f"## {st['label']}"]
+        if not st["comparisons"]:
+            lines += ["", "One arm: no paired comparison."]
+        else:
+            lines += ["", f"Paired by seed: arm - {control} (median difference with its "
+                      "percentile-bootstrap 95% interval; ties = exact zeros).", "",
+                      f"| arm | metric | n | IQM {control} [95% CI] | IQM arm [95% CI] | "
+                      f"median difference [95% CI] | ties | arm > {control} | reading |",
+                      "|---|---|---|---|---|---|---|---|---|"]
         for arm, by_metric in st["comparisons"].items():
             for metric, r in by_metric.items():
                 if r["n"] == 0:

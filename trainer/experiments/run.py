@@ -8,7 +8,8 @@ folder holding another config is refused before anything runs (``RunDir.check_sa
 
 Post-hoc commands run on each complete run folder after training, in the driver, as
 ``python train.py <subcommand> <run folder> <args ...>`` (``{run}`` in an argument is the run
-folder); each one's exit code is recorded in ``<run>/posthoc.json`` under the command's text,
+folder; a first argument that names ``{run}`` is the target instead of the run folder, e.g.
+``{run}/checkpoints/last.pt`` for the last policy rather than the best); each one's exit code is recorded in ``<run>/posthoc.json`` under the command's text,
 and a command recorded with exit code 0 is not run again.
 """
 
@@ -48,8 +49,13 @@ def write_spec(exp: Experiment) -> None:
 
 
 def posthoc_argv(command: list[str], run: Path) -> list[str]:
-    """``[subcommand, run, args...]`` with ``{run}`` in the args replaced by the run folder."""
-    return [command[0], str(run), *(a.replace(RUN_PLACEHOLDER, str(run)) for a in command[1:])]
+    """``[subcommand, run, args...]`` with ``{run}`` in the args replaced by the run folder; a
+    command whose first argument names ``{run}`` gives its own target (e.g.
+    ``[transfer, "{run}/checkpoints/last.pt", ...]``) and gets no run folder inserted."""
+    args = [a.replace(RUN_PLACEHOLDER, str(run)) for a in command[1:]]
+    if command[1:] and RUN_PLACEHOLDER in command[1]:
+        return [command[0], *args]
+    return [command[0], str(run), *args]
 
 
 def run_posthoc(exp: Experiment, trials: list[Trial]) -> list[str]:

@@ -9,19 +9,24 @@ An experiment file (``python train.py compare SPEC``)::
     arms:                                # arm -> key=value overrides of base + overrides
       none: []                           # [] = the base unchanged
       A: [agent.aux.losses=[{type: one_step}]]
+      mlp: {preset: ../mlp_swim_ppo.yaml, overrides: [agent.lr=1e-3]}   # an arm's own preset
     control: none                        # every other arm is compared with it, paired by seed
+                                         # (a one-arm experiment: its IQM and curves only)
     seeds: [0, 1, 2]                     # a list, or a count N (seeds seed .. seed + N - 1)
     replication: [10, 11, 12]            # optional: a replication set declared in advance
     metrics:                             # outcome metrics, fixed before any run
       - final: 3                         # mean of the last 3 evaluation returns
       - auc                              # area under the evaluation curve / the steps it spans
       - {metric: fau/critic, at: 15000}  # a logged metric as it stood at agent step 15000
+      - {table: transfer.csv, column: mean_return, where: {policy: trained, n_joints: 9}}
     posthoc:                             # optional: train.py subcommands per finished run
-      - [transfer, --episodes, "2"]      #   run as: train.py transfer <run folder> --episodes 2
+      - [transfer, --episodes, "2", --joints, "5", "9"]   # run as: train.py transfer <run> ...
+      - [transfer, "{run}/checkpoints/last.pt", --joints, "5"]   # a target of its own
     run_dir: runs/experiments/aux_fd8    # optional (the default)
 
 Trial ``(arm, seed)`` trains in ``<run_dir>/<arm>/seed<seed>/`` with config
-``base + overrides + arms[arm] + seed=<seed>`` (later overrides win), progress bars off and
+``preset + overrides + arm overrides + seed=<seed>`` (later overrides win; the preset is the arm's
+own ``preset:`` when it names one, else ``base:``), progress bars off and
 ``torch_threads: null`` made 1 (one core per trial), as a sweep's trials.
 
 **Metric rules** (``trainer.experiments.scores``): ``final: k`` is the mean of the run's last ``k``
@@ -29,13 +34,19 @@ evaluation returns (``eval.csv`` ``mean_return``); ``auc`` is the trapezoid area
 evaluation curve divided by the steps it spans, i.e. the curve's average return
 (``trainer.analysis.runs.curve_area``); ``{metric: NAME, at: STEP}`` is the last value of
 ``NAME`` (``return``, ``eval/<eval.csv column>`` or a ``metrics.csv`` column) logged at an agent
-step ``<= STEP``. Each has a ``name`` (default ``final``, ``auc``, ``NAME@STEP``).
+step ``<= STEP``; ``{table: FILE, column: COL, where: {KEY: VALUE, ...}}`` is column ``COL`` of the
+one row of ``<run>/FILE`` whose columns equal every ``where`` value (numbers compared as floats),
+a table a post-hoc command of the spec writes into the run folder (``TABLES``: ``transfer.csv``
+from ``transfer``); no such row, or more than one, scores the run NaN (left out, and said).
+Each has a ``name`` (default ``final``, ``auc``, ``NAME@STEP``, ``COL[KEY=VALUE,...]``).
 
 Refused on load, one line naming the file and the key, before anything is run or written: an
 unknown key, a key given twice in a mapping (e.g. two arms of one name), no ``control`` or one
 that is not an arm, an arm override the config schema does not know (``configs.loader.validate``
 on every arm's config), a metric the base config's agent never logs (``LOGGED``), a step past an
-arm's budget, a ``posthoc`` subcommand outside ``POSTHOC_SUBCOMMANDS``. Plug-ins the spec or its
+arm's budget, a ``posthoc`` subcommand outside ``POSTHOC_SUBCOMMANDS``, a table metric whose
+table no post-hoc command writes into the run folder (or whose columns it does not have), an arm
+with no ``preset:`` when there is no ``base:``. Plug-ins the spec or its
 base preset names load only with ``--trust-plugins`` (``configs/plugins.py``).
 """
 
@@ -63,6 +74,17 @@ ARM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 POSTHOC_SUBCOMMANDS = ("evaluate", "transfer", "represent", "activity", "render")
 RUN_PLACEHOLDER = "{run}"
 
+# Tables a post-hoc subcommand writes into the run folder (unless given --out): file ->
+# (subcommand, its columns). transfer.csv: ``trainer.posthoc.transfer`` (TransferRow.csv_row:
+# policy, env, ``envs.bodies.BODY_COLUMNS``, ``STAT_COLUMNS``; tests/test_compare.py checks
+# these against a real transfer.csv).
+TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "transfer.csv": ("transfer", (
+        "policy", "env", "n_joints", "length_scale", "density", "viscosity", "length", "mass",
+        "gear", "damping", "friction", "mean_return", "std_return", "min_return", "max_return",
+        "episodes", "seed")),
+}
+
 # What every run logs: eval.csv's columns and metrics.csv's loop columns.
 EVAL_COLUMNS = ("mean_return", "std_return", "min_return", "max_return", "episodes", "seconds")
 LOOP_COLUMNS = ("episodes", "steps_per_second", "train_seconds", "episode_return",
@@ -77,10 +99,13 @@ class Metric(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
-    kind: Literal["final", "auc", "at"]
+    kind: Literal["final", "auc", "at", "table"]
     k: int | None = None
     metric: str | None = None
     at: int | None = None
+    table: str | None = None
+    column: str | None = None
+    where: dict[str, str | int | float] | None = None
 
     def rule(self) -> str:
         """The metric's rule in words (for compare.md)."""
@@ -89,11 +114,39 @@ class Metric(BaseModel):
                     else "the last evaluation return")
         if self.kind == "auc":
             return "area under the evaluation-return curve / the steps it spans (trapezoids)"
+        if self.kind == "table":
+            where = ", ".join(f"{k} = {v}" for k, v in (self.where or {}).items())
+            return (f"{self.column} of the {self.table} row with {where}" if where
+                    else f"{self.column} of the one {self.table} row")
         return f"{self.metric} as last logged at agent step <= {self.at}"
 
 
+def parse_table_metric(item: dict[str, Any], name: str | None) -> Metric:
+    """``{table: FILE, column: COL, where: {KEY: VALUE}}`` (``where`` optional)."""
+    if not set(item) <= {"table", "column", "where"} or "column" not in item:
+        raise ValueError(f"a table metric is {{table: FILE, column: COL, where: {{KEY: VALUE}}}} "
+                         f"(got keys {sorted(item)})")
+    table, column, where = item["table"], item["column"], item.get("where") or {}
+    if table not in TABLES:
+        raise ValueError(f"table: {table!r} is not a table a post-hoc command writes (tables: "
+                         f"{', '.join(TABLES)})")
+    columns = TABLES[table][1]
+    if not isinstance(where, dict):
+        raise ValueError(f"where: needs a mapping of column: value (got {where!r})")
+    for key in [column, *where]:
+        if key not in columns:
+            raise ValueError(f"{table} has no column {key!r} (columns: {', '.join(columns)})")
+    for key, value in where.items():
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ValueError(f"where: {key}: needs a string or a number (got {value!r})")
+    label = ",".join(f"{k}={v}" for k, v in where.items())
+    return Metric(name=name or (f"{column}[{label}]" if label else column), kind="table",
+                  table=table, column=column, where=dict(where))
+
+
 def parse_metric(item: Any) -> Metric:
-    """``auc`` | ``{final: k}`` | ``{metric: NAME, at: STEP}``, each with an optional ``name``."""
+    """``auc`` | ``{final: k}`` | ``{metric: NAME, at: STEP}`` | ``{table: FILE, column: COL,
+    where: {...}}``, each with an optional ``name``."""
     if item == "auc":
         return Metric(name="auc", kind="auc")
     if not isinstance(item, dict):
@@ -110,6 +163,8 @@ def parse_metric(item: Any) -> Metric:
         if item.pop("auc") is not True or item:
             raise ValueError("auc: takes no settings (write auc, or {auc: true, name: ...})")
         return Metric(name=name or "auc", kind="auc")
+    if "table" in item:
+        return parse_table_metric(item, name)
     if set(item) != {"metric", "at"}:
         raise ValueError(f"a logged metric is {{metric: NAME, at: STEP}} (got keys {sorted(item)})")
     metric, at = item["metric"], item["at"]
@@ -118,13 +173,21 @@ def parse_metric(item: Any) -> Metric:
     return Metric(name=name or f"{metric}@{at}", kind="at", metric=metric, at=at)
 
 
+class ArmFile(BaseModel):
+    """An arm with its own preset: ``{preset: PATH, overrides: [key=value, ...]}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    preset: str
+    overrides: list[str] = []
+
+
 class ExperimentFile(BaseModel):
     """The keys of an experiment file (module docstring)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
-    base: str
-    arms: dict[str, list[str]]
+    base: str | None = None
+    arms: dict[str, list[str] | ArmFile]
     control: str
     seeds: int | list[int]
     metrics: list[Metric]
@@ -151,11 +214,37 @@ class ExperimentFile(BaseModel):
             raise ValueError(f"two metrics are named {twice!r} (give one a name:)")
         return metrics
 
+    @field_validator("arms", mode="before")
+    @classmethod
+    def _arm_forms(cls, arms: Any) -> Any:
+        """Each arm is a list of overrides or ``{preset, overrides}``: said in one message."""
+        if not isinstance(arms, dict):
+            return arms
+        out = {}
+        for arm, given in arms.items():
+            if isinstance(given, dict):
+                unknown = sorted(set(given) - set(ArmFile.model_fields))
+                if unknown or "preset" not in given:
+                    raise ValueError(f"{arm}: an arm is a list of key=value overrides or "
+                                     f"{{preset: PATH, overrides: [...]}} (got keys "
+                                     f"{sorted(given)})")
+                overrides = given.get("overrides") or []
+                if not isinstance(given["preset"], str) or not isinstance(overrides, list):
+                    raise ValueError(f"{arm}: preset: needs a path and overrides: a list")
+                out[arm] = ArmFile(preset=given["preset"], overrides=[str(o) for o in overrides])
+            elif isinstance(given, list):
+                out[arm] = [str(o) for o in given]
+            else:
+                raise ValueError(f"{arm}: an arm is a list of key=value overrides or "
+                                 f"{{preset: PATH, overrides: [...]}} (got {given!r})")
+        return out
+
     @field_validator("arms")
     @classmethod
-    def _arms(cls, arms: dict[str, list[str]]) -> dict[str, list[str]]:
-        if len(arms) < 2:
-            raise ValueError("needs at least two arms (a control and one to compare with it)")
+    def _arms(cls, arms: dict[str, list[str] | ArmFile]) -> dict[str, list[str] | ArmFile]:
+        if not arms:
+            raise ValueError("needs at least one arm (one arm alone: its IQM and curves, no "
+                             "paired comparison)")
         for arm in arms:
             if not ARM_NAME.match(arm) or arm in SKIPPED_DIRS:
                 raise ValueError(f"arm name {arm!r} is not a folder name (letters, digits, "
@@ -207,9 +296,10 @@ class Experiment:
 
     path: Path
     name: str
-    base: Path
+    base: Path | None
     arms: dict[str, dict[str, Any]]   # arm -> config data, validated
     overrides: dict[str, list[str]]   # arm -> its own overrides, as given
+    presets: dict[str, Path]          # arm -> the preset it starts from (its own, or base)
     control: str
     seeds: list[int]
     replication: list[int] | None
@@ -224,10 +314,12 @@ class Experiment:
     def to_yaml(self) -> str:
         """The resolved experiment (``experiment.yaml`` in the experiment folder)."""
         return yaml.safe_dump({
-            "name": self.name, "spec": str(self.path), "base": str(self.base),
+            "name": self.name, "spec": str(self.path),
+            "base": str(self.base) if self.base else None,
             "control": self.control, "seeds": self.seeds, "replication": self.replication,
             "metrics": [m.model_dump(exclude_none=True) for m in self.metrics],
-            "posthoc": self.posthoc, "arms": self.overrides, "configs": self.arms},
+            "posthoc": self.posthoc, "arms": self.overrides,
+            "presets": {arm: str(p) for arm, p in self.presets.items()}, "configs": self.arms},
             sort_keys=False)
 
 
@@ -302,6 +394,16 @@ def logged_metrics(cfg: RunConfig) -> tuple[set[str], tuple[str, ...]] | None:
     return None
 
 
+def check_table(path: Path, metric: Metric, posthoc: list[list[str]]) -> None:
+    """A table metric needs a post-hoc command that writes its table into the run folder."""
+    sub = TABLES[metric.table][0]
+    writers = [c for c in posthoc if c[0] == sub and "--out" not in c]
+    if not writers:
+        raise ConfigError(f"experiment {path}: metrics: {metric.name}: no post-hoc command "
+                          f"writes {metric.table} into the run folder (add posthoc: "
+                          f"[[{sub}, ...]] without --out)")
+
+
 def check_metric(path: Path, metric: Metric, arm: str, cfg: RunConfig) -> None:
     """A metric the run never logs, or a step past the arm's budget, is a ``ConfigError``."""
     if metric.kind != "at":
@@ -329,25 +431,46 @@ def check_metric(path: Path, metric: Metric, arm: str, cfg: RunConfig) -> None:
                       f"{', '.join(sorted(names | set(LOOP_COLUMNS)))})")
 
 
+def preset_path(path: Path, key: str, given: str) -> Path:
+    """``given`` relative to the experiment file's folder, which must be a file."""
+    preset = (path.resolve().parent / given).resolve()
+    if not preset.is_file():
+        raise ConfigError(f"experiment {path}: {key}: {given} not found (a path relative to "
+                          f"the experiment file's folder, {path.parent})")
+    return preset
+
+
 def load_experiment(path: str | Path, trust_plugins: bool = False) -> Experiment:
     """Read and validate ``path`` (module docstring); nothing is written."""
     path = Path(path)
     spec = read_file(path)
-    base = (path.resolve().parent / spec.base).resolve()
-    if not base.is_file():
-        raise ConfigError(f"experiment {path}: base: {spec.base} not found (a path relative to "
-                          f"the experiment file's folder, {path.parent})")
+    base = preset_path(path, "base", spec.base) if spec.base is not None else None
     check_overrides(path, "overrides", spec.overrides)
-    base_data = resolve_preset(base)
+    for metric in spec.metrics:
+        if metric.kind == "table":
+            check_table(path, metric, spec.posthoc)
     arms: dict[str, dict[str, Any]] = {}
+    own_overrides: dict[str, list[str]] = {}
+    presets: dict[str, Path] = {}
     first_seed = None
-    for arm, own in spec.arms.items():
+    for arm, given in spec.arms.items():
+        own = given.overrides if isinstance(given, ArmFile) else given
+        if isinstance(given, ArmFile):
+            preset = preset_path(path, f"arms.{arm}.preset", given.preset)
+        elif base is None:
+            raise ConfigError(f"experiment {path}: arms.{arm}: no preset (give base: for the "
+                              "arms that are lists of overrides, or {preset: ..., overrides: "
+                              "[...]})")
+        else:
+            preset = base
         check_overrides(path, f"arms.{arm}", own)
+        own_overrides[arm], presets[arm] = list(own), preset
+        preset_data = resolve_preset(preset)
         items = [*spec.overrides, *own]
         named_in = path if on_command_line(items) else (
-            plugins_source(base) if base_data.get("plugins") else base)
+            plugins_source(preset) if preset_data.get("plugins") else preset)
         try:
-            cfg = validate(apply_overrides(base_data, items), named_in, trust_plugins)
+            cfg = validate(apply_overrides(preset_data, items), named_in, trust_plugins)
         except ConfigError as e:
             raise ConfigError(f"experiment {path}: arms.{arm}: {e}") from None
         for metric in spec.metrics:
@@ -371,7 +494,7 @@ def load_experiment(path: str | Path, trust_plugins: bool = False) -> Experiment
             raise ConfigError(f"experiment {path}: replication: seeds "
                               f"{sorted(set(replication) & set(seeds))} are in seeds: too")
     run_dir = Path(spec.run_dir) if spec.run_dir else EXPERIMENTS_DIR / spec.name
-    return Experiment(path=path, name=spec.name, base=base, arms=arms, overrides=spec.arms,
-                      control=spec.control, seeds=seeds, replication=replication,
+    return Experiment(path=path, name=spec.name, base=base, arms=arms, overrides=own_overrides,
+                      presets=presets, control=spec.control, seeds=seeds, replication=replication,
                       metrics=spec.metrics, posthoc=spec.posthoc, run_dir=run_dir.resolve(),
                       description=spec.description)
