@@ -52,7 +52,12 @@ def make_agent(cfg, observation_space, action_space, env: Any = None, device: st
     ``env`` is the training env, for agents that need body facts beyond the spaces (NCAP reads
     ``env.body.n_joints`` and ``env.episode_steps``). ``acting_only`` builds only what acting
     needs (no replay buffer, no optimisers): for evaluation, rendering and transfer.
+    ``trainer.num_envs > 1`` (a training agent) is passed on as ``num_envs=``.
     """
     cls = registry.build("agent", cfg.agent.name)
+    # several training envs (trainer.num_envs > 1, only agents whose config says vector_envs):
+    # the agent acts and observes on all of them at once (trainer/loop.py)
+    num_envs = getattr(getattr(cfg, "trainer", None), "num_envs", 1)
+    extra = {"num_envs": num_envs} if num_envs > 1 and not acting_only else {}
     return cls(cfg.agent, observation_space, action_space, env=env, device=device,
-               seed=cfg.seed, acting_only=acting_only, total_steps=cfg.steps)
+               seed=cfg.seed, acting_only=acting_only, total_steps=cfg.steps, **extra)

@@ -29,13 +29,17 @@ class Agent(Protocol):
     """A learner behind the trainer loop (``trainer/loop.py``, ``trainer/api.py``,
     ``trainer/transfer.py``, ``trainer/rollout.py``). Built by ``agents.make_agent`` from the
     ``agent`` kind of ``configs/registry.py``: ``cls(agent_cfg, observation_space,
-    action_space, env=, device=, seed=, acting_only=, total_steps=)``."""
+    action_space, env=, device=, seed=, acting_only=, total_steps=)``, plus ``num_envs=N`` for a
+    training agent of ``trainer.num_envs: N > 1``, which only an agent whose config class sets
+    ``vector_envs = True`` accepts (any other is refused that key when the config loads)."""
 
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
-        """One action for one env (numpy in and out); ``explore=False``: the evaluation action."""
+        """One action for one env (numpy in and out); ``explore=False``: the evaluation action.
+        Built with ``num_envs=N``: ``obs[N, ...]`` in, ``actions[N, ...]`` out, one call."""
 
     def observe(self, transition: Transition) -> None:
-        """Store one transition (rollout segment or replay)."""
+        """Store one transition (rollout segment or replay); built with ``num_envs=N``: one
+        step of every env, each field an array over the N envs."""
 
     def updates_due(self, step: int) -> int:
         """How many ``update()`` calls to run after ``step`` agent steps (on-policy: 1 when the

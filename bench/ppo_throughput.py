@@ -11,6 +11,15 @@ training loop (rollouts + updates + logging), excluding start-up and evaluation 
 ``DMCEnv.step`` vs raw dm_control ``env.step`` on the same task.
 
     python bench/ppo_throughput.py --steps 20480 --repeats 2
+
+``--envs 1 4 8 16`` (issue 36) measures instead, at each number of envs N: ours with the N envs
+in the trainer's process (``trainer.env_workers=1``) and over two worker processes (``=2``,
+N > 1), SB3 with ``DummyVecEnv`` and with ``SubprocVecEnv`` (N processes), all at the same
+total segment (ours ``agent.segment=2048``, SB3 ``n_steps=2048 / N`` per env), interleaved
+arm by arm within each repeat; beside them raw dm_control swim stepping in 1 and in 2
+processes at once (the physics limit, no policy):
+
+    python bench/ppo_throughput.py --envs 1 4 8 16 --steps 8192 --repeats 2
 """
 
 from __future__ import annotations
@@ -32,12 +41,13 @@ SETTINGS = dict(n_steps=2048, epochs=10, minibatch=64, hidden=[64, 64], lr=3e-4,
                 lam=0.95, clip=0.2, max_grad_norm=0.5)
 
 
-def run_ours(steps: int, run_dir: str) -> float:
+def run_ours(steps: int, run_dir: str, num_envs: int = 1, workers: int = 1) -> float:
     from configs.loader import load_config
     from trainer.api import train
 
     s = SETTINGS
     cfg = load_config(ROOT / "configs/mlp_swim_ppo.yaml", [
+        f"trainer.num_envs={num_envs}", f"trainer.env_workers={workers}",
         f"steps={steps}", f"run_dir={run_dir}", "agent.actor.hidden=[64,64]",
         "agent.critic_hidden=[64,64]", f"agent.segment={s['n_steps']}",
         f"agent.iterations={s['epochs']}", f"agent.minibatch={s['minibatch']}",
@@ -52,17 +62,26 @@ def run_ours(steps: int, run_dir: str) -> float:
     return train(cfg)["steps_per_second"]
 
 
-def run_sb3(steps: int) -> float:
+def _swim():
     import gymnasium as gym
-    import torch
-    from stable_baselines3 import PPO
 
     import envs  # noqa: F401  (registers BioEmbodied/Swim-v0)
 
+    return gym.make("BioEmbodied/Swim-v0", n_joints=5)
+
+
+def run_sb3(steps: int, num_envs: int = 1, vec: str = "") -> float:
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
     torch.set_num_threads(1)
     s = SETTINGS
-    env = gym.make("BioEmbodied/Swim-v0", n_joints=5)
-    model = PPO("MlpPolicy", env, n_steps=s["n_steps"], n_epochs=s["epochs"],
+    if vec:  # the same total segment as ours: n_steps per env = 2048 / N
+        env = (DummyVecEnv if vec == "dummy" else SubprocVecEnv)([_swim] * num_envs)
+    else:
+        env = _swim()
+    model = PPO("MlpPolicy", env, n_steps=s["n_steps"] // num_envs, n_epochs=s["epochs"],
                 batch_size=s["minibatch"], learning_rate=s["lr"], gamma=s["gamma"],
                 gae_lambda=s["lam"], clip_range=s["clip"], ent_coef=0.0,
                 max_grad_norm=s["max_grad_norm"], device="cpu", seed=0, verbose=0,
@@ -98,20 +117,123 @@ def env_overhead(steps: int = 5000) -> dict[str, float]:
             "wrapper_overhead_pct": 100.0 * (raw_sps / ours_sps - 1.0)}
 
 
-def child(kind: str, steps: int, run_dir: str) -> None:
-    sps = run_ours(steps, run_dir) if kind == "ours" else run_sb3(steps)
+def raw_steps(steps: int, start_at: float) -> float:
+    """Raw dm_control swim ``env.step`` rate (random actions), from wall-clock ``start_at`` (so
+    that processes started together step together)."""
+    import numpy as np
+
+    from envs.swim import BodySpec, make_swim_dm_env
+
+    actions = np.random.default_rng(0).uniform(-1, 1, (steps, 5))
+    raw = make_swim_dm_env(BodySpec(5), seed=0)
+    raw.reset()
+    while time.time() < start_at:
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    for a in actions:
+        if raw.step(a).last():
+            raw.reset()
+    return steps / (time.perf_counter() - t0)
+
+
+def child(kind: str, steps: int, run_dir: str, num_envs: int = 1, workers: int = 1,
+          start_at: float = 0.0) -> None:
+    if kind == "ours":
+        sps = run_ours(steps, run_dir, num_envs, workers)
+    elif kind == "raw":
+        sps = raw_steps(steps, start_at)
+    else:
+        sps = run_sb3(steps, num_envs, kind.removeprefix("sb3").lstrip("_"))
     print(json.dumps({"kind": kind, "steps_per_second": sps}))
+
+
+def _child_cmd(kind: str, steps: int, run_dir: str, num_envs: int = 1, workers: int = 1,
+               start_at: float = 0.0) -> list[str]:
+    return [sys.executable, __file__, "--child", kind, "--steps", str(steps), "--run-dir",
+            run_dir, "--child-envs", str(num_envs), "--child-workers", str(workers),
+            "--start-at", str(start_at)]
+
+
+def _rate(out: str) -> float:
+    return json.loads(out.strip().splitlines()[-1])["steps_per_second"]
+
+
+def physics_limit(processes: int, steps: int = 20000) -> float:
+    """Raw dm_control swim steps/s summed over ``processes`` processes stepping at once."""
+    start_at = time.time() + 8.0  # after every process has imported and built its env
+    procs = [subprocess.Popen(_child_cmd("raw", steps, "", start_at=start_at), cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+    return sum(_rate(p.communicate()[0]) for p in procs)
+
+
+def main_envs(args) -> None:
+    """``--envs``: the issue-36 table (module docstring)."""
+    import tempfile
+
+    arms = []
+    for n in args.envs:
+        arms += [("ours", n, 1)] + ([("ours", n, 2)] if n > 1 else [])
+        arms += [("sb3_dummy", n, 1), ("sb3_subproc", n, n)]
+    results: dict[str, list[float]] = {f"{k}|{n}|{w}": [] for k, n, w in arms}
+    t_start = time.perf_counter()
+    for r in range(args.repeats):
+        for kind, n, w in arms:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = subprocess.run(_child_cmd(kind, args.steps, f"{tmp}/run", n, w),
+                                     capture_output=True, text=True, check=True, cwd=ROOT)
+            sps = _rate(out.stdout)
+            results[f"{kind}|{n}|{w}"].append(sps)
+            print(f"repeat {r}: N={n:<2} {kind:<11} K={w:<2} {sps:8.0f} env steps/s", flush=True)
+    limit = {p: physics_limit(p) for p in (1, 2)}
+    med = {k: statistics.median(v) for k, v in results.items()}
+    runs = lambda k: ", ".join(f"{v:.0f}" for v in results[k])  # noqa: E731
+    lines = ["| N envs | ours K=1 | ours K=2 | SB3 DummyVecEnv | SB3 SubprocVecEnv | ours best / "
+             "SB3 best | ours best / 2-process physics |", "|---|---|---|---|---|---|---|"]
+    for n in args.envs:
+        o1, o2 = med[f"ours|{n}|1"], med.get(f"ours|{n}|2")
+        d, sp = med[f"sb3_dummy|{n}|1"], med[f"sb3_subproc|{n}|{n}"]
+        best = max(o1, o2 or 0.0)
+        cell = lambda k: f"{med[k]:.0f} ({runs(k)})"  # noqa: E731
+        lines.append(f"| {n} | {cell(f'ours|{n}|1')} | "
+                     f"{cell(f'ours|{n}|2') if o2 else '-'} | {cell(f'sb3_dummy|{n}|1')} | "
+                     f"{cell(f'sb3_subproc|{n}|{n}')} | {best / max(d, sp):.2f}x | "
+                     f"{100 * best / limit[2]:.0f}% |")
+    lines.append(f"\nRaw dm_control swim `env.step` (no policy): {limit[1]:.0f} steps/s in 1 "
+                 f"process, {limit[2]:.0f} steps/s summed over 2 processes at once.")
+    table = "\n".join(lines)
+    print(table)
+    cmd = ("python bench/ppo_throughput.py --envs " + " ".join(map(str, args.envs)) +
+           f" --steps {args.steps} --repeats {args.repeats}")
+    res_dir = ROOT / "bench/results"
+    res_dir.mkdir(exist_ok=True)
+    (res_dir / "ppo_throughput_envs.md").write_text(
+        f"Command: `{cmd}`\n\nSettings: {json.dumps(SETTINGS)} (segment total over envs)\n\n"
+        f"Cells: median env steps/s (runs). Wall time of the whole command: "
+        f"{time.perf_counter() - t_start:.0f} s.\n\n{table}\n")
+    (res_dir / "ppo_throughput_envs.json").write_text(json.dumps(
+        {"command": cmd, "settings": SETTINGS, "runs": results, "medians": med,
+         "raw_dm_control_steps_per_s": {str(k): v for k, v in limit.items()}}, indent=2) + "\n")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=20480)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--child", choices=["ours", "sb3"], help=argparse.SUPPRESS)
+    ap.add_argument("--envs", type=int, nargs="+", help="numbers of envs N to measure "
+                    "(issue 36 table; each must divide the 2048-step segment)")
+    ap.add_argument("--child", choices=["ours", "sb3", "sb3_dummy", "sb3_subproc", "raw"],
+                    help=argparse.SUPPRESS)
     ap.add_argument("--run-dir", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--child-envs", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--child-workers", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--start-at", type=float, default=0.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.steps, args.run_dir)
+        child(args.child, args.steps, args.run_dir, args.child_envs, args.child_workers,
+              args.start_at)
+        return
+    if args.envs:
+        main_envs(args)
         return
     import tempfile
 

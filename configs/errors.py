@@ -68,6 +68,11 @@ class DivergenceError(RuntimeError):
     read with the action it transfers anyway), before the diverged policy acts."""
 
 
+class EnvWorkerError(RuntimeError):
+    """A training env's worker process died (``envs/vector.py``); the run stopped without
+    saving that state, its last checkpoint stays good."""
+
+
 def no_run_folder(path) -> ConfigError:
     """The one message of every command (``evaluate``, ``render``, ``transfer``, ``activity``,
     ``plot``, ``report`` ...) given a path where nothing is."""
@@ -76,4 +81,5 @@ def no_run_folder(path) -> ConfigError:
 
 # every error above that means bad input or a bad run folder (exit code 2, one line)
 USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, UnknownEnvError, CheckpointError,
-                                            RunDirLockedError, CorruptFileError, DivergenceError)
+                                            RunDirLockedError, CorruptFileError, DivergenceError,
+                                            EnvWorkerError)

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from configs import registry
 from configs.base import StrictModel
@@ -125,6 +125,20 @@ class TrainerConfig(StrictModel):
     progress_seconds: float = Field(30.0, gt=0, description="seconds between plain progress "
                                     "lines when the output is not a terminal")
     tensorboard: bool = Field(True, description="write TensorBoard event files under tb/")
+    num_envs: int = Field(1, ge=1, description="training envs stepped together (envs/vector.py): "
+                          "the policy acts on all N in one batched call; steps count env steps "
+                          "over all envs (1: one env, the loop as before)")
+    env_workers: int | None = Field(None, ge=1, description="worker processes the num_envs envs "
+                                    "are spread over (1: in this process); None: the largest "
+                                    "min(num_envs, cores)")
+
+    @model_validator(mode="after")
+    def _workers_share_envs(self) -> "TrainerConfig":
+        k, n = self.env_workers, self.num_envs
+        if k is not None and k > n:
+            raise ValueError(f"env_workers={k} is more than num_envs={n} (a worker steps at "
+                             "least one env)")
+        return self
 
 
 def name_max(path: Path) -> int:
@@ -160,6 +174,23 @@ class RunConfig(StrictModel):
     plugins: list[str] = Field(default_factory=list, description="plug-in files (.py) or "
                                "modules imported before validation; they register components "
                                "(configs/registry.py)")
+
+    @field_validator("trainer")
+    @classmethod
+    def _envs_fit_the_agent(cls, v: TrainerConfig, info) -> TrainerConfig:
+        """``trainer.num_envs > 1`` needs an agent whose config class says it steps several
+        envs at once (``vector_envs = True``, ``trainer/loop.py``) and ``steps`` a multiple of
+        it."""
+        agent, steps = info.data.get("agent"), info.data.get("steps")
+        if v.num_envs == 1 or agent is None:
+            return v
+        if not getattr(type(agent), "vector_envs", False):
+            raise ValueError(f"num_envs={v.num_envs}: agent '{agent.name}' steps one env at a "
+                             "time; set trainer.num_envs=1 (several envs: ppo, es)")
+        if steps is not None and steps % v.num_envs:
+            raise ValueError(f"num_envs={v.num_envs} must divide steps={steps} (each loop step "
+                             "is one env step of every env)")
+        return v
 
     @field_validator("name")
     @classmethod

@@ -88,12 +88,35 @@ def _train_locked(cfg: RunConfig, run: RunDir, built, ckpt: dict | None,
                           "run_dir; nothing was changed")
     env, agent, _ = built or build(cfg)
     eval_env = make_env(cfg.env, seed=cfg.seed + cfg.trainer.eval_seed_offset)
+    train_env = training_envs(cfg, env)
+    try:
+        return _train_envs(cfg, run, train_env, eval_env, agent, ckpt)
+    finally:
+        if train_env is not env:
+            train_env.close()  # the worker processes end with the run, whatever stopped it
+
+
+def training_envs(cfg: RunConfig, env):
+    """The env the loop steps: ``env`` itself for ``trainer.num_envs = 1``, else a
+    ``VectorEnv`` of the N envs over ``trainer.env_workers`` processes (``envs/vector.py``;
+    ``env`` then only gave the agent its spaces and body)."""
+    n = cfg.trainer.num_envs
+    if n == 1:
+        return env
+    from envs.vector import VectorEnv, default_workers
+
+    workers = cfg.trainer.env_workers or default_workers(n)
+    return VectorEnv(cfg.env, n, workers, cfg.seed)
+
+
+def _train_envs(cfg: RunConfig, run: RunDir, env, eval_env, agent,
+                ckpt: dict | None) -> dict[str, Any]:
+    start = ckpt["step"] if ckpt else None
     trainer = Trainer(cfg, run, env, eval_env, agent, seed=cfg.seed)
     if ckpt:
         trainer.restore(ckpt)  # before anything is written: a mismatch leaves the folder as it was
     for warning in config_warnings(cfg):  # once every check passed: no warning before an error
         log.warning("warning: %s", warning)
-    start = ckpt["step"] if ckpt else None
     killed_early = start is None and run.config_file.exists()  # before its first checkpoint
     run.prepare(cfg, resumed_at=start)
     attach_run(agent, run.path, lambda seed: make_env(cfg.env, seed=seed))

@@ -23,6 +23,33 @@ from that state) and ``records()`` (rows of the run folder's ``<table>.csv``).
 ``steps`` count agent steps; ``frames = steps * env.frames_per_step`` (action repeat).
 SIGINT/SIGTERM finish the current step, write a checkpoint and return, so the same command
 resumes later.
+
+Several envs (``trainer.num_envs: N > 1``, ``trainer.env_workers: K``; ``envs/vector.py``).
+``env`` is then a ``VectorEnv`` of N envs over K worker processes, and each loop step is one
+env step of every env::
+
+    actions[N] = agent.act(obs[N], explore=True)                 # one batched call
+    next_obs[N], reward[N], terminated[N], truncated[N], obs'[N] = env.step(actions)
+    agent.observe(Transition(obs, actions, reward, next_obs, terminated, truncated))  # arrays
+    steps += N;  for each env i that ended, in env order: episodes += 1,
+        agent.on_episode_end(info | {"env": i});  obs'[i] is env i's reset observation
+    for _ in range(agent.updates_due(steps)): agent.update()
+    log / evaluate / checkpoint when ``steps`` passes a multiple of log_every / eval_every /
+    checkpoint_every (``steps`` must be a multiple of N)
+
+``next_obs[i]`` is the observation the step reached even when env i's episode ended there
+(the bootstrap state of a time limit); every env resets on its own. The checkpoint holds every
+env's exact state (``VectorEnv.get_state``: physics and task RNG) and the per-env counters
+(``obs``, ``episode_return``, ``episode_length`` as arrays over envs), so a resumed run
+continues bit for bit whatever K is. A worker that dies stops the run with one line
+(``EnvWorkerError``) and writes no checkpoint of that state.
+
+The agent protocol grows by a capability flag, not a new method: an agent whose config class
+has ``vector_envs = True`` (PPO) is built with ``num_envs=N`` and takes arrays over envs in
+``act`` and ``observe`` (``Transition`` fields with the env axis first); an agent without it
+(ES, the off-policy agent, a plug-in written for one env) keeps its one-env protocol
+unchanged, and ``trainer.num_envs > 1`` with it is refused when the config loads (one line
+naming the key). With ``N = 1`` the loop below runs exactly as it always did.
 """
 
 from __future__ import annotations
@@ -53,13 +80,14 @@ class Trainer:
         self.log = logger
         self.ckpt = CheckpointManager(run_dir.checkpoints, cfg.trainer.keep_checkpoints)
         self.frames_per_step = int(getattr(env, "frames_per_step", 1))
+        self.num_envs = int(cfg.trainer.num_envs)
         self.seed = seed
         # counters (all restored on resume)
         self.step = 0
         self.episodes = 0
         self.obs: np.ndarray | None = None
-        self.episode_return = 0.0
-        self.episode_length = 0
+        self.episode_return = 0.0 if self.num_envs == 1 else np.zeros(self.num_envs)
+        self.episode_length = 0 if self.num_envs == 1 else np.zeros(self.num_envs, np.int64)
         self.best_eval = -math.inf
         self.initial_eval: float | None = None
         self.last_eval: float | None = None
@@ -155,7 +183,10 @@ class Trainer:
                 self.obs, _ = self.env.reset(seed=self.seed)
                 if self.tcfg.eval_at_start:
                     self.evaluate()
-            self._loop(total)
+            if self.num_envs == 1:
+                self._loop(total)
+            else:
+                self._loop_envs(total)
         finally:
             for s, h in handlers.items():
                 signal.signal(s, h)
@@ -200,6 +231,47 @@ class Trainer:
             if self.step % tcfg.eval_every == 0 or self.step == total:
                 self.evaluate()
             if self.step % tcfg.checkpoint_every == 0 or self.step == total:
+                self.save_checkpoint()
+            clock = time.perf_counter()  # evaluation and checkpoints are not training time
+
+    def _loop_envs(self, total: int) -> None:
+        """``_loop`` over N envs at once (module docstring); ``steps`` grow by N per pass."""
+        tcfg, env, agent, window, n = self.tcfg, self.env, self.agent, self.window, self.num_envs
+        clock = time.perf_counter()
+        while self.step < total and not self._stop_requested:
+            obs = self.obs
+            action = agent.act(obs, explore=True)
+            next_obs, reward, terminated, truncated, after = env.step(action)
+            agent.observe(Transition(obs, action, reward, next_obs, terminated, truncated))
+            before = self.step
+            self.step += n
+            self.window_steps += n
+            self.episode_return = self.episode_return + reward
+            self.episode_length = self.episode_length + 1
+            for i in np.flatnonzero(terminated | truncated):
+                self.episodes += 1
+                ret, length = float(self.episode_return[i]), int(self.episode_length[i])
+                agent.on_episode_end({"episode": self.episodes, "return": ret,
+                                      "length": length, "step": self.step, "env": int(i)})
+                window.setdefault("episode_return", []).append(ret)
+                window.setdefault("episode_length", []).append(length)
+                self.episode_return[i], self.episode_length[i] = 0.0, 0
+            self.obs = after
+            for _ in range(agent.updates_due(self.step)):
+                metrics = agent.update()
+                self._check_finite(metrics)
+                for k, v in metrics.items():
+                    window.setdefault(k, []).append(v)
+            self.log.advance(n)
+
+            now = time.perf_counter()
+            self.window_seconds += now - clock
+            passed = lambda every: self.step // every > before // every  # noqa: E731
+            if passed(tcfg.log_every) or self.step == total:
+                self._log_window()
+            if passed(tcfg.eval_every) or self.step == total:
+                self.evaluate()
+            if passed(tcfg.checkpoint_every) or self.step == total:
                 self.save_checkpoint()
             clock = time.perf_counter()  # evaluation and checkpoints are not training time
 

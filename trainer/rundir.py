@@ -48,7 +48,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Keys that may differ between an interrupted run and the command that resumes it (a run
 # folder may be moved, extended or resumed without a progress bar).
 RESUMABLE_CHANGES = {"steps", "run_dir", "trainer.progress", "trainer.progress_seconds",
-                     "trainer.resume_from"}
+                     "trainer.resume_from",
+                     "trainer.env_workers"}  # results do not depend on it (envs/vector.py)
 LOCK_FILE = "train.lock"
 RESUMED_BLOCK = re.compile(r"\nresumed at step (\d+):\n")  # git.txt: a later session's block
 RR_CHECKS = "rr_checks"  # the adaptive replay-ratio schedule's table of FAU checks

@@ -33,7 +33,16 @@ environment has no time feature: the circuit counts its own steps (one clock for
 episodes, reset at their end; one for rollouts outside the loop, reset by ``begin_episode``).
 The noise comes from the agent's own ``torch.Generator`` and the whole generation (noise,
 fitnesses so far, member, clocks) is in ``state_dict``, so a resume mid-generation is exact.
-Members are evaluated one after the other in the loop's env (no worker processes).
+With one env (``trainer.num_envs: 1``) members are evaluated one after the other in the loop's
+env. With ``N`` envs (``num_envs=N``, ``trainer/loop.py``) members run in parallel, one per env:
+an env whose episode starts (at the run's start or after an episode end) takes the next member
+of the generation not yet taken, in env order; its episode's return is that member's fitness
+(kept by member index, so the gradient's antithetic pairs are those of one env). An env whose
+episode starts when every member of the generation is taken runs a spare episode with
+``theta`` (its return is no fitness); the next generation's members go to envs as their
+episodes start. With episodes of one fixed length (swim) and ``N`` dividing ``P`` no episode is
+spare. Each env has its own actor (member parameters and clock) and ``act`` runs all N in
+one call; the parameters each env acts with are in ``state_dict`` (exact resume).
 """
 
 from __future__ import annotations
@@ -110,8 +119,9 @@ class ESAgent:
 
     def __init__(self, cfg, observation_space, action_space, env: Any = None,
                  device: str = "cpu", seed: int = 0, acting_only: bool = False,
-                 total_steps: int = 0):
+                 total_steps: int = 0, num_envs: int = 1):
         self.cfg = cfg
+        self.num_envs = num_envs
         obs_dim = int(np.prod(observation_space.shape))
         act_dim = int(np.prod(action_space.shape))
         build = registry.build("es.actor", cfg.actor.type)   # agents/es/config.py
@@ -129,14 +139,24 @@ class ESAgent:
         self.noise = torch.zeros(cfg.population // 2, self.theta.numel())
         if acting_only:
             return
+        if num_envs > 1:  # one actor per env, each with its member's parameters and clock
+            self.env_actors = [build(cfg.actor, obs_dim, act_dim, env).requires_grad_(False)
+                               for _ in range(num_envs)]
+            self.env_member = [self.PENDING] * num_envs
+            self.env_t = [0] * num_envs
+            self.member_fitness = [float("nan")] * cfg.population
         self.optimizer = torch.optim.Adam([self.theta], lr=cfg.lr, weight_decay=cfg.weight_decay)
         self._new_generation()
+
+    PENDING, SPARE = -2, -1  # env_member values besides a member index (N envs)
 
     # --- generations ----------------------------------------------------------------------
     def _new_generation(self) -> None:
         self.noise = torch.randn(self.cfg.population // 2, self.theta.numel(),
                                  generator=self.generator)
         self.fitness, self.member = [], 0
+        if self.num_envs > 1:  # member: the next one an env takes; fitness: members done
+            self.member_fitness = [float("nan")] * self.cfg.population
         self._load_member()
 
     def _member_params(self, i: int) -> torch.Tensor:
@@ -150,7 +170,10 @@ class ESAgent:
     # --- acting ---------------------------------------------------------------------------
     @torch.no_grad()
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
-        """Training (``explore``): the current member's deterministic action; else ``theta``'s."""
+        """Training (``explore``): the current member's deterministic action; else ``theta``'s.
+        With N envs (training): ``obs[N]`` -> each env's member's actions (module docstring)."""
+        if explore and self.num_envs > 1:
+            return self._act_envs(obs)
         x = torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0)
         if explore:
             t, actor = self.train_t, self.member_actor
@@ -159,6 +182,20 @@ class ESAgent:
             t, actor = self.eval_t, self.actor
             self.eval_t += 1
         return actor(x, torch.tensor([float(t)]))[0].numpy()
+
+    def _act_envs(self, obs: np.ndarray) -> np.ndarray:
+        x = torch.as_tensor(obs, dtype=torch.float32)
+        out = []
+        for i, actor in enumerate(self.env_actors):
+            if self.env_member[i] == self.PENDING:  # its episode starts: take the next member
+                m = self.member if self.member < self.cfg.population else self.SPARE
+                self.member += m != self.SPARE
+                params = self.theta.detach() if m == self.SPARE else self._member_params(m)
+                vector_to_parameters(params, actor.parameters())
+                self.env_member[i] = m
+            out.append(actor(x[i:i + 1], torch.tensor([float(self.env_t[i])]))[0])
+            self.env_t[i] += 1
+        return torch.stack(out).numpy()
 
     def begin_episode(self, explore: bool) -> None:
         """A rollout outside the loop starts: its clock restarts at 0."""
@@ -169,6 +206,13 @@ class ESAgent:
 
     def on_episode_end(self, info: dict[str, Any]) -> None:
         """The current member's episode is over: record its fitness, move to the next member."""
+        if self.num_envs > 1:  # env i's member is done; it takes the next at its next act
+            i = info["env"]
+            if self.env_member[i] >= 0:
+                self.member_fitness[self.env_member[i]] = float(info["return"])
+                self.fitness.append(float(info["return"]))  # counts the members done
+            self.env_member[i], self.env_t[i] = self.PENDING, 0
+            return
         self.fitness.append(float(info["return"]))
         self.member += 1
         self.train_t = 0
@@ -180,7 +224,8 @@ class ESAgent:
 
     def update(self) -> dict[str, float]:
         """One ES step on the complete generation (module docstring)."""
-        fitness = torch.tensor(self.fitness, dtype=torch.float64)
+        fitness = torch.tensor(self.fitness if self.num_envs == 1 else self.member_fitness,
+                               dtype=torch.float64)
         g = es_gradient(fitness, self.noise, self.cfg.grad_clip)
         self.optimizer.zero_grad(set_to_none=True)
         self.theta.grad = -g.to(self.theta.dtype)
@@ -194,11 +239,18 @@ class ESAgent:
 
     # --- persistence ----------------------------------------------------------------------
     def state_dict(self, include_replay: bool = True) -> dict[str, Any]:
-        return {"theta": self.theta.detach().clone(), "optimizer": self.optimizer.state_dict(),
-                "generator": self.generator.get_state(), "noise": self.noise.clone(),
-                "fitness": list(self.fitness), "member": self.member, "train_t": self.train_t,
-                "eval_t": self.eval_t, "updates": self.updates,
-                "actor": self.actor.state_dict()}
+        state = {"theta": self.theta.detach().clone(), "optimizer": self.optimizer.state_dict(),
+                 "generator": self.generator.get_state(), "noise": self.noise.clone(),
+                 "fitness": list(self.fitness), "member": self.member, "train_t": self.train_t,
+                 "eval_t": self.eval_t, "updates": self.updates,
+                 "actor": self.actor.state_dict()}
+        if self.num_envs > 1:
+            state["envs"] = {
+                "member": list(self.env_member), "t": list(self.env_t),
+                "member_fitness": list(self.member_fitness),
+                "params": torch.stack([parameters_to_vector(a.parameters())
+                                       for a in self.env_actors])}
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         with torch.no_grad():
@@ -212,6 +264,12 @@ class ESAgent:
             self._load_member()
         else:
             vector_to_parameters(self.theta.detach(), self.actor.parameters())
+        if self.num_envs > 1:
+            envs = state["envs"]
+            self.env_member, self.env_t = list(envs["member"]), list(envs["t"])
+            self.member_fitness = list(envs["member_fitness"])
+            for actor, params in zip(self.env_actors, envs["params"], strict=True):
+                vector_to_parameters(params, actor.parameters())
 
     def load_policy(self, state: dict[str, Any]) -> None:
         """Load ``theta`` into the actor (possibly trained on another body: a shared circuit)."""

@@ -4,7 +4,7 @@ agent ``es`` and as kind ``es.actor``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -34,6 +34,9 @@ class ESConfig(StrictModel):
     One training episode evaluates one population member; an update is due once the whole
     generation has been evaluated. Every env step counts toward ``steps``.
     """
+
+    # steps several envs at once (trainer.num_envs > 1: members evaluated in parallel)
+    vector_envs: ClassVar[bool] = True
 
     name: Literal["es"] = "es"
     actor: section("es.actor") = Field(default_factory=NCAPCircuitConfig)

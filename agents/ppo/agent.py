@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from agents.common.base import Transition
+from configs.errors import ConfigError
 from agents.common.networks import mlp
 from agents.common.normalizer import RunningNormalizer
 from agents.plasticity.metrics import DORMANT_TAUS, module_metrics
@@ -43,16 +44,20 @@ from agents.plasticity.weight_metrics import WeightMetricsLog, grad_norm
 
 
 class RolloutBuffer:
-    """One on-policy segment of transitions in preallocated numpy arrays."""
+    """One on-policy segment of transitions in preallocated numpy arrays.
 
-    def __init__(self, size: int, obs_dim: int, act_dim: int):
+    ``envs=None``: one env, row ``t`` is step ``t``. ``envs=N``: row ``t`` holds step ``t`` of
+    every env (arrays ``[size, N, ...]``, time first), ``size * N`` transitions in all."""
+
+    def __init__(self, size: int, obs_dim: int, act_dim: int, envs: int | None = None):
         self.size = size
-        self.obs = np.zeros((size, obs_dim), np.float32)
-        self.next_obs = np.zeros((size, obs_dim), np.float32)
-        self.actions = np.zeros((size, act_dim), np.float32)
-        self.rewards = np.zeros(size, np.float64)
-        self.terminated = np.zeros(size, bool)
-        self.truncated = np.zeros(size, bool)
+        lead = (size,) if envs is None else (size, envs)
+        self.obs = np.zeros((*lead, obs_dim), np.float32)
+        self.next_obs = np.zeros((*lead, obs_dim), np.float32)
+        self.actions = np.zeros((*lead, act_dim), np.float32)
+        self.rewards = np.zeros(lead, np.float64)
+        self.terminated = np.zeros(lead, bool)
+        self.truncated = np.zeros(lead, bool)
         self.n = 0
 
     @property
@@ -98,10 +103,19 @@ class PPOAgent:
     """Clipped-ratio PPO over any actor module (NCAP circuit or MLP); MLP critic."""
 
     def __init__(self, cfg, observation_space, action_space, env=None, device: str = "cpu",
-                 seed: int = 0, acting_only: bool = False, total_steps: int = 0):
+                 seed: int = 0, acting_only: bool = False, total_steps: int = 0,
+                 num_envs: int = 1):
         """``acting_only`` builds no rollout buffer (evaluation, rendering, transfer);
         ``seed`` and ``total_steps`` are the factory's common arguments, unused here (PPO
-        draws from the global RNGs the trainer seeds)."""
+        draws from the global RNGs the trainer seeds). ``num_envs > 1`` (``trainer.num_envs``):
+        ``act`` / ``observe`` take all envs at once (arrays over envs first) and the segment
+        holds ``segment / num_envs`` steps of each env (so ``segment`` transitions per update,
+        as with one env); GAE runs along each env's own steps."""
+        if num_envs > 1 and cfg.segment % num_envs:
+            raise ConfigError(f"config error: agent.segment={cfg.segment} must be a multiple of "
+                              f"trainer.num_envs={num_envs} (each env fills segment / num_envs "
+                              "steps of it)")
+        self.num_envs = num_envs
         self.cfg = cfg
         self.device = torch.device(device)
         obs_dim = int(np.prod(observation_space.shape))
@@ -127,7 +141,9 @@ class PPOAgent:
         if timing:
             groups.append({"params": timing, "lr": cfg.actor_lr * scale})
         self.optimizer = torch.optim.Adam(groups, fused=True)
-        self.buffer = None if acting_only else RolloutBuffer(cfg.segment, obs_dim, self.act_dim)
+        self.buffer = None if acting_only else (
+            RolloutBuffer(cfg.segment, obs_dim, self.act_dim) if num_envs == 1 else
+            RolloutBuffer(cfg.segment // num_envs, obs_dim, self.act_dim, num_envs))
         self.updates = 0
         self._grad_norms: dict[str, list[torch.Tensor]] = {}   # per minibatch step (_step)
         # weight metrics (issue 21): theta(0) captured now, after every initialisation
@@ -168,19 +184,22 @@ class PPOAgent:
     def update(self) -> dict[str, float]:
         cfg, buf = self.cfg, self.buffer
         t = lambda a: torch.as_tensor(a, device=self.device)  # noqa: E731
-        obs, next_obs, actions = t(buf.obs), t(buf.next_obs), t(buf.actions)
+        steps = buf.rewards.shape  # (segment,) or (segment / N, N): GAE runs along axis 0
+        flat = lambda a: a.reshape(-1, a.shape[-1])  # noqa: E731  (time-major over envs)
+        obs, next_obs, actions = t(flat(buf.obs)), t(flat(buf.next_obs)), t(flat(buf.actions))
         with torch.no_grad():
             values = self._value(obs)
             next_values = self._value(next_obs)
             old_logp = self._log_prob(obs, actions)
-        adv_np = gae(buf.rewards, values.double().cpu().numpy(), next_values.double().cpu().numpy(),
-                     buf.terminated, buf.truncated, cfg.gamma, cfg.lam)
+        adv_np = gae(buf.rewards, values.double().cpu().numpy().reshape(steps),
+                     next_values.double().cpu().numpy().reshape(steps),
+                     buf.terminated, buf.truncated, cfg.gamma, cfg.lam).reshape(-1)
         advantages = t(adv_np).float()
         returns = advantages + values
         if cfg.normalize_advantages:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
-        n = buf.size
+        n = len(obs)
         mb = cfg.minibatch or n
         actor_active, actor_steps = True, 0
         self._grad_norms = {}

@@ -4,7 +4,7 @@ agent ``ppo`` and as kind ``ppo.actor``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -24,6 +24,9 @@ register("ppo.actor", "ncap_quadruped", QuadrupedActorConfig, "agents.policies.q
 
 class PPOConfig(StrictModel):
     """Clipped-ratio PPO with GAE and a KL early stop (defaults: tonic / NCAP paper setup)."""
+
+    # steps several envs at once (trainer.num_envs > 1: batched act/observe, trainer/loop.py)
+    vector_envs: ClassVar[bool] = True
 
     name: Literal["ppo"] = "ppo"
     actor: section("ppo.actor") = Field(default_factory=NCAPActorConfig)
