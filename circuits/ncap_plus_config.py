@@ -49,6 +49,13 @@ class NCAPPlusActorConfig(StrictModel):
         "default init (the authors') or from the hard-coded steering rule")
     sigma: float = Field(0.1, gt=0, description="fixed std of the Gaussian exploration noise")
 
+    def one_env_only(self) -> str | None:
+        """Why this actor cannot act on several envs in one batch (``trainer.num_envs``), or
+        None: the proprioceptive rhythm keeps one episode's switch states in the actor."""
+        if self.oscillator == "proprioceptive":
+            return "the proprioceptive rhythm keeps one episode's switch states"
+        return None
+
     @model_validator(mode="after")
     def _timing_needs_smooth_wave(self) -> "NCAPPlusActorConfig":
         for key in ("learn_period", "learn_duty"):

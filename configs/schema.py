@@ -187,6 +187,11 @@ class RunConfig(StrictModel):
         if not getattr(type(agent), "vector_envs", False):
             raise ValueError(f"num_envs={v.num_envs}: agent '{agent.name}' steps one env at a "
                              "time; set trainer.num_envs=1 (several envs: ppo, es)")
+        actor = getattr(agent, "actor", None)
+        reason = actor.one_env_only() if hasattr(actor, "one_env_only") else None
+        if reason:
+            raise ValueError(f"num_envs={v.num_envs}: agent.actor.type '{actor.type}': "
+                             f"{reason}; set trainer.num_envs=1")
         if steps is not None and steps % v.num_envs:
             raise ValueError(f"num_envs={v.num_envs} must divide steps={steps} (each loop step "
                              "is one env step of every env)")
