@@ -208,6 +208,24 @@ def test_episodes_without_rhythm_are_counted_and_left_out(monkeypatch):
                                progress=False)
 
 
+def test_each_row_returns_the_reward_of_every_episode_as_run_episode_sums_it():
+    """Second route: ``trainer.evaluation.run_episode`` on the same policy, body and seeds for
+    the same number of steps; the row's return counts every episode, rhythmic or not."""
+    from envs.swim import BodySpec
+    from trainer.api import load_policy
+    from trainer.evaluation import run_episode
+    from trainer.posthoc import gait_rollout
+
+    _, rows = gait_rollout.gait_rows(NCAP, [BodySpec(5, viscosity=0.5)], episodes=2, steps=200,
+                                     seed=7, progress=False)
+    _, agent, env = load_policy(NCAP, ["env.viscosity=0.5"])
+    sums = [run_episode(lambda o: agent.act(o, explore=False), env, s, max_steps=200)
+            for s in (7, 8)]
+    assert rows[0].mean["return"] == pytest.approx(np.mean(sums), rel=1e-12)
+    assert rows[0].std["return"] == pytest.approx(np.std(sums), rel=1e-9, abs=1e-12)
+    assert "return" in rows[0].as_dict() and "return_std" in rows[0].as_dict()
+
+
 def test_gait_refuses_a_rollout_too_short_for_two_cycles(tmp_path, capsys):
     out = tmp_path / "g"   # the oscillator's period is 60 steps: 100 steps hold 1.7 cycles
     code, _, err = run_cli(["gait", NCAP, "--steps", "100", "--episodes", "1", "--out",

@@ -37,7 +37,8 @@ SWIM_TABLE = (("period_steps", "period (steps)", "{:.1f}"), ("frequency_hz", "f 
               ("wavelength_body", "λ (body lengths)", "{:.2f}"),
               ("wavelength_kymo_segments", "λ kymograph (segments)", "{:.2f}"),
               ("amplitude_rad", "amplitude (rad)", "{:.2f}"),
-              ("speed_bl_s", "speed (L/s)", "{:.3f}"), ("slip", "slip U/V", "{:.2f}"))
+              ("speed_bl_s", "speed (L/s)", "{:.3f}"), ("slip", "slip U/V", "{:.2f}"),
+              ("return", "return (all episodes)", "{:.1f}"))
 SWIM_PLOTS = (("frequency_hz", "frequency (Hz)"), ("wavelength_body", "wavelength (body lengths)"),
               ("amplitude_rad", "amplitude (rad)"), ("speed_bl_s", "forward speed (L/s)"))
 MAX_KYMOGRAPHS = 12
@@ -81,7 +82,7 @@ def _table(rows: Sequence[GaitRow], columns: Sequence[tuple[str, str, str]]) -> 
 def leg_columns(rows: Sequence[GaitRow]) -> list[tuple[str, str, str]]:
     cols = [("stride_period_steps", "stride period (steps)", "{:.1f}"),
             ("stride_frequency_hz", "stride f (Hz)", "{:.2f}"),
-            ("speed_m_s", "speed (m/s)", "{:.2f}")]
+            ("speed_m_s", "speed (m/s)", "{:.2f}"), ("return", "return (all episodes)", "{:.1f}")]
     for foot in rows[0].feet:
         cols += [(f"duty_{foot}", f"duty {foot}", "{:.2f}"),
                  (f"phase_{foot}", f"phase {foot}", "{:.2f}")]

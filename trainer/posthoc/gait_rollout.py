@@ -26,7 +26,9 @@ deviation ``sqrt(-2 ln R) / 2 pi``, ``R = |mean exp(2 pi i p)|``), its body read
 twitches at random, or shows fewer than two cycles after the first) is left out of its row's
 statistics, which count the rhythmic episodes (``rhythmic``; none: every measure NaN); when no
 episode of any body is rhythmic the command stops with one line giving the first episode's
-reason, body and seed.
+reason, body and seed. Beside the measures each row holds ``return``: the mean and std of the
+reward summed over the recorded steps of EVERY episode, rhythmic or not (what the gait costs; over
+a whole episode when ``steps`` is at least its length, as ``evaluate`` counts it).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from trainer.posthoc.transfer import check_bodies
 from trainer.rollout import rollout
 
 # foot geoms and the ground geom of each legged domain
+RETURN = "return"
 HEADING_DOMAINS = ("quadruped",)  # free to turn in the plane: speed along the torso's heading
 FEET = {"quadruped": (("toe_front_left", "toe_front_right", "toe_back_right", "toe_back_left"),
                       "floor"),
@@ -115,11 +118,12 @@ def foot_contacts(physics, feet: Sequence[str], ground: str) -> np.ndarray:
 def record_episode(agent, env, seed: int, steps: int, task: str, domain: str = ""
                    ) -> dict[str, np.ndarray]:
     """Physics signals after each control step of one deterministic episode (module docstring)."""
-    physics, rows = env.physics, []
+    physics, rows, total = env.physics, [], 0.0
     policy = lambda obs: agent.act(obs, explore=False)  # noqa: E731
     with torch.inference_mode():
-        for _ in rollout(policy, env, seed, steps,
-                         on_reset=lambda: begin_episode(agent, explore=False)):
+        for step in rollout(policy, env, seed, steps,
+                            on_reset=lambda: begin_episode(agent, explore=False)):
+            total = step.episode_return
             if task == "swim":
                 rows.append(swim_signals(physics))
             else:
@@ -129,14 +133,14 @@ def record_episode(agent, env, seed: int, steps: int, task: str, domain: str = "
                              physics.named.data.xmat["torso"].reshape(3, 3)[:2, 0].copy()))
     if task == "swim":
         return {"q": np.stack([r[0] for r in rows]), "centroid": np.stack([r[1] for r in rows]),
-                "heading": np.stack([r[2] for r in rows])}
+                "heading": np.stack([r[2] for r in rows]), "return": np.array(total)}
     xy = np.stack([r[1] for r in rows])
     if domain in HEADING_DOMAINS:
         h = np.stack([r[2] for r in rows]).mean(axis=0)
         x = (xy - xy[0]) @ (h / np.linalg.norm(h))
     else:
         x = xy[:, 0]
-    return {"contact": np.stack([r[0] for r in rows]), "x": x}
+    return {"contact": np.stack([r[0] for r in rows]), "x": x, "return": np.array(total)}
 
 
 def circular_stats(phases: np.ndarray) -> tuple[float, float]:
@@ -183,9 +187,10 @@ def gait_rows(target: str | Path, bodies: Sequence[Body], episodes: int, steps: 
         _, agent, env = load_policy(target, overrides + body_overrides(body),
                                     trust_plugins=trust_plugins)
         dt = float(env.dm_env.control_timestep())
-        measures, first = [], None
+        measures, returns, first = [], [], None
         for s in range(seed, seed + episodes):
             signals = record_episode(agent, env, s, steps, task, domain)
+            returns.append(float(signals["return"]))
             try:
                 measures.append(measure_episode(signals, env.physics, task, domain, dt))
             except GaitError as e:
@@ -197,6 +202,7 @@ def gait_rows(target: str | Path, bodies: Sequence[Body], episodes: int, steps: 
         stats = {k: circular_stats(v) if k.startswith("phase_") else (float(v.mean()),
                                                                       float(v.std()))
                  for k, v in values.items()}
+        stats[RETURN] = (float(np.mean(returns)), float(np.std(returns)))   # every episode
         rows.append(GaitRow(
             policy=label, env=cfg.env.id, body=measured_columns(env, cfg.env.id),
             mean={k: m for k, (m, _) in stats.items()},
