@@ -1,4 +1,5 @@
-"""The README's architecture tables, generated from the Protocols of ``agents/protocols.py``::
+"""The architecture tables of ``docs/architecture.md``, generated from the Protocols of
+``agents/protocols.py``::
 
     python -m agents.protocol_tables > tables.md
 
@@ -32,7 +33,7 @@ def _signature(protocol: type, name: str) -> str:
 
 
 def markdown() -> str:
-    """The README's architecture tables: one per protocol, ``| member | meaning |``."""
+    """The architecture tables (docs/architecture.md): one per protocol, ``| member | meaning |``."""
     out = []
     for protocol in PROTOCOLS:
         doc = " ".join(inspect.getdoc(protocol).split())
