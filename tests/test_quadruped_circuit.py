@@ -264,14 +264,11 @@ def test_one_state_dict_runs_on_every_body_variant(body):
 ])
 def test_bad_circuit_or_task_options_are_one_line_exit_2_and_write_nothing(
         tmp_path, capsys, overrides, message):
-    import train as cli
+    from conftest import assert_one_line_refusal, run_cli
 
     run_dir = tmp_path / "run"
-    code = cli.main([str(PRESET), *overrides, f"run_dir={run_dir}"])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and err.startswith("error: "), err
-    assert message in err
+    code, _, err = run_cli([str(PRESET), *overrides, f"run_dir={run_dir}"], capsys)
+    assert_one_line_refusal(code, err, message)
     assert not run_dir.exists()
 
 
