@@ -20,6 +20,13 @@ arm by arm within each repeat; beside them raw dm_control swim stepping in 1 and
 processes at once (the physics limit, no policy):
 
     python bench/ppo_throughput.py --envs 1 4 8 16 --steps 8192 --repeats 2
+
+``--preset PATH`` with ``--envs`` measures one of our presets as it is (e.g. the NCAP preset's
+segment 4096 and 80 full-batch iterations, or ES with population 8) at each N, K = 1 and 2,
+beside the same physics limit; SB3 has no counterpart, so no SB3 arms:
+
+    python bench/ppo_throughput.py --preset configs/ncap_swim_ppo.yaml --envs 1 4 8 16 --steps 8192
+    python bench/ppo_throughput.py --preset configs/ncap_swim_es.yaml --envs 1 4 8 --steps 16000
 """
 
 from __future__ import annotations
@@ -59,6 +66,19 @@ def run_ours(steps: int, run_dir: str, num_envs: int = 1, workers: int = 1) -> f
         "trainer.tensorboard=false", "torch_threads=1"])
     # train_seconds covers acting, env steps, storage, updates and logging; it excludes
     # start-up (imports, env/agent construction) and the final evaluation, like SB3's learn().
+    return train(cfg)["steps_per_second"]
+
+
+def run_preset(preset: str, steps: int, run_dir: str, num_envs: int, workers: int) -> float:
+    """A preset as it is, with only the run's length, envs, workers and quiet logging set."""
+    from configs.loader import load_config
+    from trainer.api import train
+
+    cfg = load_config(ROOT / preset, [
+        f"trainer.num_envs={num_envs}", f"trainer.env_workers={workers}", f"steps={steps}",
+        f"run_dir={run_dir}", "trainer.eval_at_start=false", f"trainer.eval_every={10 * steps}",
+        f"trainer.checkpoint_every={10 * steps}", "trainer.progress=false",
+        "trainer.tensorboard=false", "torch_threads=1"])
     return train(cfg)["steps_per_second"]
 
 
@@ -137,8 +157,10 @@ def raw_steps(steps: int, start_at: float) -> float:
 
 
 def child(kind: str, steps: int, run_dir: str, num_envs: int = 1, workers: int = 1,
-          start_at: float = 0.0) -> None:
-    if kind == "ours":
+          start_at: float = 0.0, preset: str = "") -> None:
+    if kind == "ours" and preset:
+        sps = run_preset(preset, steps, run_dir, num_envs, workers)
+    elif kind == "ours":
         sps = run_ours(steps, run_dir, num_envs, workers)
     elif kind == "raw":
         sps = raw_steps(steps, start_at)
@@ -148,10 +170,10 @@ def child(kind: str, steps: int, run_dir: str, num_envs: int = 1, workers: int =
 
 
 def _child_cmd(kind: str, steps: int, run_dir: str, num_envs: int = 1, workers: int = 1,
-               start_at: float = 0.0) -> list[str]:
+               start_at: float = 0.0, preset: str = "") -> list[str]:
     return [sys.executable, __file__, "--child", kind, "--steps", str(steps), "--run-dir",
             run_dir, "--child-envs", str(num_envs), "--child-workers", str(workers),
-            "--start-at", str(start_at)]
+            "--start-at", str(start_at)] + (["--preset", preset] if preset else [])
 
 
 def _rate(out: str) -> float:
@@ -173,13 +195,15 @@ def main_envs(args) -> None:
     arms = []
     for n in args.envs:
         arms += [("ours", n, 1)] + ([("ours", n, 2)] if n > 1 else [])
-        arms += [("sb3_dummy", n, 1), ("sb3_subproc", n, n)]
+        if not args.preset:
+            arms += [("sb3_dummy", n, 1), ("sb3_subproc", n, n)]
     results: dict[str, list[float]] = {f"{k}|{n}|{w}": [] for k, n, w in arms}
     t_start = time.perf_counter()
     for r in range(args.repeats):
         for kind, n, w in arms:
             with tempfile.TemporaryDirectory() as tmp:
-                out = subprocess.run(_child_cmd(kind, args.steps, f"{tmp}/run", n, w),
+                out = subprocess.run(_child_cmd(kind, args.steps, f"{tmp}/run", n, w,
+                                                preset=args.preset or ""),
                                      capture_output=True, text=True, check=True, cwd=ROOT)
             sps = _rate(out.stdout)
             results[f"{kind}|{n}|{w}"].append(sps)
@@ -187,6 +211,9 @@ def main_envs(args) -> None:
     limit = {p: physics_limit(p) for p in (1, 2)}
     med = {k: statistics.median(v) for k, v in results.items()}
     runs = lambda k: ", ".join(f"{v:.0f}" for v in results[k])  # noqa: E731
+    if args.preset:
+        _write_preset_table(args, results, med, runs, limit, time.perf_counter() - t_start)
+        return
     lines = ["| N envs | ours K=1 | ours K=2 | SB3 DummyVecEnv | SB3 SubprocVecEnv | ours best / "
              "SB3 best | ours best / 2-process physics |", "|---|---|---|---|---|---|---|"]
     for n in args.envs:
@@ -215,12 +242,38 @@ def main_envs(args) -> None:
          "raw_dm_control_steps_per_s": {str(k): v for k, v in limit.items()}}, indent=2) + "\n")
 
 
+def _write_preset_table(args, results, med, runs, limit, wall: float) -> None:
+    """``--preset`` with ``--envs``: ours at K = 1 and 2 against the physics limit."""
+    lines = ["| N envs | ours K=1 | ours K=2 | ours best / 2-process physics |", "|---|---|---|---|"]
+    for n in args.envs:
+        o1, o2 = med[f"ours|{n}|1"], med.get(f"ours|{n}|2")
+        k2 = f"{o2:.0f} ({runs(f'ours|{n}|2')})" if o2 else "-"
+        lines.append(f"| {n} | {o1:.0f} ({runs(f'ours|{n}|1')}) | {k2} | "
+                     f"{100 * max(o1, o2 or 0.0) / limit[2]:.0f}% |")
+    lines.append(f"\nRaw dm_control swim `env.step` (no policy): {limit[1]:.0f} steps/s in 1 "
+                 f"process, {limit[2]:.0f} steps/s summed over 2 processes at once.")
+    table = "\n".join(lines)
+    print(table)
+    cmd = (f"python bench/ppo_throughput.py --preset {args.preset} --envs "
+           + " ".join(map(str, args.envs)) + f" --steps {args.steps} --repeats {args.repeats}")
+    stem = "throughput_" + Path(args.preset).stem
+    res_dir = ROOT / "bench/results"
+    res_dir.mkdir(exist_ok=True)
+    (res_dir / f"{stem}.md").write_text(
+        f"Command: `{cmd}`\n\nCells: median env steps/s (runs). Wall time of the whole command: "
+        f"{wall:.0f} s.\n\n{table}\n")
+    (res_dir / f"{stem}.json").write_text(json.dumps(
+        {"command": cmd, "runs": results, "medians": med,
+         "raw_dm_control_steps_per_s": {str(k): v for k, v in limit.items()}}, indent=2) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=20480)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--envs", type=int, nargs="+", help="numbers of envs N to measure "
                     "(issue 36 table; each must divide the 2048-step segment)")
+    ap.add_argument("--preset", help="with --envs: measure this preset of ours (no SB3 arms)")
     ap.add_argument("--child", choices=["ours", "sb3", "sb3_dummy", "sb3_subproc", "raw"],
                     help=argparse.SUPPRESS)
     ap.add_argument("--run-dir", default="", help=argparse.SUPPRESS)
@@ -230,8 +283,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         child(args.child, args.steps, args.run_dir, args.child_envs, args.child_workers,
-              args.start_at)
+              args.start_at, args.preset or "")
         return
+    if args.preset and not args.envs:
+        ap.error("--preset needs --envs")
     if args.envs:
         main_envs(args)
         return
