@@ -82,6 +82,41 @@ def run_preset(preset: str, steps: int, run_dir: str, num_envs: int, workers: in
     return train(cfg)["steps_per_second"]
 
 
+def update_seconds(repeats: int = 3) -> float:
+    """Median wall time of one PPO update of ours at the table's settings (a full 2048-step
+    segment of real swim transitions, 10 epochs of minibatch 64): the part of every segment no
+    number of envs or workers shortens, so ``2048 / update_seconds`` bounds our steps/s."""
+    import numpy as np
+    import torch
+
+    from agents import make_agent
+    from agents.common.base import Transition
+    from configs.loader import load_config
+    from envs.factory import make_state_env
+
+    torch.set_num_threads(1)
+    s = SETTINGS
+    cfg = load_config(ROOT / "configs/mlp_swim_ppo.yaml", [
+        "agent.actor.hidden=[64,64]", "agent.critic_hidden=[64,64]",
+        f"agent.segment={s['n_steps']}", f"agent.iterations={s['epochs']}",
+        f"agent.minibatch={s['minibatch']}", "agent.kl_target=null",
+        "agent.normalize_observations=false", "torch_threads=1"])
+    env = make_state_env("swim", n_joints=5, seed=0)
+    agent = make_agent(cfg, env.observation_space, env.action_space, env=env)
+    times = []
+    for _ in range(repeats):
+        obs, _ = env.reset(seed=0)
+        while not agent.buffer.full:
+            a = agent.act(obs[None], explore=True)[0]
+            nxt, r, term, trunc, _ = env.step(a)
+            agent.observe(Transition(obs, a, r, nxt, term, trunc))
+            obs = env.reset()[0] if term or trunc else nxt
+        t0 = time.perf_counter()
+        agent.update()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def _swim():
     import gymnasium as gym
 
@@ -164,6 +199,8 @@ def child(kind: str, steps: int, run_dir: str, num_envs: int = 1, workers: int =
         sps = run_ours(steps, run_dir, num_envs, workers)
     elif kind == "raw":
         sps = raw_steps(steps, start_at)
+    elif kind == "update":
+        sps = update_seconds()  # seconds per update, not a rate
     else:
         sps = run_sb3(steps, num_envs, kind.removeprefix("sb3").lstrip("_"))
     print(json.dumps({"kind": kind, "steps_per_second": sps}))
@@ -227,6 +264,14 @@ def main_envs(args) -> None:
                      f"{100 * best / limit[2]:.0f}% |")
     lines.append(f"\nRaw dm_control swim `env.step` (no policy): {limit[1]:.0f} steps/s in 1 "
                  f"process, {limit[2]:.0f} steps/s summed over 2 processes at once.")
+    upd = _rate(subprocess.run(_child_cmd("update", 0, ""), capture_output=True, text=True,
+                               check=True, cwd=ROOT).stdout)
+    ceiling = SETTINGS["n_steps"] / upd
+    lines.append(f"\nOur PPO update alone (one {SETTINGS['n_steps']}-step segment, "
+                 f"{SETTINGS['epochs']} epochs of minibatch {SETTINGS['minibatch']}, median of 3): "
+                 f"{upd:.3f} s, so no number of envs or workers takes ours past "
+                 f"{ceiling:.0f} env steps/s ({100 * ceiling / limit[2]:.0f}% of the 2-process "
+                 f"physics limit) while the update and the env steps take turns.")
     table = "\n".join(lines)
     print(table)
     cmd = ("python bench/ppo_throughput.py --envs " + " ".join(map(str, args.envs)) +
@@ -239,7 +284,8 @@ def main_envs(args) -> None:
         f"{time.perf_counter() - t_start:.0f} s.\n\n{table}\n")
     (res_dir / "ppo_throughput_envs.json").write_text(json.dumps(
         {"command": cmd, "settings": SETTINGS, "runs": results, "medians": med,
-         "raw_dm_control_steps_per_s": {str(k): v for k, v in limit.items()}}, indent=2) + "\n")
+         "raw_dm_control_steps_per_s": {str(k): v for k, v in limit.items()},
+         "update_seconds": upd, "update_ceiling_steps_per_s": ceiling}, indent=2) + "\n")
 
 
 def _write_preset_table(args, results, med, runs, limit, wall: float) -> None:
@@ -274,7 +320,7 @@ def main() -> None:
     ap.add_argument("--envs", type=int, nargs="+", help="numbers of envs N to measure "
                     "(issue 36 table; each must divide the 2048-step segment)")
     ap.add_argument("--preset", help="with --envs: measure this preset of ours (no SB3 arms)")
-    ap.add_argument("--child", choices=["ours", "sb3", "sb3_dummy", "sb3_subproc", "raw"],
+    ap.add_argument("--child", choices=["ours", "sb3", "sb3_dummy", "sb3_subproc", "raw", "update"],
                     help=argparse.SUPPRESS)
     ap.add_argument("--run-dir", default="", help=argparse.SUPPRESS)
     ap.add_argument("--child-envs", type=int, default=1, help=argparse.SUPPRESS)
