@@ -8,9 +8,11 @@
   proprioception hands it to joint 2 one step later, and so on, so the travelling wave shows as
   diagonal bands sloping down the body, with the oscillator's square wave on top, on the same
   time axis (the colour bars have a column of their own; the trace's key sits above it);
-* the circuit diagram (``draw_circuit``): the head segment (oscillator O -> B_1) and a body
-  segment (proprioception q_{j-1} -> B_j), each with ipsilateral B -> M excitation ``i`` and
-  contralateral B -> M inhibition ``c``. Excitatory synapses are red arrows, inhibitory ones blue
+* the circuit diagram (``draw_circuit``): the head segment (oscillator O -> B_1; for NCAP+'s
+  ``oscillator: proprioceptive``, which has no oscillator, the head's bistable switch pair S,
+  switched by the head's own bending, ``head_source``) and a body segment (proprioception
+  q_{j-1} -> B_j), each with ipsilateral B -> M excitation ``i`` and contralateral B -> M
+  inhibition ``c``. Excitatory synapses are red arrows, inhibitory ones blue
   bars; line width grows with |w| and every weight's value is written on it. Weights are the
   effective ones (after the sign clamp of a sign-constrained circuit); an unshared circuit shows
   the mean over segments and sides, its range in brackets. An NCAP+ circuit
@@ -91,10 +93,20 @@ def _neuron(ax, xy, label: str, colour: str) -> None:
     ax.text(*xy, label, ha="center", va="center", fontsize=8, zorder=4)
 
 
+def head_source(circuit) -> tuple[str, str]:
+    """What drives joint 1's B-neurons, as (neuron letter, trace title): the oscillator O, or
+    for ``oscillator: proprioceptive`` (no oscillator) the head's bistable switch pair S,
+    reported in ``activity`` as ``oscillator_d/_v``."""
+    if getattr(circuit, "oscillator", None) == "proprioceptive":
+        return "S", "head switches (no oscillator: bistable, on the head's own bending)"
+    return "O", "head oscillator"
+
+
 def draw_circuit(ax, circuit: NCAPSwimmerCircuit, n_joints: int | None = None) -> None:
     """The head segment above one body segment, with every weight (module docstring); NCAP+'s
     other parameters are listed above the diagram (with the gain of each of ``n_joints``)."""
     w = effective_weights(circuit)
+    letter = head_source(circuit)[0]
     ax.set_xlim(-0.5, 3.5)
     ax.set_ylim(-1.3, 7.0)
     ax.set_aspect("equal")
@@ -106,7 +118,8 @@ def draw_circuit(ax, circuit: NCAPSwimmerCircuit, n_joints: int | None = None) -
         m = {"d": (3.0, y0 + 2.0), "v": (3.0, y0)}
         ax.text(1.5, y0 + 2.55, title, ha="center", fontsize=9, weight="bold")
         for side, colour in (("d", "#fde3c8"), ("v", "#d3e4f5")):
-            _neuron(ax, src[side], f"O{side}" if key == "o" else f"q{side}\nj-1", "#eeeeee")
+            _neuron(ax, src[side], f"{letter}{side}" if key == "o" else f"q{side}\nj-1",
+                    "#eeeeee")
             _neuron(ax, b[side], f"B{side}\n{j}", colour)
             _neuron(ax, m[side], f"M{side}\n{j}", colour)
             _synapse(ax, src[side], b[side], w[key], key, (0.0, 0.3))
@@ -151,11 +164,12 @@ def activity_figure(rollout, circuit: NCAPSwimmerCircuit, path: str | Path, titl
     grid = fig.add_gridspec(4, 3, width_ratios=[2.2, 0.04, 1], height_ratios=[0.35, 1, 1, 1])
     osc = fig.add_subplot(grid[0, 0])
     t = np.arange(len(rollout.rewards)) * dt
-    osc.step(t, act["oscillator_d"], where="post", color="#e67e22", label="O_d")
-    osc.step(t, act["oscillator_v"] * 0.96, where="post", color="#2e86c1", label="O_v")
+    letter, head_title = head_source(circuit)
+    osc.step(t, act["oscillator_d"], where="post", color="#e67e22", label=f"{letter}_d")
+    osc.step(t, act["oscillator_v"] * 0.96, where="post", color="#2e86c1", label=f"{letter}_v")
     osc.set_xlim(0, len(t) * dt)
     osc.set_yticks([0, 1])
-    osc.set_title("head oscillator", fontsize=9, loc="left")
+    osc.set_title(head_title, fontsize=9, loc="left")
     # above the trace, on the title's line (right-aligned): it never covers the square wave
     osc.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False,
                borderaxespad=0.1)

@@ -9,6 +9,8 @@ by hand from those constructions.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import yaml
@@ -158,6 +160,37 @@ def test_viscosity_mapping_and_the_worm_file_reads():
     rows = worm_reference()
     for r in rows:                                                    # only read values
         assert r["viscosity_mPa_s"] > 0 and r["source"], r
+        assert r["read_how"] in ("text", "figure", "secondary"), r
+
+
+def _typed_worm_table() -> list[tuple[float, float, float]]:
+    """(log10 viscosity in mPa s, frequency Hz, wavelength body lengths) as typed in the
+    note's section 7, parsed from its markdown table."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "reference"
+            / "proprioceptive_rhythm.md").read_text()
+    section = text.split("## 7. The worm's values")[1].split("\n## ")[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0][:1].isdigit():
+            rows.append(tuple(float(c) for c in cells))
+    return rows
+
+
+def test_worm_file_holds_the_values_typed_in_the_note_and_both_fall_with_viscosity():
+    """The data file against the note's table, typed separately from the same source (the
+    note gives the viscosity as log10 mPa s, the file as mPa s to 4 significant figures); and
+    frequency and wavelength both decrease at every step up in viscosity (Fang-Yen et al.
+    2010: "as load increases, both wavelength and frequency of undulation decrease")."""
+    typed = _typed_worm_table()
+    rows = sorted(worm_reference(), key=lambda r: r["viscosity_mPa_s"])
+    assert len(typed) == 8 and len(rows) == len(typed)
+    for (log_eta, f, lam), r in zip(typed, rows):
+        assert r["viscosity_mPa_s"] == pytest.approx(10.0 ** log_eta, rel=1e-3), (log_eta, r)
+        assert r["frequency_hz"] == f and r["wavelength_body"] == lam, (log_eta, r)
+    for a, b in zip(rows, rows[1:]):
+        assert b["frequency_hz"] < a["frequency_hz"], (a, b)
+        assert b["wavelength_body"] < a["wavelength_body"], (a, b)
 
 
 def test_gait_refuses_a_task_with_no_gait_reading_and_writes_nothing(tmp_path, capsys):

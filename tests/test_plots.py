@@ -251,3 +251,39 @@ def test_forest_key_says_an_interval_that_excludes_zero_on_too_few_pairs_does_no
     assert seen["colors"] == ["tab:blue"]
     blue = next(label for label in seen["labels"] if "does not separate" in label)
     assert f"n < {stats.MIN_PAIRS}" in blue and "includes 0" in blue
+
+
+@pytest.mark.parametrize("oscillator, head_words, absent", [
+    ("square", ("head oscillator",), "switch"),
+    ("proprioceptive", ("head switches", "no oscillator"), "oscillator O")])
+def test_activity_figure_names_the_head_source_the_circuit_has(oscillator, head_words, absent,
+                                                               tmp_path, monkeypatch):
+    """The trace above the heatmaps and the diagram's head neurons say what drives joint 1: the
+    oscillator O for NCAP+'s square wave; for ``oscillator: proprioceptive`` (no oscillator)
+    the head's bistable switch pair S, and no word of an oscillator in the trace's title."""
+    from types import SimpleNamespace
+
+    from circuits import plots
+    from circuits.ncap_plus import NCAPPlusCircuit
+
+    figures = []
+    monkeypatch.setattr(plots.plt, "close", lambda fig: figures.append(fig))
+    steps, n = 40, 5
+    square = (np.arange(steps) % 20 < 10).astype(float)
+    rollout = SimpleNamespace(
+        activity={"oscillator_d": square, "oscillator_v": 1 - square,
+                  **{k: np.zeros((steps, n)) for k in ("b_d", "b_v", "muscle_d", "muscle_v")}},
+        control_timestep=0.03, joints=np.zeros((steps, n)), rewards=np.zeros(steps))
+    plots.activity_figure(rollout, NCAPPlusCircuit(oscillator=oscillator), tmp_path / "a.png",
+                          "t")
+    (fig,) = figures
+    trace = fig.axes[0]
+    title = trace.get_title("left")
+    assert all(w in title for w in head_words) and absent not in title, title
+    keys = [t.get_text() for t in trace.get_legend().get_texts()]
+    labels = {t.get_text() for ax in fig.axes for t in ax.texts}
+    if oscillator == "square":
+        assert keys == ["O_d", "O_v"] and {"Od", "Ov"} <= labels, (keys, labels)
+    else:
+        assert keys == ["S_d", "S_v"] and {"Sd", "Sv"} <= labels, (keys, labels)
+        assert not {"Od", "Ov"} & labels, labels

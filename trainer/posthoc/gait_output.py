@@ -3,8 +3,10 @@
 The worm reference (``data/fang_yen_2010.csv``: C. elegans frequency and wavelength against the
 medium's viscosity, Fang-Yen et al. 2010, PNAS, PMC2996704) is drawn on normalised axes:
 frequency relative to the lowest load, wavelength in body lengths; the comparison is of shapes,
-not a fit. The file holds only values read from the paper (its header says which figure and
-panel, and how); rows it does not have are not drawn.
+not a fit. Each row says where it was read (``source``) and how (``read_how``: ``text``,
+``figure``, or ``secondary`` for a third party's copy of the paper's values); the rows there
+now are secondary (the paper's figures could not be reached here; the file's header names the
+copy). Uncertainties the source does not give are blank and drawn without a bar.
 
 **Viscosity mapping (a modelling choice)**: the swim task's ``viscosity`` is MuJoCo's
 ``opt.viscosity``, in Pa s (``envs.swim.BodySpec``); it is read literally as the paper's
@@ -123,7 +125,10 @@ def worm_note() -> str:
         return ("no values yet: the stored copies of the paper reachable when this was built "
                 "held only its abstract (both wavelength and frequency fall as the load rises); "
                 "see trainer/posthoc/data/fang_yen_2010.csv.")
-    return f"{n} points from trainer/posthoc/data/fang_yen_2010.csv (figure and panel named there)."
+    how = sorted({str(r["read_how"]) for r in worm_reference()})
+    second = (" read from a secondary copy of the paper's values (named in the file's header; "
+              "no uncertainty given)" if how == ["secondary"] else f" (read as: {', '.join(how)})")
+    return f"{n} points from trainer/posthoc/data/fang_yen_2010.csv,{second}."
 
 
 def _line_groups(rows: Sequence[GaitRow], key: str) -> dict[str, list[GaitRow]]:
@@ -233,13 +238,17 @@ def _worm_panels(fig, grid, col: int, rows, groups, colours) -> None:
             ys = np.array([w[theirs] for w in ws])
             err = np.array([w[theirs_err] for w in ws])
             scale = ys[0] if relative else 1.0
+            second = all(w["read_how"] == "secondary" for w in ws)
             ax.errorbar(xs, ys / scale, yerr=err / scale, fmt="s--", ms=3, color="0.4",
-                        label="C. elegans (Fang-Yen et al. 2010)")
+                        label="C. elegans (Fang-Yen et al. 2010"
+                        + (", secondary copy)" if second else ")"))
         else:
             ax.text(0.5, 0.97, "worm values not read yet\n(data/fang_yen_2010.csv)",
                     transform=ax.transAxes, ha="center", va="top", fontsize=7, color="0.4")
         if relative:  # from zero, the lowest load's 1 well inside the axes
             ax.set_ylim(0, 1.25 * max(1.0, _top(ax)))
+        else:  # from zero too, so that each curve's fraction lost reads as its drop
+            ax.set_ylim(0, 1.1 * _top(ax))
         ax.set_xscale("log")
         ax.set_xlabel("viscosity (mPa s) = 1 + 1000 v", fontsize=8)
         ax.set_ylabel(label, fontsize=8)
