@@ -96,6 +96,10 @@ class EnvConfig(StrictModel):
     body: BodyConfig = Field(default_factory=BodyConfig,
                              description="dm_control body changes (multipliers, 1 = stock)")
     time_feature: bool = Field(True, description="append the time feature -1 + 2k/T to observations")
+    unit_actions: bool = Field(False, description="actions in [-1, 1] per actuator, mapped "
+                               "affinely onto the task's action spec (DrQ-v2, tonic); the "
+                               "off-policy agent needs it where the spec is not [-1, 1] "
+                               "(dmc:quadruped-*)")
     pixels: PixelConfig | None = Field(None, description="pixel observations; None = state")
     target: NavigateTargetConfig = Field(default_factory=NavigateTargetConfig)
 

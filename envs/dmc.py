@@ -4,6 +4,10 @@
   followed by a time feature ``x_k = -1 + 2 k / T`` after control step ``k`` of a ``T``-step
   episode (-1 at reset, +1 at the time limit);
 * actions: the task's bounded action spec (continuous ``Box``); out-of-range actions are clipped;
+  with ``unit_actions`` the space is ``[-1, 1]`` per actuator instead, clipped there and mapped
+  affinely onto the spec, ``a = c + h x`` with centre ``c = (high + low) / 2`` and half-range
+  ``h = (high - low) / 2`` (DrQ-v2's and tonic's action rescaling; an identity on a task whose
+  spec is already ``[-1, 1]``);
 * time limits are reported as ``truncated`` (bootstrap through them), never ``terminated``;
 * ``reset(seed=s)`` reseeds the task's ``RandomState`` so episode starts are reproducible.
 
@@ -38,9 +42,11 @@ class DMCEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
 
     def __init__(self, dm_env: control.Environment, time_feature: bool = True,
-                 render_size: tuple[int, int] = (240, 320), camera_id: int | str = 0):
+                 render_size: tuple[int, int] = (240, 320), camera_id: int | str = 0,
+                 unit_actions: bool = False):
         self.dm_env = dm_env
         self.time_feature = time_feature
+        self.unit_actions = unit_actions
         self.render_mode = "rgb_array"
         self._render_size = render_size
         self._camera_id = camera_id
@@ -55,9 +61,20 @@ class DMCEnv(gym.Env):
         aspec = dm_env.action_spec()
         self._a_low = aspec.minimum.astype(np.float64)
         self._a_high = aspec.maximum.astype(np.float64)
-        self.action_space = gym.spaces.Box(
-            aspec.minimum.astype(np.float32), aspec.maximum.astype(np.float32), dtype=np.float32
-        )
+        # the affine unit map, only where the spec is not [-1, 1] already (bit-identical there)
+        self._unit = unit_actions and not (np.all(self._a_low == -1.0)
+                                           and np.all(self._a_high == 1.0))
+        self._a_centre = 0.5 * (self._a_high + self._a_low)
+        self._a_half = 0.5 * (self._a_high - self._a_low)
+        low, high = (-np.ones_like(self._a_low), np.ones_like(self._a_high)) if unit_actions \
+            else (self._a_low, self._a_high)
+        self.action_space = gym.spaces.Box(low.astype(np.float32), high.astype(np.float32),
+                                           dtype=np.float32)
+
+    @property
+    def native_action_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(low, high)`` of the task's own action spec (float64), whatever ``unit_actions``."""
+        return self._a_low.copy(), self._a_high.copy()
 
     @property
     def episode_steps(self) -> int:
@@ -87,7 +104,10 @@ class DMCEnv(gym.Env):
         return self._flatten(ts.observation), {}
 
     def step(self, action):
-        action = np.clip(np.asarray(action, dtype=np.float64), self._a_low, self._a_high)
+        action = np.asarray(action, dtype=np.float64)
+        if self._unit:
+            action = self._a_centre + self._a_half * np.clip(action, -1.0, 1.0)
+        action = np.clip(action, self._a_low, self._a_high)
         ts = self.dm_env.step(action)
         self._t += 1
         obs = self._flatten(ts.observation)

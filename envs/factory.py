@@ -51,12 +51,13 @@ def make_state_env(env_id: str = SWIM_ID, seed: int | None = None, n_joints: int
                    density: float | None = None, viscosity: float | None = None,
                    body: BodyChanges | None = None,
                    render_mode: str | None = "rgb_array",
-                   target: TargetBox | None = None) -> DMCEnv:
+                   target: TargetBox | None = None, unit_actions: bool = False) -> DMCEnv:
     """Build a state-observation env by id (see module docstring).
 
     ``body`` changes a dm_control domain's body (``envs.dmc_bodies``; None = stock); the
     swimmer's body is ``n_joints``, ``length_scale``, ``density`` and ``viscosity``. Either kind
     given to the other task is refused with one line (never ignored).
+    ``unit_actions``: actions in ``[-1, 1]`` mapped onto the task's spec (``envs.dmc.DMCEnv``).
     ``render_mode`` exists for gymnasium's API; only ``"rgb_array"`` (or None) is supported.
     """
     if render_mode not in (None, "rgb_array"):
@@ -79,21 +80,22 @@ def make_state_env(env_id: str = SWIM_ID, seed: int | None = None, n_joints: int
         body = BodySpec(n_joints=n_joints, length_scale=length_scale, density=density,
                         viscosity=viscosity)
         env = DMCEnv(make_swim_dm_env(body, seed=seed), time_feature=time_feature,
-                     camera_id="tracking1")
+                     camera_id="tracking1", unit_actions=unit_actions)
         env.body = body
         return env
     if env_id == NAVIGATE_ID:
         body = BodySpec(n_joints=n_joints, length_scale=length_scale, density=density,
                         viscosity=viscosity)
         env = DMCEnv(make_navigate_dm_env(body, target or TargetBox(), seed=seed),
-                     time_feature=time_feature, camera_id="tracking1")
+                     time_feature=time_feature, camera_id="tracking1",
+                     unit_actions=unit_actions)
         env.body = body
         return env
     if env_id.startswith(DMC_PREFIX):
         domain, task = parse_dmc_id(env_id)
         dm_env = suite.load(domain, task, task_kwargs={"random": seed})
         apply_changes(dm_env, domain, task, body_changes)
-        env = DMCEnv(dm_env, time_feature=time_feature)
+        env = DMCEnv(dm_env, time_feature=time_feature, unit_actions=unit_actions)
         env.body_changes = body_changes
         return env
     raise UnknownEnvError(
@@ -126,7 +128,8 @@ def make_env(env_cfg, seed: int | None = None):
                                length_scale=env_cfg.length_scale, density=env_cfg.density,
                                viscosity=env_cfg.viscosity,
                                body=BodyChanges(**env_cfg.body.model_dump()),
-                               target=TargetBox(**env_cfg.target.model_dump()))
+                               target=TargetBox(**env_cfg.target.model_dump()),
+                               unit_actions=env_cfg.unit_actions)
     if pixels is None:
         return state_env
     camera = default_camera(env_cfg.id) if pixels.camera is None else pixels.camera

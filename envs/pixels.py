@@ -11,8 +11,9 @@ One agent step of ``PixelEnv``:
   every slot.
 
 Terminations and time limits pass through unchanged from ``envs.dmc.DMCEnv`` (time limits are
-``truncated``: bootstrap through them). Actions are the task's own bounds (``[-1, 1]`` for every
-dm_control task). The render profile (``standard`` or ``fast``, see ``envs.render``) is an
+``truncated``: bootstrap through them). Actions are the task's own bounds (``[-1, 1]`` for most
+dm_control tasks; the quadruped's lift and extend differ) or, with ``env.unit_actions``,
+``[-1, 1]`` mapped affinely onto them (``envs.dmc.DMCEnv``). The render profile (``standard`` or ``fast``, see ``envs.render``) is an
 explicit argument; the first pixel env of each profile and size in a process reports the GL
 backend, the GL renderer and its measured renders/s on stderr (``env.render_report`` holds the
 same facts, recorded with the run by whoever saves it).

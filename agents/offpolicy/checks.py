@@ -39,9 +39,10 @@ def check_observation_options(cfg, pixels: bool, got: str = "") -> None:
     elif cfg.normalize_observations:
         raise ConfigError("config error: agent.normalize_observations: applies to state "
                           "observations only (pixels are scaled by the encoder)")
-    if pixels and cfg.actor.type == "ncap":
-        raise ConfigError("config error: agent.actor.type: the NCAP circuit reads joint "
-                          "angles and its clock from state observations; set env.pixels=null")
+    if pixels and cfg.actor.type in ("ncap", "ncap_quadruped"):
+        raise ConfigError(f"config error: agent.actor.type: the {cfg.actor.type} circuit reads "
+                          "joint angles and its clock from state observations; set "
+                          "env.pixels=null")
 
 
 def check_spaces(cfg, observation_space, action_space) -> bool:
@@ -52,7 +53,8 @@ def check_spaces(cfg, observation_space, action_space) -> bool:
     check_observation_options(cfg, pixels, got=f"{observation_space.dtype} {shape}")
     if not (np.all(action_space.low == -1.0) and np.all(action_space.high == 1.0)):
         raise ConfigError(f"config error: agent.name: {cfg.name} needs actions in [-1, 1] "
-                          f"(got [{action_space.low}, {action_space.high}])")
+                          f"(got [{action_space.low}, {action_space.high}]; set "
+                          "env.unit_actions: true to map [-1, 1] onto them)")
     if not pixels and len(shape) != 1:
         raise ConfigError(f"config error: agent.name: {cfg.name} needs flat state vectors or "
                           f"uint8 pixels (3 m, H, H) (got {observation_space.dtype} {shape})")

@@ -15,6 +15,7 @@ from agents.plasticity.interventions_config import L2InitConfig
 from agents.plasticity.interventions_config import ReDoConfig, ResetConfig, ShrinkPerturbConfig  # noqa: F401 (re-export)
 from agents.plasticity.schedules_config import FixedRRConfig, parse_std_schedule
 from circuits.ncap_config import NCAPCircuitConfig
+from circuits.quadruped_config import QuadrupedCircuitConfig
 from configs.base import StrictModel
 from configs.registry import keyed_sections, register, section
 
@@ -27,6 +28,8 @@ class OffPolicyMLPActorConfig(StrictModel):
 
 register("offpolicy.actor", "mlp", OffPolicyMLPActorConfig, "agents.offpolicy.nets:mlp_offpolicy_actor")
 register("offpolicy.actor", "ncap", NCAPCircuitConfig, "agents.offpolicy.nets:ncap_offpolicy_actor")
+register("offpolicy.actor", "ncap_quadruped", QuadrupedCircuitConfig,
+         "agents.offpolicy.nets:quadruped_offpolicy_actor")
 
 
 class RepresentationConfig(StrictModel):

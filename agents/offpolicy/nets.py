@@ -228,8 +228,8 @@ def make_encoder(cfg, shape: tuple[int, ...], pixels: bool) -> tuple[nn.Module, 
 
 
 def make_actor(cfg, repr_dim: int, action_dim: int, env) -> nn.Module:
-    """The MLP ``Actor`` on ``h``, or the NCAP circuit on the raw observation
-    (``actor.type: ncap``; sized by ``env``'s body)."""
+    """The MLP ``Actor`` on ``h``, or a circuit on the raw observation (``actor.type: ncap``,
+    sized by ``env``'s body; ``ncap_quadruped``, on ``env.unit_actions``' [-1, 1])."""
     from configs import registry
 
     build = registry.build("offpolicy.actor", cfg.actor.type)
@@ -239,6 +239,23 @@ def make_actor(cfg, repr_dim: int, action_dim: int, env) -> nn.Module:
 def ncap_offpolicy_actor(actor_cfg, repr_dim: int, act_dim: int, agent_cfg, env) -> nn.Module:
     """The off-policy agent's NCAP actor (reads the raw observation and its time feature)."""
     return build_ncap_actor(actor_cfg, env)
+
+
+def quadruped_offpolicy_actor(actor_cfg, repr_dim: int, act_dim: int, agent_cfg,
+                              env) -> nn.Module:
+    """The off-policy agent's quadruped circuit (``agents/policies/quadruped_actor.py``): reads
+    the raw observation and its time feature, acts in ``[-1, 1]`` as the agent's other actors
+    do, the inverse of ``env.unit_actions``' affine map applied to its targets clamped to the
+    task's bounds (so the env receives the targets PPO's mean sends). Raises ``ConfigError``
+    (one line) on another task or without ``env.unit_actions``."""
+    from agents.policies.quadruped_actor import build_quadruped_actor
+    from configs.errors import ConfigError
+
+    actor = build_quadruped_actor(actor_cfg, env, unit_actions=True)
+    if not getattr(env, "unit_actions", False):
+        raise ConfigError("config error: env.unit_actions: the off-policy agent acts in "
+                          "[-1, 1]; set env.unit_actions: true for the ncap_quadruped circuit")
+    return actor
 
 
 def mlp_offpolicy_actor(actor_cfg, repr_dim: int, act_dim: int, agent_cfg, env) -> nn.Module:

@@ -15,6 +15,15 @@ raw observation:
   time feature ``x`` and the control timestep ``dt`` (0.02 s).
 
 Indices are looked up by name in the compiled model, so they hold on every body variant.
+
+Units. The circuit's outputs are position targets ``y`` in actuator units, which PPO and ES send
+to the env as they are (the env clips them to the task's bounds: yaw [-1, 1], lift [-1, 1.1],
+extend [-0.8, 0.8]). The off-policy agent acts in ``[-1, 1]`` per actuator (tanh means, clipped
+noise) on an env with ``env.unit_actions: true``, which maps ``x`` onto the bounds,
+``a = c + h x`` (centre ``c = (high + low) / 2``, half-range ``h = (high - low) / 2``). Its
+actor (``unit_bounds`` set) returns the inverse map of the clipped target, ``x = (clamp(y, low, high) - c) / h``, so the env
+receives ``clamp(y, low, high)``: the action PPO's mean gives (exactly on yaw, where ``c = 0``
+and ``h = 1``; to float32 rounding on lift and extend).
 """
 
 from __future__ import annotations
@@ -64,13 +73,22 @@ class QuadrupedActor(nn.Module):
     body_independent = True
 
     def __init__(self, circuit: QuadrupedCircuit, yaw_index: list[int], force_index: list[int],
-                 episode_steps: int, control_dt: float):
+                 episode_steps: int, control_dt: float,
+                 unit_bounds: tuple[list[float], list[float]] | None = None):
         super().__init__()
         self.spinal = circuit
         self.yaw_index = yaw_index
         self.force_index = force_index
         self.episode_steps = episode_steps
         self.control_dt = control_dt
+        # the task's action bounds when the actor acts in [-1, 1] (module docstring); buffers
+        # outside the state dict, which stays the circuit's 9 weights on every agent
+        self.unit = unit_bounds is not None
+        low, high = unit_bounds if self.unit else ([], [])
+        self.register_buffer("low", torch.tensor(low, dtype=torch.float32), persistent=False)
+        self.register_buffer("high", torch.tensor(high, dtype=torch.float32), persistent=False)
+        self.register_buffer("centre", (self.high + self.low) / 2, persistent=False)
+        self.register_buffer("half_range", (self.high - self.low) / 2, persistent=False)
 
     def _inputs(self, obs: torch.Tensor, k: torch.Tensor | None):
         yaw = obs[..., self.yaw_index]
@@ -81,17 +99,24 @@ class QuadrupedActor(nn.Module):
 
     def forward(self, obs: torch.Tensor, k: torch.Tensor | None = None) -> torch.Tensor:
         """Actions for ``obs``; ``k`` the control step when the caller counts it (ES), else read
-        from the time feature."""
-        return self.spinal(*self._inputs(obs, k))
+        from the time feature. Actuator units, or ``[-1, 1]`` with ``unit_bounds``."""
+        y = self.spinal(*self._inputs(obs, k))
+        if not self.unit:
+            return y
+        y = torch.minimum(torch.maximum(y, self.low), self.high)
+        return (y - self.centre) / self.half_range
 
     def activity(self, obs: torch.Tensor, k: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Every neuron's activity for observation ``obs`` (``k`` as in ``forward``)."""
+        """Every neuron's activity for observation ``obs`` (``k`` as in ``forward``); its
+        ``action`` is in actuator units, with or without ``unit_bounds``."""
         return self.spinal.activity(*self._inputs(obs, k))
 
 
-def build_quadruped_actor(actor_cfg, env, own_clock: bool = False) -> QuadrupedActor:
+def build_quadruped_actor(actor_cfg, env, own_clock: bool = False,
+                          unit_actions: bool = False) -> QuadrupedActor:
     """The actor a ``QuadrupedCircuitConfig`` describes, for the dm_control quadruped ``env``;
-    it reads its clock from the time feature unless the caller counts steps (``own_clock``).
+    it reads its clock from the time feature unless the caller counts steps (``own_clock``),
+    and acts in ``[-1, 1]`` on the env's ``native_action_bounds`` with ``unit_actions``.
 
     Raises ``ConfigError`` (one line naming the key) on an env the circuit cannot read."""
     from configs.errors import ConfigError
@@ -105,10 +130,14 @@ def build_quadruped_actor(actor_cfg, env, own_clock: bool = False) -> QuadrupedA
     if not own_clock and not getattr(env, "time_feature", False):
         raise ConfigError("config error: env.time_feature: the ncap_quadruped circuit reads its "
                           "clock from the time feature (set env.time_feature: true)")
+    bounds = None
+    if unit_actions:
+        low, high = env.native_action_bounds
+        bounds = (low.tolist(), high.tolist())
     circuit = QuadrupedCircuit(drive=actor_cfg.drive, swing_time=actor_cfg.swing_time,
                                stance_time=actor_cfg.stance_time, signed=actor_cfg.signed)
     return QuadrupedActor(circuit, yaw, force_z, env.episode_steps,
-                          float(env.dm_env.control_timestep()))
+                          float(env.dm_env.control_timestep()), bounds)
 
 
 def quadruped_ppo_actor(actor_cfg, obs_dim: int, act_dim: int, env) -> tuple[nn.Module, nn.Module]:
