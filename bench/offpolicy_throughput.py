@@ -21,6 +21,13 @@ steps / wall time of the training loop (acting, env steps, storage, updates, log
 excluding start-up and evaluation: SB3's ``learn()``; ours: the trainer's own training clock.
 
     python bench/offpolicy_throughput.py [--steps 4000] [--seed-steps 1000] [--repeats 2]
+
+``--envs 1 8 --rr 0.5`` (issue 36) measures instead ``ours`` at each number of envs N
+(``trainer.num_envs``, the N envs in the trainer's process) at a fixed replay ratio (updates per
+env step), and where the time goes: the seconds inside the agent's ``update`` and inside the
+envs' ``step`` (wrapped with a timer in the child), the rest being acting, storage and logging:
+
+    python bench/offpolicy_throughput.py --envs 1 8 --rr 0.5 --steps 8000 --seed-steps 1000
 """
 
 from __future__ import annotations
@@ -59,6 +66,84 @@ def run_ours(kind: str, steps: int, seed_steps: int, run_dir: str) -> float:
     return train(cfg)["steps_per_second"]
 
 
+def run_envs(num_envs: int, rr: float, steps: int, seed_steps: int, run_dir: str) -> dict:
+    """``ours`` at N envs and replay ratio ``rr``, with the update and env-step seconds."""
+    from agents.offpolicy.agent import OffPolicyAgent
+    from configs.loader import load_config
+    from envs import vector
+    from trainer.api import train
+
+    spent = {"update": 0.0, "env_step": 0.0, "updates": 0}
+
+    def timed(fn, key, count=False):
+        def wrapper(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[key] += time.perf_counter() - t0
+                spent["updates"] += count
+        return wrapper
+
+    OffPolicyAgent.update = timed(OffPolicyAgent.update, "update", count=True)
+    if num_envs > 1:  # the loop steps all N at once (acting excluded)
+        vector.VectorEnv.step = timed(vector.VectorEnv.step, "env_step")
+    else:  # the one-env loop steps the env itself
+        from envs.dmc import DMCEnv
+        DMCEnv.step = timed(DMCEnv.step, "env_step")
+    cfg = load_config(PRESET, [
+        f"steps={steps}", f"run_dir={run_dir}", f"agent.seed_frames={seed_steps}",
+        f"agent.explore_steps={seed_steps}", f"agent.replay_capacity={steps + 10 * num_envs}",
+        f"agent.rr_schedule.rr={rr}", f"trainer.num_envs={num_envs}", "trainer.env_workers=1",
+        "trainer.eval_at_start=false", f"trainer.eval_every={10 * steps}",
+        "trainer.eval_episodes=1", f"trainer.checkpoint_every={10 * steps}",
+        "trainer.save_replay=false", "trainer.progress=false", "trainer.tensorboard=false",
+        "torch_threads=1"])
+    summary = train(cfg)
+    wall = steps / summary["steps_per_second"]
+    return {"steps_per_second": summary["steps_per_second"], "wall": wall,
+            "updates": spent["updates"], "update_seconds": spent["update"],
+            "env_step_seconds": spent["env_step"]}
+
+
+def main_envs(args) -> None:
+    """``--envs``: ours at each N and one replay ratio (module docstring)."""
+    results: dict[int, list[dict]] = {n: [] for n in args.envs}
+    for r in range(args.repeats):
+        for n in (args.envs if r % 2 == 0 else args.envs[::-1]):
+            with tempfile.TemporaryDirectory() as tmp:
+                out = subprocess.run([sys.executable, __file__, "--child-envs", str(n), "--rr",
+                                      str(args.rr), "--steps", str(args.steps), "--seed-steps",
+                                      str(args.seed_steps), "--run-dir", f"{tmp}/run"],
+                                     capture_output=True, text=True, check=True, cwd=ROOT)
+            res = json.loads(out.stdout.strip().splitlines()[-1])
+            results[n].append(res)
+            print(f"repeat {r}: N={n:<2} {res['steps_per_second']:7.1f} env steps/s, "
+                  f"{res['updates'] / res['wall']:6.1f} updates/s", flush=True)
+    cmd = " ".join(["python bench/offpolicy_throughput.py"] + sys.argv[1:])
+    lines = [f"Command: `{cmd}`", "", f"`configs/offpolicy_cartpole_swingup.yaml` from states, "
+             f"{args.steps} env steps per run, updates from env step {args.seed_steps} at "
+             f"{args.rr} updates per env step, the N envs in the trainer's process; "
+             f"{args.repeats} repeats, medians (runs in brackets).", "",
+             "| N envs | env steps/s | updates/s | time in update | in env steps | rest |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for n, rs in results.items():
+        med = lambda f: statistics.median(f(x) for x in rs)  # noqa: E731
+        share = lambda k: med(lambda x: x[k] / x["wall"])  # noqa: E731
+        runs = ", ".join(f"{x['steps_per_second']:.0f}" for x in rs)
+        lines.append(f"| {n} | {med(lambda x: x['steps_per_second']):.0f} ({runs}) | "
+                     f"{med(lambda x: x['updates'] / x['wall']):.0f} | "
+                     f"{100 * share('update_seconds'):.0f}% | {100 * share('env_step_seconds'):.0f}% | "
+                     f"{100 * (1 - share('update_seconds') - share('env_step_seconds')):.0f}% |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    out = ROOT / "bench/results/offpolicy_throughput_envs"
+    beside(out, ".md").write_text(text)
+    beside(out, ".json").write_text(json.dumps(
+        {"command": cmd, "rr": args.rr, "steps": args.steps, "seed_steps": args.seed_steps,
+         "runs": {str(n): rs for n, rs in results.items()}}, indent=2) + "\n")
+
+
 def run_sb3(steps: int, seed_steps: int) -> float:
     import numpy as np
     import torch
@@ -95,7 +180,17 @@ def main() -> None:
                     choices=[*KINDS, "sb3_td3"])
     ap.add_argument("--child", choices=[*KINDS, "sb3_td3"], help=argparse.SUPPRESS)
     ap.add_argument("--run-dir", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--envs", type=int, nargs="+", help="numbers of envs N (issue 36 table)")
+    ap.add_argument("--rr", type=float, default=0.5, help="with --envs: updates per env step")
+    ap.add_argument("--child-envs", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child_envs:
+        print(json.dumps(run_envs(args.child_envs, args.rr, args.steps, args.seed_steps,
+                                  args.run_dir)))
+        return
+    if args.envs:
+        main_envs(args)
+        return
     if args.child:
         sps = (run_sb3(args.steps, args.seed_steps) if args.child == "sb3_td3" else
                run_ours(args.child, args.steps, args.seed_steps, args.run_dir))

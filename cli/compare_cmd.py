@@ -87,9 +87,12 @@ def main(argv: list[str]) -> int:
             except KeyboardInterrupt:
                 print("compare aborted; rerun the same command to resume", file=sys.stderr)
                 return EXIT_STOPPED
-        failures = run_posthoc(exp, trials)
-        for failure in failures:
-            print(f"post hoc failed: {failure}", file=sys.stderr)
+        if any(o["status"] in ("interrupted", "not started") for o in outcomes.values()):
+            print("post hoc not started: the compare was stopped (rerun the same command to "
+                  "resume)", file=sys.stderr)
+        else:
+            for failure in run_posthoc(exp, trials):
+                print(f"post hoc failed: {failure}", file=sys.stderr)
     result = write_analysis(exp, sets)
     for st in result["sets"]:
         print(f"{st['label']}:")

@@ -300,7 +300,7 @@ def test_tiny_experiment_trains_resumes_and_its_paired_numbers_match_eval_csv(
             summary = json.loads((run / "summary.json").read_text())
             assert summary["status"] == "complete" and summary["env_steps"] == 1024
             assert json.loads((run / "posthoc.json").read_text()) == {
-                "evaluate --episodes 1": 0}
+                "_steps": 1024, "evaluate --episodes 1": 0}
 
     result = json.loads((folder / "compare.json").read_text())
     (declared,) = result["sets"]
@@ -346,3 +346,67 @@ def test_post_hoc_commands_get_the_run_folder_unless_their_first_argument_names_
     assert posthoc_argv(["transfer", "{run}/checkpoints/last.pt", "--joints", "5"], run) == \
         ["transfer", "/x/arm/seed0/checkpoints/last.pt", "--joints", "5"]
     assert posthoc_argv(["evaluate"], run) == ["evaluate", "/x/arm/seed0"]
+
+
+class _Trial:
+    """A trial as ``run_posthoc`` sees it: a run folder, a name, a config's ``steps``."""
+
+    def __init__(self, run_dir: Path, steps: int):
+        from types import SimpleNamespace
+
+        from trainer.sweep.spec import Trial
+
+        self.run_dir, self.name, self.cfg = run_dir, "arm/seed0", SimpleNamespace(steps=steps)
+        self.is_finished = lambda: Trial.is_finished(self)
+
+
+def _posthoc_calls(monkeypatch, trial, posthoc) -> list[list[str]]:
+    """The train.py commands ``run_posthoc`` starts for ``trial`` (none is really run)."""
+    import subprocess
+    from types import SimpleNamespace
+
+    from trainer.experiments import run as run_mod
+
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, cwd=None: calls.append(argv[2:])
+                        or SimpleNamespace(returncode=0))
+    assert run_mod.run_posthoc(SimpleNamespace(posthoc=posthoc), [trial]) == []
+    return calls
+
+
+def test_post_hoc_waits_for_a_run_extended_to_more_steps_and_then_runs_again(tmp_path,
+                                                                            monkeypatch):
+    run = tmp_path / "arm" / "seed0"
+    run.mkdir(parents=True)
+    summary = lambda steps: (run / "summary.json").write_text(  # noqa: E731
+        json.dumps({"status": "complete", "env_steps": steps}))
+    posthoc = [["transfer", "--episodes", "5"]]
+    summary(150)  # trained to 150 steps, post hoc done there
+    assert _posthoc_calls(monkeypatch, _Trial(run, 150), posthoc) == [
+        ["transfer", str(run), "--episodes", "5"]]
+    assert _posthoc_calls(monkeypatch, _Trial(run, 150), posthoc) == []  # recorded: not again
+    # the spec now says 300 steps: the 150-step run is not finished, so no post hoc on it
+    assert _posthoc_calls(monkeypatch, _Trial(run, 300), posthoc) == []
+    summary(300)  # trained on to 300: the 150-step record is stale, the command runs again
+    assert _posthoc_calls(monkeypatch, _Trial(run, 300), posthoc) == [
+        ["transfer", str(run), "--episodes", "5"]]
+    assert _posthoc_calls(monkeypatch, _Trial(run, 300), posthoc) == []
+
+
+@pytest.mark.parametrize("status, posthoc_runs", [("interrupted", False), ("not started", False),
+                                                  ("complete", True)])
+def test_a_stopped_compare_starts_no_post_hoc_command(tmp_path, capsys, monkeypatch, status,
+                                                      posthoc_runs):
+    """Ctrl-C stops the trials; the long post-hoc commands must not start after it."""
+    from cli import compare_cmd
+
+    started = []
+    monkeypatch.setattr(compare_cmd, "require_ray", lambda: None)
+    monkeypatch.setattr(compare_cmd, "ray_backend", lambda local: (
+        lambda todo, *a: {t.name: {"status": status} for t in todo}))
+    monkeypatch.setattr(compare_cmd, "run_posthoc", lambda exp, trials: started.append(1) or [])
+    spec = write_spec(tmp_path / "spec.yaml", posthoc=[["evaluate", "--episodes", "1"]])
+    code, out, err = run_cli(["compare", str(spec)], capsys)
+    assert bool(started) == posthoc_runs
+    if not posthoc_runs:
+        assert code != 0 and "post hoc not started: the compare was stopped" in err

@@ -10,7 +10,11 @@ Post-hoc commands run on each complete run folder after training, in the driver,
 ``python train.py <subcommand> <run folder> <args ...>`` (``{run}`` in an argument is the run
 folder; a first argument that names ``{run}`` is the target instead of the run folder, e.g.
 ``{run}/checkpoints/last.pt`` for the last policy rather than the best); each one's exit code is recorded in ``<run>/posthoc.json`` under the command's text,
-and a command recorded with exit code 0 is not run again.
+and a command recorded with exit code 0 is not run again. A run is complete when its
+``summary.json`` says so at the spec's ``steps`` (``Trial.is_finished``): a spec whose ``steps``
+grew leaves its shorter runs without post hoc until they have trained on. The record holds the
+steps it was made at (``_steps``); a run that trained on since gets every command again, since
+their outputs describe the shorter run.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from trainer.sweep.spec import Trial, make_trial
 
 SPEC_COPY = "experiment.yaml"
 POSTHOC_FILE = "posthoc.json"
+RECORD_STEPS = "_steps"   # posthoc.json: the run's env steps when its record was made
 
 
 def experiment_trials(exp: Experiment, seeds: list[int]) -> list[Trial]:
@@ -63,11 +68,14 @@ def run_posthoc(exp: Experiment, trials: list[Trial]) -> list[str]:
     failures as ``"<arm>/seed<k>: <command>: exit <code>"``."""
     failures = []
     for trial in trials:
-        summary = read_json(RunDir(trial.run_dir).summary_file)
-        if not exp.posthoc or summary is None or summary.get("status") != "complete":
+        if not exp.posthoc or not trial.is_finished():
             continue
         record_file = trial.run_dir / POSTHOC_FILE
         record = read_json(record_file) or {}
+        steps = trial.cfg.steps
+        if record.get(RECORD_STEPS, steps) != steps:  # trained on since: outputs are stale
+            record = {}
+        record[RECORD_STEPS] = steps  # (a record written before _steps counts as current)
         for command in exp.posthoc:
             key = " ".join(command)
             if record.get(key) == 0:
