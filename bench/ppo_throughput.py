@@ -82,10 +82,11 @@ def run_preset(preset: str, steps: int, run_dir: str, num_envs: int, workers: in
     return train(cfg)["steps_per_second"]
 
 
-def update_seconds(repeats: int = 3) -> float:
+def update_seconds(repeats: int = 3, preset: str = "") -> float:
     """Median wall time of one PPO update of ours at the table's settings (a full 2048-step
-    segment of real swim transitions, 10 epochs of minibatch 64): the part of every segment no
-    number of envs or workers shortens, so ``2048 / update_seconds`` bounds our steps/s."""
+    segment of real swim transitions, 10 epochs of minibatch 64), or of ``preset`` as it is: the
+    part of every segment no number of envs or workers shortens, so ``segment /
+    update_seconds`` bounds our steps/s."""
     import numpy as np
     import torch
 
@@ -96,12 +97,13 @@ def update_seconds(repeats: int = 3) -> float:
 
     torch.set_num_threads(1)
     s = SETTINGS
-    cfg = load_config(ROOT / "configs/mlp_swim_ppo.yaml", [
-        "agent.actor.hidden=[64,64]", "agent.critic_hidden=[64,64]",
-        f"agent.segment={s['n_steps']}", f"agent.iterations={s['epochs']}",
-        f"agent.minibatch={s['minibatch']}", "agent.kl_target=null",
-        "agent.normalize_observations=false", "torch_threads=1"])
-    env = make_state_env("swim", n_joints=5, seed=0)
+    cfg = load_config(ROOT / preset, ["torch_threads=1"]) if preset else load_config(
+        ROOT / "configs/mlp_swim_ppo.yaml", [
+            "agent.actor.hidden=[64,64]", "agent.critic_hidden=[64,64]",
+            f"agent.segment={s['n_steps']}", f"agent.iterations={s['epochs']}",
+            f"agent.minibatch={s['minibatch']}", "agent.kl_target=null",
+            "agent.normalize_observations=false", "torch_threads=1"])
+    env = make_state_env("swim", n_joints=5, seed=0, time_feature=cfg.env.time_feature)
     agent = make_agent(cfg, env.observation_space, env.action_space, env=env)
     times = []
     for _ in range(repeats):
@@ -200,7 +202,7 @@ def child(kind: str, steps: int, run_dir: str, num_envs: int = 1, workers: int =
     elif kind == "raw":
         sps = raw_steps(steps, start_at)
     elif kind == "update":
-        sps = update_seconds()  # seconds per update, not a rate
+        sps = update_seconds(preset=preset)  # seconds per update, not a rate
     else:
         sps = run_sb3(steps, num_envs, kind.removeprefix("sb3").lstrip("_"))
     print(json.dumps({"kind": kind, "steps_per_second": sps}))
@@ -298,6 +300,17 @@ def _write_preset_table(args, results, med, runs, limit, wall: float) -> None:
                      f"{100 * max(o1, o2 or 0.0) / limit[2]:.0f}% |")
     lines.append(f"\nRaw dm_control swim `env.step` (no policy): {limit[1]:.0f} steps/s in 1 "
                  f"process, {limit[2]:.0f} steps/s summed over 2 processes at once.")
+    from configs.loader import load_config
+
+    cfg = load_config(ROOT / args.preset)
+    upd = None
+    if cfg.agent.name == "ppo":  # the update no number of envs shortens (update_seconds)
+        upd = _rate(subprocess.run(_child_cmd("update", 0, "", preset=args.preset),
+                                   capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+        lines.append(f"\nIts PPO update alone (one {cfg.agent.segment}-step segment, median of "
+                     f"3): {upd:.3f} s, so no number of envs or workers takes it past "
+                     f"{cfg.agent.segment / upd:.0f} env steps/s while the update and the env "
+                     "steps take turns.")
     table = "\n".join(lines)
     print(table)
     cmd = (f"python bench/ppo_throughput.py --preset {args.preset} --envs "
@@ -309,7 +322,7 @@ def _write_preset_table(args, results, med, runs, limit, wall: float) -> None:
         f"Command: `{cmd}`\n\nCells: median env steps/s (runs). Wall time of the whole command: "
         f"{wall:.0f} s.\n\n{table}\n")
     (res_dir / f"{stem}.json").write_text(json.dumps(
-        {"command": cmd, "runs": results, "medians": med,
+        {"command": cmd, "runs": results, "medians": med, "update_seconds": upd,
          "raw_dm_control_steps_per_s": {str(k): v for k, v in limit.items()}}, indent=2) + "\n")
 
 
