@@ -115,18 +115,21 @@ def test_each_sampled_target_and_window_is_its_own_envs_hand_computation(capacit
     assert seen == {0, 1}
 
 
-def test_sampling_is_uniform_over_all_stored_transitions_of_all_envs():
-    """Full rings of 200 slots each: env 0 (99-step episodes) holds 198 transitions, the
-    oldest without its observation (overwritten: not sampleable), env 1 (1-step episodes: a
-    reset slot per transition) 100. 150k draws: env 1 gets 100/297 of them and every
-    sampleable transition about 1/297."""
+@pytest.mark.parametrize("capacity, steps, sampleable", [(400, 600, (197, 100)),
+                                                         (2000, 300, (300, 300))])
+def test_sampling_is_uniform_over_all_stored_transitions_of_all_envs(capacity, steps,
+                                                                     sampleable):
+    """Env 0 in 99-step episodes, env 1 in 1-step episodes (a reset slot per transition).
+    Full rings of 200 slots (600 steps): env 0 keeps 198 transitions, the oldest without its
+    observation (overwritten: not sampleable), env 1 keeps 100. Rings of 1000 (300 steps,
+    partly filled: 303 and 600 slots): 300 each. 150k draws: each env gets its share of the
+    sampleable transitions and every one of them ``1 / total`` (chi-square, 5 sd)."""
     rng = np.random.default_rng(1)
-    steps = 600
     seqs = [_env_sequence(0, steps, {t: "trunc" for t in range(98, steps, 99)}, rng),
             _env_sequence(1, steps, {t: "term" for t in range(steps)}, rng)]
-    replay = _stream_replay(400, seed=11)
+    replay = _stream_replay(capacity, seed=11)
     _feed(replay, seqs)
-    assert [len(s) for s in replay.streams] == [198, 100] and len(replay) == 298
+    total = sum(sampleable)
     counts: dict[tuple[int, int], int] = {}
     draws = 0
     for _ in range(300):
@@ -135,11 +138,11 @@ def test_sampling_is_uniform_over_all_stored_transitions_of_all_envs():
         for key in map(tuple, obs[:, :2].astype(int)):
             counts[key] = counts.get(key, 0) + 1
     env1 = sum(v for (env, _), v in counts.items() if env == 1) / draws
-    assert env1 == pytest.approx(100 / 297, abs=0.01), env1
-    assert len(counts) == 297, "every sampleable transition is drawn"
-    expected = draws / 297
-    assert all(abs(v - expected) < 0.2 * expected for v in counts.values()), \
-        (min(counts.values()), max(counts.values()), expected)
+    assert env1 == pytest.approx(sampleable[1] / total, abs=0.01), env1
+    assert len(counts) == total, "every sampleable transition is drawn"
+    expected = draws / total   # Pearson's chi-square against uniform: mean df, sd sqrt(2 df)
+    chi2, df = sum((v - expected) ** 2 / expected for v in counts.values()), total - 1
+    assert chi2 < df + 5 * math.sqrt(2 * df), (chi2, df)
 
 
 def test_stream_replay_state_round_trips_exactly():
@@ -221,19 +224,23 @@ def test_updates_after_s_agent_steps_are_the_one_env_rules(rr, period, n):
         assert total == hand, (step, total, hand)
 
 
-def test_batched_act_draws_noise_per_row_and_acts_on_one_observation_for_evaluation():
-    agent, env = _agent(["agent.explore_steps=0", "agent.std_schedule=linear(0.5,0.5,1)"], 3)
-    obs = np.repeat(env.reset(seed=0)[0][None], 3, axis=0)
-    actions = agent.act(obs, explore=True)
-    assert actions.shape == (3, env.action_space.shape[0])
-    assert not np.array_equal(actions[0], actions[1]), "each env draws its own noise"
+def test_batched_act_reads_each_row_and_draws_noise_per_row():
+    """``act(obs[3])``: row ``i``'s mean action is the one-observation action of ``obs[i]``
+    (the evaluation call), and each row draws its own noise; uniform rows while exploring."""
+    agent, env = _agent(["agent.explore_steps=0", "agent.std_schedule=linear(0.1,0.1,1)"], 3)
+    obs = np.stack([env.reset(seed=s)[0] for s in range(3)]).astype(np.float32)
     mean = agent.act(obs, explore=False)
-    assert np.array_equal(mean[0], mean[2])
-    assert np.allclose(agent.act(obs[0], explore=False), mean[0], atol=1e-6)   # batch ulps
-    agent.step = 0
+    assert mean.shape == (3, env.action_space.shape[0])
+    for i in range(3):   # equal up to the batched matmul's last bits
+        assert np.allclose(agent.act(obs[i], explore=False), mean[i], atol=1e-6), i
+    assert not np.allclose(mean[0], mean[1]), "the rows' observations differ"
+    noise = agent.act(np.repeat(obs[:1], 3, axis=0), explore=True) - mean[0]
+    assert not np.allclose(noise[0], noise[1]) and not np.allclose(noise[1], noise[2]), \
+        "each env draws its own noise"
     agent.cfg = agent.cfg.model_copy(update={"explore_steps": 10})
     uniform = agent.act(obs, explore=True)
     assert uniform.shape == (3, env.action_space.shape[0]) and np.abs(uniform).max() <= 1
+    assert not np.allclose(uniform[0], uniform[1])
 
 
 # --- runs --------------------------------------------------------------------------------------
