@@ -310,3 +310,31 @@ def test_a_tiny_pixel_run_over_two_workers_trains(tmp_path):
     frames = [s["frames"] for s in streams]
     assert frames[0].dtype == torch.uint8 and frames[0].shape[1:] == (3, 32, 32)
     assert not torch.equal(frames[0], frames[1]), "the two envs rendered their own frames"
+
+
+@pytest.mark.parametrize("every, n", [(2, 3), (50, 8), (1, 4)])
+def test_episodes_ending_together_are_checked_once_on_the_updates_before_them(every, n):
+    """N envs whose episodes all end in the same loop step (DMC's fixed time limits): the
+    trigger behind Adaptive RR checks once per such step that holds an episode number
+    ``e = 0 mod every``, at the first such ``e``, on the mean of the updates before it (a
+    plain loop over the passes); with one check per window, ``every = 1`` cannot compare a
+    window with itself."""
+    from agents.plasticity.triggers import MetricTrigger
+
+    trigger = MetricTrigger("fau/critic", "above", threshold=-1.0, every=every)
+    rng = np.random.default_rng(2)
+    expected, episode = [], 0
+    for p in range(1, 60):
+        values = rng.uniform(0, 1, 5)
+        for v in values:
+            trigger.observe({"fau/critic": float(v)})
+        ends = list(range(episode + 1, episode + n + 1))
+        episode += n
+        due = [e for e in ends if e % every == 0]
+        if due:
+            expected.append((due[0], 100 * p, float(values.mean())))
+        for e in ends:
+            trigger.end_episode(e, 100 * p)
+    rows = [(r["episode"], r["step"], r["value"]) for r in trigger.pop_rows()]
+    assert [r[:2] for r in rows] == [e[:2] for e in expected]
+    assert all(r[2] == pytest.approx(e[2], abs=1e-12) for r, e in zip(rows, expected))
