@@ -15,7 +15,7 @@ import torch
 
 from agents.common.base import Transition
 from agents.offpolicy.replay import StreamReplay, VectorReplay
-from configs.loader import load_config
+from configs.loader import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DDPG = ROOT / "configs/mlp_swim_ddpg.yaml"
@@ -177,7 +177,7 @@ def test_capacity_is_the_total_over_the_env_streams():
     replay = make_replay(cfg, (7,), False, A, seed=0, num_envs=3)
     assert [s.capacity for s in replay.streams] == [334, 334, 333]
     assert replay.capacity == 1001
-    with pytest.raises(ValueError, match="replay_capacity"):
+    with pytest.raises(ConfigError, match="replay_capacity=8 over trainer.num_envs=8"):
         make_replay(load_config(DDPG, ["agent.replay_capacity=8"]).agent, (7,), False, A, 0,
                     num_envs=8)
 

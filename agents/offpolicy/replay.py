@@ -61,6 +61,7 @@ import numpy as np
 import torch
 
 from agents.common.base import Transition
+from configs.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -394,9 +395,10 @@ def make_replay(cfg, observation_shape: tuple[int, ...], pixels: bool, action_di
         c, n = cfg.replay_capacity, num_envs
         need = (observation_shape[0] // 3 if pixels else 1) + cfg.n_step
         if c // n < need:
-            raise ValueError(f"agent.replay_capacity={c} over trainer.num_envs={n} leaves "
-                             f"{c // n} slots per env, fewer than frame_stack + n_step "
-                             f"({need}): raise replay_capacity to at least {need * n}")
+            raise ConfigError(f"config error: agent.replay_capacity={c} over "
+                              f"trainer.num_envs={n} leaves "
+                              f"{c // n} slots per env, fewer than frame_stack + n_step "
+                              f"({need}): raise replay_capacity to at least {need * n}")
         streams = [_make_ring(cfg.model_copy(update={"replay_capacity": c // n + (i < c % n)}),
                               observation_shape, pixels, action_dim, seed)
                    for i in range(n)]
