@@ -190,7 +190,8 @@ class RunConfig(StrictModel):
             return v
         if not getattr(type(agent), "vector_envs", False):
             raise ValueError(f"num_envs={v.num_envs}: agent '{agent.name}' steps one env at a "
-                             "time; set trainer.num_envs=1 (several envs: ppo, es)")
+                             "time; set trainer.num_envs=1 (several envs: ppo, es, offpolicy, "
+                             "drqv2)")
         actor = getattr(agent, "actor", None)
         reason = actor.one_env_only() if hasattr(actor, "one_env_only") else None
         if reason:

@@ -59,7 +59,7 @@ def env_seed(seed: int, i: int) -> int:
 class EnvGroup(gym.Env):
     """Envs ``first .. first + m - 1`` of a run as one gymnasium env with batched spaces.
 
-    ``step(actions[slots, A])`` returns ``(obs[2, slots, D], reward[slots], terminated[slots],
+    ``step(actions[slots, A])`` returns ``(obs[2, slots, *S], reward[slots], terminated[slots],
     truncated[slots], {})``: ``obs[0]`` the observations the step reached, ``obs[1]`` those the
     next action reads (an env that ended is reset here); only the first ``m`` of the
     ``slots >= m`` rows are envs (the rest is padding: zeros, actions ignored).
@@ -73,11 +73,12 @@ class EnvGroup(gym.Env):
         self.envs = envs
         self.first = first
         one = envs[0]
-        m, (d,) = slots or len(envs), one.observation_space.shape
-        self.single_observation_space = one.observation_space
+        m, box = slots or len(envs), one.observation_space   # S = box.shape: (D,) or pixels
+        self.single_observation_space = box
         self.single_action_space = one.action_space
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(2, m, d),
-                                                dtype=one.observation_space.dtype)
+        self.observation_space = gym.spaces.Box(np.broadcast_to(box.low, (2, m, *box.shape)),
+                                                np.broadcast_to(box.high, (2, m, *box.shape)),
+                                                dtype=box.dtype)
         a = one.action_space
         self.action_space = gym.spaces.Box(np.broadcast_to(a.low, (m, *a.shape)),
                                            np.broadcast_to(a.high, (m, *a.shape)),
@@ -160,7 +161,7 @@ class VectorEnv:
             self.frames_per_step = self._group.frames_per_step
         else:  # the groups' batched spaces -> one env's
             box, act = self._vec.single_observation_space, self._vec.single_action_space
-            self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, shape=box.shape[2:],
+            self.single_observation_space = gym.spaces.Box(box.low[0, 0], box.high[0, 0],
                                                            dtype=box.dtype)
             self.single_action_space = gym.spaces.Box(act.low[0], act.high[0], dtype=act.dtype)
             self.frames_per_step = int(self._guard(
@@ -190,9 +191,9 @@ class VectorEnv:
 
     # --- stepping -------------------------------------------------------------------------
     def _split(self, obs: np.ndarray):
-        """``[K, 2, m, D]`` or ``[2, N, D]`` -> ``(reached[N, D], next[N, D])``."""
+        """``[K, 2, m, *S]`` or ``[2, N, *S]`` -> ``(reached[N, *S], next[N, *S])``."""
         if self._vec is not None:
-            obs = obs.transpose(1, 0, 2, 3).reshape(2, self.workers * self.slots, -1)
+            obs = obs.swapaxes(0, 1).reshape(2, self.workers * self.slots, *obs.shape[3:])
             return obs[0][self._rows], obs[1][self._rows]
         return obs[0].copy(), obs[1].copy()
 

@@ -45,9 +45,9 @@ continues bit for bit whatever K is. A worker that dies stops the run with one l
 (``EnvWorkerError``) and writes no checkpoint of that state.
 
 The agent protocol grows by a capability flag, not a new method: an agent whose config class
-has ``vector_envs = True`` (PPO) is built with ``num_envs=N`` and takes arrays over envs in
-``act`` and ``observe`` (``Transition`` fields with the env axis first); an agent without it
-(ES, the off-policy agent, a plug-in written for one env) keeps its one-env protocol
+has ``vector_envs = True`` (PPO, ES, the off-policy agent) is built with ``num_envs=N`` and
+takes arrays over envs in ``act`` and ``observe`` (``Transition`` fields with the env axis
+first); an agent without it (a plug-in written for one env) keeps its one-env protocol
 unchanged, and ``trainer.num_envs > 1`` with it is refused when the config loads (one line
 naming the key). With ``N = 1`` the loop below runs exactly as it always did.
 """

@@ -10,7 +10,8 @@
                   (torch-free)
 ``checks``        the config rules that depend on the observations (pixels or states)
 ``nets``          encoder, actor, critic; the ``offpolicy.actor`` builders (``mlp``, ``ncap``)
-``replay``        frame-sharing replay (and its state-vector twin), n-step returns
+``replay``        frame-sharing replay (and its state-vector twin), n-step returns, a stream
+                  per env (``trainer.num_envs``)
 ``augment``       DrQ-v2's random shift
 ``precision``     ``agent.precision`` (bf16 autocast)
 ``fused_adam``    fused Adam steps without ``Optimizer.step``'s Python overhead

@@ -82,12 +82,17 @@ class OffPolicyAgent(OffPolicyActing, OffPolicyOutputs, OffPolicyState):
             rendering and transfer.
         total_steps: the run's agent steps (``steps``), over which ``reset.count`` resets are
             spread.
+        num_envs: training envs stepped together (``trainer.num_envs``): ``act`` and
+            ``observe`` take arrays over them, the replay keeps one stream per env
+            (``agents/offpolicy/acting.py``, ``agents/offpolicy/replay.py``).
     """
 
     def __init__(self, cfg, observation_space, action_space, env: Any = None,
                  device: str = "cpu", seed: int = 0, acting_only: bool = False,
-                 total_steps: int = 0):
+                 total_steps: int = 0, num_envs: int = 1):
         shape = tuple(observation_space.shape)
+        self.obs_shape, self.num_envs = shape, int(num_envs)
+        self._due_step: int | None = None   # the last step updates_due ran (several envs)
         self.pixels = check_spaces(cfg, observation_space, action_space)
         check_interventions(cfg, self.pixels)
         self.cfg, self.device = cfg, torch.device(resolve_device(device))
@@ -150,7 +155,7 @@ class OffPolicyAgent(OffPolicyActing, OffPolicyOutputs, OffPolicyState):
             inductor_config.fallback_random = True
             self._critic_loss_fn = torch.compile(self.critic_loss)
             self._actor_loss_fn = torch.compile(self.actor_loss)
-        self.replay = make_replay(cfg, shape, self.pixels, self.action_dim, seed)
+        self.replay = make_replay(cfg, shape, self.pixels, self.action_dim, seed, num_envs)
         self.aux = make_aux_objectives(cfg, self.encoder, self.latent_map, self.aug,
                                        self.action_dim, self.projection is not None, self.replay)
         # stepped by the critic's loss, in this order: the auxiliary heads (routing critic),

@@ -6,7 +6,7 @@ registered as agents ``offpolicy`` and ``drqv2``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -64,6 +64,9 @@ class OffPolicyConfig(StrictModel):
     none for state vectors. Step counts are agent steps except ``seed_frames`` (frames, as in
     DrQ-v2's config; the same as agent steps for state envs).
     """
+
+    # steps several envs at once (trainer.num_envs > 1; a replay stream per env)
+    vector_envs: ClassVar[bool] = True
 
     name: Literal["offpolicy"] = "offpolicy"
     actor: section("offpolicy.actor") = Field(default_factory=OffPolicyMLPActorConfig)

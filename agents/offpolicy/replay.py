@@ -39,6 +39,17 @@ Step 0 is always valid (it is the sampled transition itself).
 Sampling is uniform over stored transitions whose frame stack is still in the ring (vectorised
 rejection of reset slots and of the oldest transitions whose history was overwritten), with the
 buffer's own ``np.random.Generator``, which ``state_dict`` saves for exact resume.
+
+Several envs (``trainer.num_envs: N > 1``, ``StreamReplay``): one ring per env (a *stream*),
+``capacity // N`` slots each (the first ``capacity mod N`` streams one more, so ``capacity``
+stays the total). Env ``i``'s steps go to stream ``i`` only, so everything above (frame
+stacks, n-step targets, K-step windows, episode ends) is index arithmetic within one env's own
+consecutive steps and never mixes two envs. Sampling treats the N rings' filled slots as one
+array of ``sum_i size_i`` slots: a uniform draw over it, rejecting reset slots and overwritten
+histories in the slot's own stream, is uniform over all sampleable transitions (stream ``i`` is
+chosen with probability proportional to its sampleable count), with the ``StreamReplay``'s own
+generator (saved by ``state_dict``; the streams' generators are not used). ``N = 1`` is the
+plain ring (``make_replay``).
 """
 
 from __future__ import annotations
@@ -50,6 +61,7 @@ import numpy as np
 import torch
 
 from agents.common.base import Transition
+from configs.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -188,9 +200,7 @@ class FrameReplay:
         default all), for the same transitions (module docstring). The window draws no random
         numbers: a batch is the same with or without it.
         """
-        if window < 0 or window > self.capacity - self.frame_stack:
-            raise ValueError(f"replay window must be in [0, capacity - frame_stack] = "
-                             f"[0, {self.capacity - self.frame_stack}], got {window}")
+        self._check_sample(window, window_obs)
         if self.transitions == 0:
             raise ValueError("replay holds no transitions yet: store at least one step first")
         slots = self.rng.integers(0, self.size, batch_size)
@@ -200,6 +210,21 @@ class FrameReplay:
             redraw = self.rng.integers(0, self.size, int(bad.sum()))
             slots[bad] = (self.pos - self.size + redraw) % self.capacity
             bad[bad] = ~self._sampleable(slots[bad])
+        return self._batch(slots, window, window_obs)
+
+    def _check_sample(self, window: int, window_obs: list[int] | None) -> None:
+        """A window this ring cannot serve: ``ValueError``."""
+        if window < 0 or window > self.capacity - self.frame_stack:
+            raise ValueError(f"replay window must be in [0, capacity - frame_stack] = "
+                             f"[0, {self.capacity - self.frame_stack}], got {window}")
+        if window and window_obs is not None and any(not 1 <= k <= window for k in window_obs):
+            raise ValueError(f"window_obs offsets must be in 1 ... {window}, got "
+                             f"{list(window_obs)}")
+
+    def _batch(self, slots: np.ndarray, window: int,
+               window_obs: list[int] | None) -> dict[str, np.ndarray]:
+        """``sample``'s batch for the drawn transition ``slots`` (no random numbers)."""
+        batch_size = len(slots)
         n = self.n_step
         steps, used = self._used(slots, n)
         j = used.sum(axis=1)
@@ -213,8 +238,6 @@ class FrameReplay:
                  "next_obs": self._stack(last)}
         if window:
             offsets = list(range(1, window + 1)) if window_obs is None else list(window_obs)
-            if any(not 1 <= k <= window for k in offsets):
-                raise ValueError(f"window_obs offsets must be in 1 ... {window}, got {offsets}")
             batch.update(self._window(slots, window, offsets))
         return batch
 
@@ -271,21 +294,138 @@ class VectorReplay(FrameReplay):
                          dtype=np.float32)
 
 
+class StreamReplay:
+    """One ring per env (``streams[i]`` holds env ``i``'s steps), sampled as one buffer
+    (module docstring, "Several envs"). ``add`` takes a ``Transition`` of arrays with the env
+    axis first; ``sample``, ``len``, ``state_dict`` answer as a ``FrameReplay`` does.
+
+    Args:
+        streams: the N rings (``FrameReplay`` or ``VectorReplay``), env order.
+        seed: seed of the sampling generator.
+    """
+
+    def __init__(self, streams: list[FrameReplay], seed: int):
+        self.streams = streams
+        one = streams[0]
+        self.capacity = sum(s.capacity for s in streams)
+        self.frame_shape, self.frame_stack = one.frame_shape, one.frame_stack
+        self.n_step, self.gamma = one.n_step, one.gamma
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+
+    @property
+    def bytes_per_slot(self) -> int:
+        return self.streams[0].bytes_per_slot
+
+    @property
+    def bytes_per_transition(self) -> float:
+        return self.streams[0].bytes_per_transition
+
+    @property
+    def projected_bytes(self) -> int:
+        return sum(s.projected_bytes for s in self.streams)
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self.streams)
+
+    def add(self, tr: Transition) -> None:
+        """Store one step of every env: row ``i`` of each field goes to stream ``i``."""
+        for i, stream in enumerate(self.streams):
+            stream.add(Transition(tr.obs[i], tr.action[i], tr.reward[i], tr.next_obs[i],
+                                  tr.terminated[i], tr.truncated[i]))
+
+    def sample(self, batch_size: int, window: int = 0,
+               window_obs: list[int] | None = None) -> dict[str, np.ndarray]:
+        """``FrameReplay.sample`` over all streams: row ``b`` is a uniform draw among every
+        stream's sampleable transitions, built from its own stream's steps."""
+        # a window must fit the smallest stream's ring
+        min(self.streams, key=lambda s: s.capacity)._check_sample(window, window_obs)
+        if len(self) == 0:
+            raise ValueError("replay holds no transitions yet: store at least one step first")
+        sizes = np.array([s.size for s in self.streams])
+        starts = np.cumsum(sizes) - sizes
+        stream = np.zeros(batch_size, np.int64)
+        slots = np.zeros(batch_size, np.int64)
+        bad = np.ones(batch_size, bool)
+        while bad.any():
+            g = self.rng.integers(0, int(sizes.sum()), int(bad.sum()))
+            i = np.searchsorted(starts, g, side="right") - 1
+            stream[bad] = i
+            slots[bad] = g - starts[i]
+            redrawn = np.flatnonzero(bad)
+            for k in np.unique(i):
+                rows = redrawn[i == k]
+                s = self.streams[k]
+                slots[rows] = (s.pos - s.size + slots[rows]) % s.capacity
+                bad[rows] = ~s._sampleable(slots[rows])
+        parts = {}
+        for k in np.unique(stream):
+            rows = np.flatnonzero(stream == k)
+            parts[k] = (rows, self.streams[k]._batch(slots[rows], window, window_obs))
+        first = next(iter(parts.values()))[1]
+        batch = {key: np.empty((batch_size, *v.shape[1:]), v.dtype) for key, v in first.items()}
+        for rows, part in parts.values():
+            for key, v in part.items():
+                batch[key][rows] = v
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every stream's ``state_dict`` (zero-copy views: save before storing more) and the
+        sampling generator."""
+        return {"streams": [s.state_dict() for s in self.streams], "capacity": self.capacity,
+                "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        saved = state.get("streams")
+        if saved is None or len(saved) != len(self.streams):
+            n = 1 if saved is None else len(saved)
+            raise ValueError(f"saved replay holds {n} env stream(s); this run has "
+                             f"trainer.num_envs={len(self.streams)}")
+        for stream, part in zip(self.streams, saved):
+            stream.load_state_dict(part)
+        self.rng.bit_generator.state = state["rng"]
+
+
 def make_replay(cfg, observation_shape: tuple[int, ...], pixels: bool, action_dim: int,
-                seed: int) -> FrameReplay:
+                seed: int, num_envs: int = 1) -> FrameReplay | StreamReplay:
     """The off-policy agent's replay (``OffPolicyConfig``: ``replay_capacity``, ``n_step``,
     ``gamma``): frames ``(3, H, H)`` with a stack of ``3 m / 3`` for pixel observations
-    ``(3 m, H, H)``, else state vectors; logs the projected memory when full."""
+    ``(3 m, H, H)``, else state vectors; logs the projected memory when full. ``num_envs > 1``:
+    a ``StreamReplay`` of that many rings sharing ``replay_capacity`` (module docstring)."""
+    if num_envs > 1:
+        c, n = cfg.replay_capacity, num_envs
+        need = (observation_shape[0] // 3 if pixels else 1) + cfg.n_step
+        if c // n < need:
+            raise ConfigError(f"config error: agent.replay_capacity={c} over "
+                              f"trainer.num_envs={n} leaves "
+                              f"{c // n} slots per env, fewer than frame_stack + n_step "
+                              f"({need}): raise replay_capacity to at least {need * n}")
+        streams = [_make_ring(cfg.model_copy(update={"replay_capacity": c // n + (i < c % n)}),
+                              observation_shape, pixels, action_dim, seed)
+                   for i in range(n)]
+        replay = StreamReplay(streams, seed)
+        log.info(f"replay: {n} env streams of {c // n:,} slots, {c:,} x "
+                 f"{replay.bytes_per_slot:,} B = {replay.projected_bytes / 2**20:,.1f} MiB when "
+                 "full")
+        return replay
+    return _make_ring(cfg, observation_shape, pixels, action_dim, seed, log_size=True)
+
+
+def _make_ring(cfg, observation_shape: tuple[int, ...], pixels: bool, action_dim: int,
+               seed: int, log_size: bool = False) -> FrameReplay:
     if pixels:
         stack, size = observation_shape[0] // 3, observation_shape[1:]
         replay = FrameReplay(cfg.replay_capacity, (3, *size), stack, action_dim, cfg.n_step,
                              cfg.gamma, seed)
+        if not log_size:
+            return replay
         log.info(f"replay: {cfg.replay_capacity:,} slots x {replay.bytes_per_slot:,} B = "
                  f"{replay.projected_bytes / 2**30:.2f} GiB when full (each frame stored "
                  f"once; DrQ-v2's stacked observations would take {stack}x)")
         return replay
     replay = VectorReplay(cfg.replay_capacity, int(np.prod(observation_shape)), action_dim,
                           cfg.n_step, cfg.gamma, seed)
+    if not log_size:
+        return replay
     log.info(f"replay: {cfg.replay_capacity:,} state transitions x "
              f"{replay.bytes_per_transition:,.0f} B = "
              f"{replay.projected_bytes / 2**20:,.1f} MiB when full")

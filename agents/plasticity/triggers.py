@@ -4,6 +4,10 @@ A trigger watches one per-update metric (e.g. ``fau/critic`` or ``dormant0.025/c
 it per episode, and decides at the end of every ``every``-th episode with updates (``e = 0 mod
 every``, ``e`` the number of episodes completed). The checked value ``v`` is the mean of the
 metric over the updates of the last ``window`` episodes with updates (pooled per update).
+Episodes that end at the same agent step (several envs, ``trainer.num_envs``: the loop closes
+them one after another before that step's updates) share the updates before it: the first
+of them with ``e = 0 mod every`` is checked on them, the others are not (one check per
+window); with one env no two episodes end at one step.
 
 Conditions:
 
@@ -74,6 +78,8 @@ class MetricTrigger:
         self._sum: Any = 0.0
         self._count = 0
         self._recent: list[tuple[Any, int]] = []
+        self._shared_step: int | None = None   # the step of the last end with updates
+        self._checked_step: int | None = None  # the step of the last check
 
     @property
     def fired(self) -> bool:
@@ -98,8 +104,11 @@ class MetricTrigger:
         fired = False
         if self._count:
             self._recent = [*self._recent, (self._sum, self._count)][-self.window:]
-            if episode % self.every == 0:
-                fired = self._check(episode, step)
+            self._shared_step = step
+        shared = step == self._shared_step and step != self._checked_step
+        if (self._count or shared) and episode % self.every == 0:
+            self._checked_step = step
+            fired = self._check(episode, step)
         self._sum, self._count = 0.0, 0
         return fired
 
