@@ -15,6 +15,13 @@ itself, and ``A ahead`` counts those with ``return_A > return_B`` (the ``returns
 
 prints one row per body and the totals, and writes ``transfer_pairs.md`` and
 ``transfer_pairs.json`` to the experiment folder (``--out`` elsewhere).
+
+``--split-by POLICY --split-at X`` also splits the episode pairs into two classes by another row
+of arm A's own table on the same body and episode (e.g. ``untrained``: the quadruped's untrained
+circuit scores above 500 exactly on the starts that are upright) and reports each class's mean
+return per arm and who is ahead:
+
+    python bench/transfer_pairs.py runs/experiments/quadruped_walk ncap mlp --split-by untrained --split-at 500
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ from pathlib import Path
 
 BODY_COLUMNS = ("env", "n_joints", "length_scale", "density", "viscosity", "length", "mass",
                 "gear", "damping", "friction")
+
+
+def episode_returns(row: dict) -> list[float]:
+    return [float(x) for x in row["returns"].split()]
 
 
 def read_rows(run: Path, policy: str) -> dict[tuple, dict]:
@@ -48,6 +59,27 @@ def seeds_of(exp: Path, arm: str) -> dict[int, Path]:
     return runs
 
 
+def split(exp: Path, arm_a: str, arm_b: str, policy: str, by: str, at: float) -> dict:
+    """Episode pairs in two classes: ``by``'s return on that body and episode (arm A's own
+    table) above ``at``, or not; per class the count, each arm's mean and who is ahead."""
+    a, b = seeds_of(exp, arm_a), seeds_of(exp, arm_b)
+    classes = {f"{by} > {at:g}": [], f"{by} <= {at:g}": []}
+    for s in sorted(set(a) & set(b)):
+        ta, tb, ref = read_rows(a[s], policy), read_rows(b[s], policy), read_rows(a[s], by)
+        for body in sorted(set(ta) & set(tb) & set(ref)):
+            for x, y, r in zip(episode_returns(ta[body]), episode_returns(tb[body]),
+                               episode_returns(ref[body])):
+                classes[f"{by} > {at:g}" if r > at else f"{by} <= {at:g}"].append((x, y))
+    out = {}
+    for name, ps in classes.items():
+        xs, ys = [x for x, _ in ps], [y for _, y in ps]
+        out[name] = {"episodes": len(ps), f"mean_{arm_a}": statistics.fmean(xs) if ps else None,
+                     f"mean_{arm_b}": statistics.fmean(ys) if ps else None,
+                     f"{arm_a}_ahead": sum(x > y for x, y in ps),
+                     f"{arm_b}_ahead": sum(y > x for x, y in ps)}
+    return out
+
+
 def pairs(exp: Path, arm_a: str, arm_b: str, policy: str) -> dict:
     """The per-body pairs (module docstring) as data."""
     a, b = seeds_of(exp, arm_a), seeds_of(exp, arm_b)
@@ -63,7 +95,7 @@ def pairs(exp: Path, arm_a: str, arm_b: str, policy: str) -> dict:
         for s in seeds:
             ra, rb = tables[s][0][body], tables[s][1][body]
             d.append(float(ra["mean_return"]) - float(rb["mean_return"]))
-            ea, eb = [float(x) for x in ra["returns"].split()], [float(x) for x in rb["returns"].split()]
+            ea, eb = episode_returns(ra), episode_returns(rb)
             if len(ea) != len(eb):
                 raise SystemExit(f"error: seed {s}, body {body}: {len(ea)} vs {len(eb)} episodes")
             ep_ahead += sum(x > y for x, y in zip(ea, eb))
@@ -101,9 +133,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("arm_b")
     ap.add_argument("--policy", help="policy label of the trained rows (default: the folder name)")
     ap.add_argument("--out", type=Path, help="output folder (default: the experiment folder)")
+    ap.add_argument("--split-by", help="a reference row of arm A's table (e.g. untrained)")
+    ap.add_argument("--split-at", type=float, default=0.0, help="with --split-by: the threshold")
     args = ap.parse_args(argv)
-    res = pairs(args.experiment, args.arm_a, args.arm_b, args.policy or args.experiment.name)
+    policy = args.policy or args.experiment.name
+    res = pairs(args.experiment, args.arm_a, args.arm_b, policy)
     text = table(res)
+    if args.split_by:
+        res["split"] = split(args.experiment, args.arm_a, args.arm_b, policy, args.split_by,
+                             args.split_at)
+        a, b = args.arm_a, args.arm_b
+        text += (f"\n\nEpisode pairs split by the `{args.split_by}` row's return on the same "
+                 f"body and episode:\n\n| class | episodes | mean {a} | mean {b} | {a} ahead | "
+                 f"{b} ahead |\n|---|---|---|---|---|---|\n" + "\n".join(
+                     f"| {k} | {v['episodes']} | {v[f'mean_{a}'] or float('nan'):.1f} | "
+                     f"{v[f'mean_{b}'] or float('nan'):.1f} | {v[f'{a}_ahead']} | "
+                     f"{v[f'{b}_ahead']} |" for k, v in res["split"].items()))
     print(text)
     out = args.out or args.experiment
     out.mkdir(parents=True, exist_ok=True)

@@ -52,3 +52,15 @@ def test_writes_its_table_and_refuses_a_missing_policy(tmp_path):
     assert "a ahead (median over seeds > 0) on **0 of 1 bodies**" in (exp / "transfer_pairs.md").read_text()
     with pytest.raises(SystemExit, match="no row with policy 'other'"):
         transfer_pairs.main([str(exp), "a", "b", "--policy", "other"])
+
+
+def test_split_by_a_reference_row_classes_episodes_by_hand(tmp_path):
+    exp = tmp_path / "exp"
+    # the reference ("untrained") row of arm a: episode 0 above 500, episode 1 below
+    _write(exp / "a/seed0", [("exp", 1.0, 1.0, [900, 5]), ("untrained", 1.0, 1.0, [990, 3])])
+    _write(exp / "b/seed0", [("exp", 1.0, 1.0, [600, 30]), ("untrained", 1.0, 1.0, [0, 999])])
+    res = transfer_pairs.split(exp, "a", "b", "exp", "untrained", 500)
+    assert res["untrained > 500"] == {"episodes": 1, "mean_a": 900, "mean_b": 600,
+                                      "a_ahead": 1, "b_ahead": 0}
+    assert res["untrained <= 500"] == {"episodes": 1, "mean_a": 5, "mean_b": 30,
+                                       "a_ahead": 0, "b_ahead": 1}
