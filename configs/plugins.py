@@ -136,7 +136,10 @@ def _import(item: str) -> None:
     except Exception as e:
         for name in added:
             sys.modules.pop(name, None)
-        if isinstance(e, ModuleNotFoundError) and e.name == item:
+        # the plug-in itself, or a package on its dotted path, is missing (e.g. a checkout's own
+        # runs/ folder is a namespace package `runs` without the shared run's `runs.shared`)
+        if isinstance(e, ModuleNotFoundError) and e.name and (
+                item == e.name or item.startswith(e.name + ".")):
             raise _missing(item) from None
         first = (str(e).strip().splitlines() or [""])[0]
         raise ConfigError(f"config error: plugins: {_shown(item)}: {type(e).__name__}: "

@@ -272,3 +272,21 @@ def test_sweep_trial_worker_loads_the_plugins_its_driver_passed(tmp_path):
     with pytest.raises(ConfigError, match="RuntimeError: payload ran"):
         run_trial(config, str(tmp_path / "stop"))
     assert marker.exists()
+
+
+def test_a_runs_folder_on_the_path_does_not_change_the_missing_plugin_message(shared_run,
+                                                                              tmp_path,
+                                                                              monkeypatch):
+    """A checkout that has trained keeps its runs in ``runs/``, which Python sees as a namespace
+    package ``runs`` wherever the checkout is on the path: the shared run's module name must
+    still be reported as missing (one line naming it), and nothing of it imported."""
+    run, _, marker = shared_run
+    data = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**data,
+                                                     "plugins": ["runs.shared.seed0.evil"]}))
+    checkout = tmp_path / "checkout"
+    (checkout / "runs" / "some_run").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(checkout))
+    with pytest.raises(ConfigError, match="no module named 'runs.shared.seed0.evil'"):
+        load_run_config(run, trust_plugins=True)
+    assert not marker.exists() and "runs" not in sys.modules
