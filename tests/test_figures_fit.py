@@ -210,3 +210,28 @@ def test_paired_forest_plot_titles_and_key_fit(tmp_path, figures, count, long):
         assert any("".join(name.split()) in entry for entry in shown) or any(
             "".join(name.split()) in "".join(t.get_text().split())
             for t in fig.axes[0].get_yticklabels()), f"row {name[:20]}... named nowhere"
+
+
+@pytest.mark.parametrize("n_metrics", (1, 4, 5, 11))
+def test_forest_plot_of_many_metrics_wraps_into_rows_of_at_most_four_panels(tmp_path, figures,
+                                                                          n_metrics):
+    """quadruped_walk's 11 metrics made one row of 11 panels (6,050 px wide): a row holds at most
+    4 panels, every metric keeps its own titled panel, and the figure still fits."""
+    from trainer.analysis import forest
+
+    metrics = [f"metric{k}" for k in range(n_metrics)]
+    cells = [{"labels": ["mlp", "ncap"], "results": {m: {
+        "differences": [1.0, 2.0, 3.0], "median_ci": [1.0, 3.0], "median_difference": 2.0,
+        "separates": False, "n": 3} for m in metrics}}]
+    forest.plot(cells, ["ncap"], tmp_path / "forest.png", "quadruped_walk")
+    (fig,) = figures
+    assert_fits(fig, "forest plot")
+    panels = [ax for ax in fig.axes if ax.get_title() in metrics]
+    assert sorted(ax.get_title() for ax in panels) == sorted(metrics)
+    rows: dict[float, int] = {}
+    for ax in panels:
+        y = round(ax.get_position().y0, 3)
+        rows[y] = rows.get(y, 0) + 1
+    assert max(rows.values()) == min(n_metrics, 4) and len(rows) == -(-n_metrics // 4)
+    assert not [ax for ax in fig.axes if ax.get_visible() and ax not in panels], \
+        "an empty panel is drawn"

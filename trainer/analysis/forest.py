@@ -1,4 +1,5 @@
-"""Forest plot of paired comparisons (issue 22): one row per cell, one panel per outcome metric.
+"""Forest plot of paired comparisons (issue 22): one row per cell, one panel per outcome metric
+(at most ``PER_ROW`` panels side by side; more metrics wrap onto further rows).
 
 A cell is ``{"labels": [A, B], "results": {metric: result}}`` with each result a
 ``trainer.analysis.stats.paired_comparison`` (or ``difference_summary``) of ``B - A``. A row shows
@@ -19,6 +20,7 @@ from configs.safe_files import replacing
 from trainer.analysis.stats import MIN_PAIRS
 
 LONG_NAME = 30  # longer row names are numbered on the axis and written in full in the key
+PER_ROW = 4     # panels (metrics) per row of the figure; more metrics wrap onto further rows
 
 
 def plot(cells: list[dict], names: list[str], out: Path, title: str | None = None) -> None:
@@ -36,11 +38,17 @@ def plot(cells: list[dict], names: list[str], out: Path, title: str | None = Non
     if len(pairs) == 1:
         a, b = pairs.pop()
         xlabel = f"{b} - {a}"
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 0.7 * len(cells) + 1.6),
+    cols = min(len(metrics), PER_ROW)
+    grid_rows = -(-len(metrics) // cols)
+    fig, grid = plt.subplots(grid_rows, cols,
+                             figsize=(5 * cols, grid_rows * (0.7 * len(cells) + 1.6)),
                              squeeze=False)
+    axes = grid.ravel()
+    for ax in axes[len(metrics):]:   # the last row's unused places
+        ax.set_visible(False)
     numbered = any(len(name) > LONG_NAME for name in names)
     shown = [f"[{i}]" for i in range(1, len(names) + 1)] if numbered else names
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes, metrics):
         for row, cell in enumerate(cells):
             r = cell["results"][metric]
             y = len(cells) - 1 - row
