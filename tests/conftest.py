@@ -47,6 +47,23 @@ def tiny_state(warmup: int = 200, every: int | None = 1000, log_every: int = 250
     return out + QUIET
 
 
+def act_observe_update(agent, env, steps: int, seed: int):
+    """The one-env trainer loop's inner step, ``steps`` times from ``env.reset(seed=seed)``:
+    act with exploration, step, observe, then the updates due (episodes do not end within
+    ``steps`` here: the tests using it stay inside one episode); returns the last observation."""
+    from agents.common.base import Transition
+
+    obs, _ = env.reset(seed=seed)
+    for step in range(1, steps + 1):
+        action = agent.act(obs, explore=True)
+        nxt, reward, term, trunc, _ = env.step(action)
+        agent.observe(Transition(obs, action, reward, nxt, term, trunc))
+        obs = nxt
+        for _ in range(agent.updates_due(step)):
+            agent.update()
+    return obs
+
+
 def run_cli(argv, capsys):
     """``(exit code, stdout, stderr)`` of ``train.py``'s ``main`` run in this process."""
     import train as cli

@@ -16,6 +16,7 @@ from agents.common.base import Transition
 from agents.offpolicy.agent import OffPolicyAgent
 from agents.offpolicy.replay import VectorReplay
 from agents.plasticity.schedules import FixedReplayRatio
+from conftest import act_observe_update
 from configs.loader import ConfigError, load_config
 from trainer.api import build, train
 from trainer.checkpoint import load_checkpoint
@@ -119,14 +120,7 @@ def test_ncap_actor_under_ddpg_keeps_four_parameters_and_its_signs(tmp_path):
     with torch.no_grad():
         agent.actor.circuit.weights["p"].fill_(-0.5)
         agent.actor.circuit.weights["c"].fill_(0.5)
-    obs, _ = env.reset(seed=0)
-    for step in range(1, 129):
-        action = agent.act(obs, explore=True)
-        nxt, reward, term, trunc, _ = env.step(action)
-        agent.observe(Transition(obs, action, reward, nxt, term, trunc))
-        obs = nxt
-        for _ in range(agent.updates_due(step)):
-            agent.update()
+    obs = act_observe_update(agent, env, 128, seed=0)
     assert agent.updates > 0
     circuit = agent.actor.circuit
     raw = {k: float(v.detach()) for k, v in circuit.weights.items()}

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.common.base import Transition
+from conftest import act_observe_update
 from configs.loader import load_config
 from trainer.api import build
 
@@ -119,14 +119,7 @@ def test_circuit_keeps_nine_weights_and_its_signs_after_offpolicy_updates(tmp_pa
         circuit.weights["ed"].fill_(-0.5)
         circuit.weights["lu"].fill_(0.5)
     start = {k: float(v.detach()) for k, v in circuit.weights.items()}
-    obs, _ = env.reset(seed=10000)
-    for step in range(1, 97):
-        action = agent.act(obs, explore=True)
-        nxt, reward, term, trunc, _ = env.step(action)
-        agent.observe(Transition(obs, action, reward, nxt, term, trunc))
-        obs = nxt
-        for _ in range(agent.updates_due(step)):
-            agent.update()
+    act_observe_update(agent, env, 96, seed=10000)
     assert agent.updates > 0
     raw = {k: float(v.detach()) for k, v in circuit.weights.items()}
     assert (raw["ed"], raw["lu"]) == (-0.5, 0.5), raw
