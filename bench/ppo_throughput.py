@@ -48,6 +48,14 @@ SETTINGS = dict(n_steps=2048, epochs=10, minibatch=64, hidden=[64, 64], lr=3e-4,
                 lam=0.95, clip=0.2, max_grad_norm=0.5)
 
 
+def quiet(steps: int) -> list[str]:
+    """Overrides that keep a measured run to training alone: no evaluation or checkpoint within
+    ``steps``, no progress bar or TensorBoard, one torch thread."""
+    return ["trainer.eval_at_start=false", f"trainer.eval_every={10 * steps}",
+            f"trainer.checkpoint_every={10 * steps}", "trainer.progress=false",
+            "trainer.tensorboard=false", "torch_threads=1"]
+
+
 def run_ours(steps: int, run_dir: str, num_envs: int = 1, workers: int = 1) -> float:
     from configs.loader import load_config
     from trainer.api import train
@@ -61,9 +69,7 @@ def run_ours(steps: int, run_dir: str, num_envs: int = 1, workers: int = 1) -> f
         f"agent.actor_lr={s['lr']}", f"agent.critic_lr={s['lr']}", f"agent.gamma={s['gamma']}",
         f"agent.lam={s['lam']}", f"agent.clip={s['clip']}", "agent.kl_target=null",
         f"agent.max_grad_norm={s['max_grad_norm']}", "agent.normalize_observations=false",
-        "trainer.eval_at_start=false", f"trainer.eval_every={10 * steps}",
-        f"trainer.checkpoint_every={10 * steps}", "trainer.progress=false",
-        "trainer.tensorboard=false", "torch_threads=1"])
+        *quiet(steps)])
     # train_seconds covers acting, env steps, storage, updates and logging; it excludes
     # start-up (imports, env/agent construction) and the final evaluation, like SB3's learn().
     return train(cfg)["steps_per_second"]
@@ -76,9 +82,7 @@ def run_preset(preset: str, steps: int, run_dir: str, num_envs: int, workers: in
 
     cfg = load_config(ROOT / preset, [
         f"trainer.num_envs={num_envs}", f"trainer.env_workers={workers}", f"steps={steps}",
-        f"run_dir={run_dir}", "trainer.eval_at_start=false", f"trainer.eval_every={10 * steps}",
-        f"trainer.checkpoint_every={10 * steps}", "trainer.progress=false",
-        "trainer.tensorboard=false", "torch_threads=1"])
+        f"run_dir={run_dir}", *quiet(steps)])
     return train(cfg)["steps_per_second"]
 
 
